@@ -1,0 +1,77 @@
+"""The versioned MQTT topic tree shared by stations and the server.
+
+Every topic a station uses lives under ``dcs/v1/stations/{station_id}/``, so one broker ACL
+pattern confines a station to its own subtree (see ``provisioning/broker.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from contract.errors import TopicError
+
+ROOT = "dcs/v1"
+STATIONS = f"{ROOT}/stations"
+
+STATION_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$"
+_STATION_ID_RE = re.compile(STATION_ID_PATTERN)
+
+
+class Channel(StrEnum):
+    """The last part(s) of a station topic; the value is the topic suffix."""
+
+    TX = "tx"  # station -> server: transactions from the outbox (QoS 1)
+    ACK = "ack"  # server -> station: results of applying transactions (QoS 1)
+    LOOKUP = "lookup"  # station -> server: MQTT 5 request with response topic + correlation
+    LOOKUP_REPLY = "lookup/reply"  # server -> station: the response
+    PRESENCE = "presence"  # station -> all: retained online/offline, offline is the last will
+    TELEMETRY = "telemetry"  # station -> server: heartbeats with backlog figures
+    COMMAND = "cmd"  # server -> station: remote commands (QoS 1, retained until done or expired)
+    COMMAND_RESULT = "cmd/result"  # station -> server: outcome of a command
+
+
+def is_valid_station_id(station_id: str) -> bool:
+    """True when ``station_id`` is a lowercase slug safe to put in a topic (3 to 32 chars)."""
+    return bool(_STATION_ID_RE.match(station_id))
+
+
+def check_station_id(station_id: str) -> str:
+    """Return ``station_id`` or raise :class:`TopicError` if it is not a valid id."""
+    if not is_valid_station_id(station_id):
+        raise TopicError(f"invalid station id {station_id!r}: expected {STATION_ID_PATTERN}")
+    return station_id
+
+
+def station_topic(station_id: str, channel: Channel) -> str:
+    """The topic of ``channel`` for one station."""
+    return f"{STATIONS}/{check_station_id(station_id)}/{channel.value}"
+
+
+def fleet_filter(channel: Channel) -> str:
+    """A subscription filter matching ``channel`` for every station."""
+    return f"{STATIONS}/+/{channel.value}"
+
+
+def shared_filter(group: str, channel: Channel) -> str:
+    """An MQTT 5 shared subscription: the broker spreads messages over the group's workers."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", group):
+        raise TopicError(f"invalid shared-subscription group {group!r}")
+    return f"$share/{group}/{fleet_filter(channel)}"
+
+
+def parse_station_topic(topic: str) -> tuple[str, Channel]:
+    """Split a station topic into ``(station_id, channel)``.
+
+    Raises :class:`TopicError` for anything outside the tree.
+    """
+    prefix = f"{STATIONS}/"
+    if not topic.startswith(prefix):
+        raise TopicError(f"topic {topic!r} is outside {STATIONS}/")
+    station_id, _, suffix = topic[len(prefix) :].partition("/")
+    check_station_id(station_id)
+    try:
+        channel = Channel(suffix)
+    except ValueError:
+        raise TopicError(f"unknown channel {suffix!r} in topic {topic!r}") from None
+    return station_id, channel

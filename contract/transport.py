@@ -1,0 +1,77 @@
+"""How both sides connect to the broker: MQTT 5, persistent sessions, QoS 1.
+
+Kept beside the schemas because the delivery guarantees in ``docs/contract.md`` depend on
+these settings as much as on the messages.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+QOS = 1
+KEEPALIVE_S = 30
+SESSION_EXPIRY_S = 7 * 24 * 3600  # a station may stay offline a week without losing its acks
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the broker is and how to authenticate.
+
+    ``username``/``password`` today; ``ca_file``/``cert_file``/``key_file`` are the seam for
+    per-station TLS certificates (the broker then takes the identity from the certificate).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+def new_client(client_id: str, settings: BrokerSettings) -> mqtt.Client:
+    """A paho-mqtt 2 client speaking MQTT 5 with the fleet's settings (not yet connected)."""
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+    )
+    if settings.username is not None:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.ca_file is not None:
+        client.tls_set(
+            ca_certs=str(settings.ca_file),
+            certfile=str(settings.cert_file) if settings.cert_file else None,
+            keyfile=str(settings.key_file) if settings.key_file else None,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    return client
+
+
+def connect_properties(session_expiry_s: int = SESSION_EXPIRY_S) -> Properties:
+    """CONNECT properties for a persistent session (used with ``clean_start=False``)."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry_s
+    return props
+
+
+def request_properties(response_topic: str, correlation: bytes) -> Properties:
+    """PUBLISH properties of an MQTT 5 request."""
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = response_topic
+    props.CorrelationData = correlation
+    return props
+
+
+def response_properties(correlation: bytes) -> Properties:
+    """PUBLISH properties of an MQTT 5 response."""
+    props = Properties(PacketTypes.PUBLISH)
+    props.CorrelationData = correlation
+    return props

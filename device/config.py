@@ -1,0 +1,105 @@
+"""Station configuration: a TOML file validated into typed settings."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from contract.topics import STATION_ID_PATTERN
+from contract.transport import BrokerSettings
+from device.errors import ConfigError
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class BrokerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How the station reaches the broker."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
+    username: str | None = None  # defaults to the station id
+    password_file: str | None = None  # relative to secrets_dir
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Tuning of the sync agent; the defaults suit a lobby station."""
+
+    window: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    ack_timeout_s: Positive = 15.0
+    ack_timeout_max_s: Positive = 300.0
+    reconnect_initial_s: Positive = 0.5
+    reconnect_max_s: Positive = 30.0
+    heartbeat_interval_s: Positive = 30.0
+    lookup_timeout_s: Positive = 5.0
+    retention_days: Annotated[float, msgspec.Meta(ge=0)] = 7.0
+    poll_interval_s: Positive = 0.5
+
+
+class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything a station needs to run."""
+
+    station_id: Annotated[str, msgspec.Meta(pattern=STATION_ID_PATTERN)]
+    data_dir: str
+    secrets_dir: str
+    software_version: str = "0.1.0"
+    broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
+    sync: SyncConfig = msgspec.field(default_factory=SyncConfig)
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file of the station store."""
+        return Path(self.data_dir) / "store.sqlite3"
+
+    @property
+    def store_key_path(self) -> Path:
+        """The AES key of the store, kept outside the data directory."""
+        return Path(self.secrets_dir) / "store.key"
+
+    def broker_settings(self) -> BrokerSettings:
+        """Connection settings with the password read from the secrets directory."""
+        password = None
+        if self.broker.password_file:
+            path = Path(self.secrets_dir) / self.broker.password_file
+            try:
+                password = path.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read broker password {path}: {exc.strerror}") from None
+
+        def secret(name: str | None) -> Path | None:
+            return Path(self.secrets_dir) / name if name else None
+
+        return BrokerSettings(
+            host=self.broker.host,
+            port=self.broker.port,
+            username=self.broker.username or self.station_id,
+            password=password,
+            ca_file=secret(self.broker.ca_file),
+            cert_file=secret(self.broker.cert_file),
+            key_file=secret(self.broker.key_file),
+        )
+
+
+def config_from_dict(data: dict) -> StationConfig:
+    """Validate a mapping into a :class:`StationConfig`; errors name the field."""
+    try:
+        return msgspec.convert(data, StationConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid station config: {exc}") from None
+
+
+def load_config(path: Path) -> StationConfig:
+    """Read and validate a station's TOML config file."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read station config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"station config {path} is not valid TOML: {exc}") from None
+    return config_from_dict(data)

@@ -1,0 +1,60 @@
+"""Versioned schema migrations of the station store, tracked in ``PRAGMA user_version``.
+
+Append new steps; never edit a released one. Each step runs in one transaction with the
+version bump, so a power cut mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import peewee
+
+MIGRATIONS: Sequence[Sequence[str]] = (
+    # 1: the outbox of transactions waiting for the server's ack.
+    (
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            tx_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            station_time TEXT NOT NULL,
+            sealed_body BLOB NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'delivered', 'rejected')),
+            reason TEXT,
+            settled_at TEXT
+        )""",
+        "CREATE INDEX outbox_state_seq ON outbox (state, seq)",
+    ),
+    # 2: durable counters, so citizen-facing numbers are minted on the station.
+    ("CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",),
+)
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+class MigrationError(RuntimeError):
+    """The store was written by a newer version of the software."""
+
+
+def schema_version(db: peewee.SqliteDatabase) -> int:
+    """The version the store's schema is at (0 for a new file)."""
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: peewee.SqliteDatabase, target: int = LATEST_VERSION) -> int:
+    """Bring the schema up to ``target``; returns the number of steps applied."""
+    current = schema_version(db)
+    if current > LATEST_VERSION:
+        raise MigrationError(
+            f"store schema version {current} is newer than this software ({LATEST_VERSION})"
+        )
+    applied = 0
+    for version in range(current + 1, target + 1):
+        with db.atomic():
+            for statement in MIGRATIONS[version - 1]:
+                db.execute_sql(statement)
+            # PRAGMA cannot take parameters; version is an int from our own table.
+            db.execute_sql(f"PRAGMA user_version = {int(version)}")
+        applied += 1
+    return applied

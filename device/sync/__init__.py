@@ -1,0 +1,134 @@
+"""The sync agent: drains the outbox over MQTT, answers commands, reports telemetry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from contract import Channel, Heartbeat, encode
+from contract.transport import BrokerSettings
+from device.config import SyncConfig
+from device.store import Store, utc_now
+from device.sync.backoff import Backoff
+from device.sync.commands import Commands
+from device.sync.drainer import Drainer
+from device.sync.link import Link
+from device.sync.lookup import Lookups
+
+__all__ = ["SyncAgent"]
+
+log = logging.getLogger(__name__)
+
+_PURGE_EVERY_S = 3600.0
+
+
+class SyncAgent:
+    """Everything between the station store and the broker, on one background thread.
+
+    Use as a context manager or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        broker: BrokerSettings,
+        config: SyncConfig,
+        *,
+        software_version: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._thread: threading.Thread | None = None
+        self.store = store
+        self.config = config
+        self._clock = clock
+        self._software_version = software_version
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._started_at = time.monotonic()
+        self.link = Link(
+            store.station_id,
+            broker,
+            software_version=software_version,
+            clock=clock,
+            backoff=Backoff(config.reconnect_initial_s, config.reconnect_max_s),
+        )
+        self.drainer = Drainer(
+            store.outbox,
+            self.link,
+            window=config.window,
+            retry=Backoff(config.ack_timeout_s, config.ack_timeout_max_s, jitter=0.3),
+        )
+        self.lookups = Lookups(self.link, timeout_s=config.lookup_timeout_s)
+        self.commands = Commands(self.link, clock)
+        store.outbox.on_enqueue(self._wake.set)
+        self.link.on_connected(self._wake.set)
+        self.drainer.on_work = self._wake.set  # acks wake the drain thread too
+        self._next_heartbeat = 0.0
+        self._next_purge = 0.0
+
+    def start(self) -> SyncAgent:
+        """Connect and start draining in the background."""
+        self._stop.clear()
+        self.link.start()
+        self._thread = threading.Thread(target=self._run, name="dcs-sync", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop draining, say offline, disconnect; safe to call twice."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.link.stop()
+
+    def __enter__(self) -> SyncAgent:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def wake(self) -> None:
+        """Ask the drain thread to look at the outbox now."""
+        self._wake.set()
+
+    def heartbeat(self) -> Heartbeat:
+        """The telemetry this station reports now."""
+        backlog = self.store.outbox.backlog()
+        return Heartbeat(
+            station_id=self.store.station_id,
+            station_time=self._clock(),
+            uptime_s=time.monotonic() - self._started_at,
+            backlog=backlog.pending,
+            oldest_undelivered_age_s=backlog.oldest_age_s(self._clock()),
+            rejected=backlog.rejected,
+            software_version=self._software_version,
+        )
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.drainer.step()
+                self._periodic()
+            except Exception:
+                # Keep the agent alive: the outbox is the source of truth, a retry follows.
+                log.exception("sync step failed")
+                busy = False
+            if not busy:
+                self._wake.wait(self.config.poll_interval_s)
+                self._wake.clear()
+
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        if self.link.connected and now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.config.heartbeat_interval_s
+            self.link.publish(Channel.TELEMETRY, encode(self.heartbeat()), qos=0)
+        if now >= self._next_purge:
+            self._next_purge = now + _PURGE_EVERY_S
+            purged = self.store.outbox.purge(timedelta(days=self.config.retention_days))
+            if purged:
+                log.info("purged %d settled transactions past retention", purged)

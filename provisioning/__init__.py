@@ -1,0 +1,1 @@
+"""The technicians' tools: broker configuration, station bundles, the local demo fleet."""

@@ -1,0 +1,67 @@
+"""The central server: master records, MQTT ingest, the web API."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from contract.transport import BrokerSettings
+from sync_server import db
+from sync_server.config import DEFAULTS, ServerConfigError
+
+__all__ = ["ServerConfigError", "broker_settings", "create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The Flask application factory.
+
+    Configuration: the defaults, then the TOML file named by ``DCS_SERVER_CONFIG`` (or
+    ``instance/config.toml``), then ``DCS_*`` environment variables, then ``test_config``.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    config_file = os.environ.get("DCS_SERVER_CONFIG")
+    if config_file:
+        app.config.from_file(config_file, load=tomllib.load, text=False)
+    else:
+        app.config.from_file("config.toml", load=tomllib.load, text=False, silent=True)
+    app.config.from_prefixed_env("DCS")
+    if test_config is not None:
+        app.config.update(test_config)
+
+    if not app.config.get("SECRET_KEY") and not app.testing:
+        raise ServerConfigError(
+            "SECRET_KEY is not set: put a long random value in the server config "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not app.config["DATABASE_URL"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'dcs.sqlite3'}"
+
+    db.init_app(app)
+
+    from sync_server import api
+
+    app.register_blueprint(api.bp)
+    return app
+
+
+def broker_settings(config: dict[str, Any]) -> BrokerSettings:
+    """The server's broker connection from its configuration."""
+
+    def path(key: str) -> Path | None:
+        return Path(config[key]) if config.get(key) else None
+
+    return BrokerSettings(
+        host=config["MQTT_HOST"],
+        port=int(config["MQTT_PORT"]),
+        username=config["MQTT_USERNAME"],
+        password=config["MQTT_PASSWORD"],
+        ca_file=path("MQTT_CA_FILE"),
+        cert_file=path("MQTT_CERT_FILE"),
+        key_file=path("MQTT_KEY_FILE"),
+    )

@@ -1,0 +1,60 @@
+"""The server database: one peewee proxy, SQLite by default, PostgreSQL by ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import click
+import peewee
+from flask import Flask
+from playhouse.db_url import connect
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    # FULL: an ack is sent only after the commit is on disk, so an ack never outlives a crash.
+    "synchronous": 2,
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+}
+
+
+def open_database(url: str) -> peewee.Database:
+    """A peewee database for ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+    scheme = urlparse(url).scheme
+    if scheme.startswith("sqlite"):
+        return connect(url, pragmas=SQLITE_PRAGMAS)
+    if scheme.startswith("postgres"):
+        return connect(url, autorollback=True)
+    raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r}")
+
+
+def bind(url: str) -> peewee.Database:
+    """Point the shared proxy at ``url`` and create missing tables."""
+    from sync_server.models import ALL_MODELS
+
+    db = open_database(url)
+    database.initialize(db)
+    with database.connection_context():
+        database.create_tables(ALL_MODELS, safe=True)
+    return db
+
+
+def init_app(app: Flask) -> None:
+    """Bind the database for ``app``, open a connection per request, add CLI commands."""
+    bind(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _connect() -> None:
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+    @app.cli.command("init-db")
+    def init_db_command() -> None:
+        """Create the tables (idempotent)."""
+        click.echo("database ready")

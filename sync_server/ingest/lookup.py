@@ -1,0 +1,140 @@
+"""Answers live lookups (MQTT 5 request/response) on their own thread.
+
+Lookups never wait behind a bulk ingest batch: a resident is standing at the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import date
+
+import paho.mqtt.client as mqtt
+import peewee
+
+from contract import (
+    Channel,
+    ContractError,
+    InsuredSummary,
+    LookupRequest,
+    LookupResponse,
+    decode,
+    encode,
+    parse_station_topic,
+    station_topic,
+)
+from contract.transport import QOS, response_properties
+from sync_server.models import AuditEvent, InsuredPerson
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def insured_summary(person: InsuredPerson) -> InsuredSummary:
+    """The contract's summary of a master record."""
+    return InsuredSummary(
+        citizen_id=person.citizen_id,
+        full_name_th=person.full_name_th,
+        full_name_en=person.full_name_en,
+        status=person.status,
+        hospital=person.hospital,
+        contributions_baht=person.contributions_baht,
+        contributions_count=person.contributions_count,
+        benefits_baht=person.benefits_baht,
+        benefits_count=person.benefits_count,
+        old_age_savings_baht=person.old_age_savings_baht,
+    )
+
+
+class LookupResponder:
+    """Validates each request, answers from the master records, writes an audit event."""
+
+    def __init__(
+        self,
+        db: peewee.Database,
+        client: mqtt.Client,
+        record_rejection: Callable[[str, str | None, str | None, str, bytes], None],
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._record_rejection = record_rejection
+        self._requests: queue.Queue = queue.Queue(maxsize=1000)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start answering."""
+        self._thread = threading.Thread(target=self._run, name="dcs-lookup", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop answering; safe twice."""
+        if self._thread is not None:
+            self._requests.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, message: mqtt.MQTTMessage) -> None:
+        """Queue a request (called on the network thread); drops it when overloaded."""
+        try:
+            self._requests.put_nowait(message)
+        except queue.Full:
+            log.warning("lookup queue full; request dropped (the station times out)")
+
+    def _run(self) -> None:
+        with self._db.connection_context():
+            while (message := self._requests.get()) is not _STOP:
+                try:
+                    self._answer(message)
+                except Exception:
+                    log.exception("lookup failed")
+
+    def _answer(self, message: mqtt.MQTTMessage) -> None:
+        props = message.properties
+        correlation = getattr(props, "CorrelationData", None)
+        response_topic = getattr(props, "ResponseTopic", None)
+        try:
+            station_id, _ = parse_station_topic(message.topic)
+        except ContractError as exc:
+            self._record_rejection(message.topic, None, None, str(exc), message.payload)
+            return
+        expected_reply = station_topic(station_id, Channel.LOOKUP_REPLY)
+        if correlation is None or response_topic != expected_reply:
+            reason = "lookup without correlation data or with a foreign response topic"
+            self._record_rejection(message.topic, station_id, None, reason, message.payload)
+            return
+
+        def reply(response: LookupResponse) -> None:
+            self._client.publish(
+                expected_reply,
+                encode(response),
+                qos=QOS,
+                properties=response_properties(correlation),
+            )
+
+        try:
+            request = decode(message.payload, LookupRequest)
+        except ContractError as exc:
+            self._record_rejection(message.topic, station_id, None, str(exc), message.payload)
+            reply(LookupResponse(status="refused", reason=str(exc)))
+            return
+        if request.station_id != station_id:
+            reason = "station id in the payload does not match the topic"
+            self._record_rejection(message.topic, station_id, None, reason, message.payload)
+            reply(LookupResponse(status="refused", reason=reason))
+            return
+
+        person = InsuredPerson.get_or_none(InsuredPerson.citizen_id == request.citizen_id)
+        with self._db.atomic():
+            AuditEvent.create(
+                actor=f"station:{station_id}",
+                action="lookup.insured_summary",
+                subject=request.citizen_id,
+                outcome="found" if person else "not_found",
+            )
+        if person is None:
+            reply(LookupResponse(status="not_found", as_of=date.today()))
+        else:
+            reply(LookupResponse(status="ok", as_of=person.as_of, record=insured_summary(person)))

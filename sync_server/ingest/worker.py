@@ -1,0 +1,328 @@
+"""The ingest worker: an MQTT 5 shared-subscription consumer that applies and acks.
+
+Run several side by side (``dcs-server ingest``): the broker spreads the station topics over
+the ``$share/ingest`` group. A worker is stateless apart from its persistent MQTT session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import paho.mqtt.client as mqtt
+import peewee
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from contract import (
+    Ack,
+    AckItem,
+    Channel,
+    CommandResult,
+    ContractError,
+    Heartbeat,
+    Presence,
+    Transaction,
+    decode,
+    encode,
+    fleet_filter,
+    parse_station_topic,
+    shared_filter,
+    station_topic,
+)
+from contract.failpoints import hit
+from contract.transport import (
+    KEEPALIVE_S,
+    QOS,
+    SESSION_EXPIRY_S,
+    BrokerSettings,
+    connect_properties,
+    new_client,
+)
+from sync_server.ingest.apply import Received, apply_batch
+from sync_server.ingest.lookup import LookupResponder
+from sync_server.models import RejectedMessage, Station, utc_now
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+class IngestWorker:
+    """Consumes station messages, applies transactions in batches, acks after commit."""
+
+    def __init__(
+        self,
+        db: peewee.Database,
+        broker: BrokerSettings,
+        *,
+        worker_id: str = "1",
+        group: str = "ingest",
+        batch_size: int = 500,
+        queue_size: int = 20_000,
+    ) -> None:
+        self._client: mqtt.Client | None = None
+        self._db = db
+        self._broker = broker
+        self._group = group
+        self._batch_size = batch_size
+        self._inbox: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+        self.applied = 0
+        self.duplicates = 0
+        self.rejected = 0
+
+        client = new_client(f"dcs-ingest-{worker_id}", broker)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=0.5, max_delay=10)
+        self._client = client
+        self.lookups = LookupResponder(db, client, record_rejection=self._reject)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> IngestWorker:
+        """Connect and start consuming in the background."""
+        self._thread = threading.Thread(target=self._run, name="dcs-ingest-apply", daemon=True)
+        self._thread.start()
+        self.lookups.start()
+        self._client.connect_async(
+            self._broker.host,
+            self._broker.port,
+            keepalive=KEEPALIVE_S,
+            clean_start=False,
+            properties=connect_properties(SESSION_EXPIRY_S),
+        )
+        self._client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        """Stop consuming; what is queued locally but unacked is redelivered later."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.lookups.stop()
+        if self._thread is not None:
+            self._inbox.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> IngestWorker:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- network thread ------------------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the ingest worker: %s", reason_code)
+            return
+        client.subscribe(
+            [
+                (shared_filter(self._group, Channel.TX), SubscribeOptions(qos=QOS)),
+                (shared_filter(self._group, Channel.TELEMETRY), SubscribeOptions(qos=QOS)),
+                (shared_filter(self._group, Channel.COMMAND_RESULT), SubscribeOptions(qos=QOS)),
+                (shared_filter("lookup", Channel.LOOKUP), SubscribeOptions(qos=QOS)),
+                # Not shared: shared subscriptions never deliver retained messages, and each
+                # worker needs the fleet's current presence when it starts.
+                (fleet_filter(Channel.PRESENCE), SubscribeOptions(qos=QOS)),
+            ]
+        )
+        self.connected.set()
+        log.info("ingest worker connected")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        log.warning("ingest worker disconnected: %s", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/" + Channel.LOOKUP.value):
+            self.lookups.submit(message)
+            return
+        # Blocks when the apply thread falls behind: TCP backpressure, not memory growth.
+        self._inbox.put(_Inbound(message.topic, message.payload, utc_now()))
+
+    # -- apply thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with self._db.connection_context():
+            while True:
+                first = self._inbox.get()
+                if first is _STOP:
+                    return
+                batch = [first]
+                while len(batch) < self._batch_size:
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        self._process(batch)
+                        return
+                    batch.append(item)
+                try:
+                    self._process(batch)
+                except peewee.DatabaseError:
+                    # Nothing was acked: the stations will send the batch again.
+                    log.exception("database error; %d messages left for redelivery", len(batch))
+
+    def _process(self, batch: list[_Inbound]) -> None:
+        transactions: list[Received] = []
+        for item in batch:
+            try:
+                station_id, channel = parse_station_topic(item.topic)
+            except ContractError as exc:
+                self._reject(item.topic, None, None, str(exc), item.payload)
+                continue
+            if channel is Channel.TX:
+                received = self._decode_tx(item, station_id)
+                if received is not None:
+                    transactions.append(received)
+            elif channel is Channel.TELEMETRY:
+                self._heartbeat(item, station_id)
+            elif channel is Channel.PRESENCE:
+                self._presence(item, station_id)
+            elif channel is Channel.COMMAND_RESULT:
+                self._command_result(item, station_id)
+        if transactions:
+            self._apply(transactions)
+
+    def _decode_tx(self, item: _Inbound, station_id: str) -> Received | None:
+        try:
+            tx = decode(item.payload, Transaction)
+        except ContractError as exc:
+            self._reject(item.topic, station_id, None, str(exc), item.payload)
+            return None
+        if tx.station_id != station_id:
+            reason = "station id in the payload does not match the topic"
+            self._reject(item.topic, station_id, tx.tx_id, reason, item.payload)
+            # The broker authenticated the topic's station as the sender: tell it, so a
+            # misconfigured station sets the transaction aside instead of retrying forever.
+            self._send_acks(
+                station_id, [AckItem(tx_id=tx.tx_id, outcome="rejected", reason=reason)]
+            )
+            return None
+        return Received(tx=tx, received_at=item.received_at)
+
+    def _apply(self, transactions: list[Received]) -> None:
+        acks, rejected = apply_batch(self._db, transactions)
+        hit("server.after_apply")
+        for received, reason in rejected:
+            self._reject(
+                station_topic(received.tx.station_id, Channel.TX),
+                received.tx.station_id,
+                received.tx.tx_id,
+                reason,
+                b"",
+            )
+        for station_id, items in acks.items():
+            tally = counts(items)
+            self.applied += tally.get("applied", 0)
+            self.duplicates += tally.get("duplicate", 0)
+            self._send_acks(station_id, items)
+
+    def _send_acks(self, station_id: str, items: list[AckItem]) -> None:
+        for start in range(0, len(items), 1000):
+            ack = Ack(
+                station_id=station_id, server_time=utc_now(), results=items[start : start + 1000]
+            )
+            self._client.publish(station_topic(station_id, Channel.ACK), encode(ack), qos=QOS)
+
+    def _heartbeat(self, item: _Inbound, station_id: str) -> None:
+        try:
+            beat = decode(item.payload, Heartbeat)
+        except ContractError as exc:
+            self._reject(item.topic, station_id, None, str(exc), item.payload)
+            return
+        if beat.station_id != station_id:
+            self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
+            return
+        self._upsert_station(
+            station_id,
+            item.received_at,
+            last_heartbeat_at=item.received_at,
+            backlog=beat.backlog,
+            oldest_undelivered_age_s=beat.oldest_undelivered_age_s,
+            rejected=beat.rejected,
+            software_version=beat.software_version,
+        )
+
+    def _presence(self, item: _Inbound, station_id: str) -> None:
+        if not item.payload:
+            return  # a cleared retained message
+        try:
+            presence = decode(item.payload, Presence)
+        except ContractError as exc:
+            self._reject(item.topic, station_id, None, str(exc), item.payload)
+            return
+        if presence.station_id != station_id:
+            self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
+            return
+        self._upsert_station(
+            station_id,
+            item.received_at,
+            presence=presence.state,
+            presence_at=item.received_at,
+            software_version=presence.software_version,
+        )
+
+    def _command_result(self, item: _Inbound, station_id: str) -> None:
+        try:
+            result = decode(item.payload, CommandResult)
+        except ContractError as exc:
+            self._reject(item.topic, station_id, None, str(exc), item.payload)
+            return
+        log.info("command %s on %s: %s", result.command_id, station_id, result.status)
+
+    def _upsert_station(self, station_id: str, seen_at: datetime, **fields: object) -> None:
+        columns = {getattr(Station, name): value for name, value in fields.items()}
+        columns[Station.last_seen_at] = seen_at
+        with self._db.atomic():
+            Station.insert(
+                station_id=station_id, first_seen_at=seen_at, last_seen_at=seen_at, **fields
+            ).on_conflict(conflict_target=[Station.station_id], update=columns).execute()
+
+    def _reject(
+        self,
+        topic: str,
+        station_id: str | None,
+        tx_id: str | None,
+        reason: str,
+        payload: bytes,
+    ) -> None:
+        self.rejected += 1
+        log.warning("rejected a message on %s: %s", topic, reason)
+        try:
+            with self._db.atomic():
+                RejectedMessage.create(
+                    topic=topic[:255],
+                    topic_station_id=station_id,
+                    tx_id=tx_id,
+                    reason=reason[:2000],
+                    size=len(payload),
+                    payload_sha256=hashlib.sha256(payload).hexdigest(),
+                )
+        except peewee.DatabaseError:
+            log.exception("could not record a rejected message")
+
+
+def counts(items: Iterable[AckItem]) -> dict[str, int]:
+    """How many ack items of each outcome."""
+    result: dict[str, int] = {}
+    for item in items:
+        result[item.outcome] = result.get(item.outcome, 0) + 1
+    return result
