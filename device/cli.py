@@ -1,0 +1,120 @@
+"""``dcs-station``: run the station daemon and act on a station's store from a shell."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from contract import ContractError
+from device.config import load_config
+from device.errors import StationError
+from device.station import build_station
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="DCS_STATION_CONFIG",
+    required=True,
+    help="The station's TOML config (or DCS_STATION_CONFIG).",
+)
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """A digital citizen station."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+@main.command()
+@config_option
+def run(config_path: Path) -> None:
+    """Run the station daemon (sync agent) until SIGTERM or Ctrl-C."""
+    try:
+        station = build_station(load_config(config_path))
+    except (StationError, OSError) as exc:
+        raise _fail(exc) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with station:
+        station.start()
+        click.echo(f"station {station.config.station_id} running", err=True)
+        stop.wait()
+    click.echo(f"station {station.config.station_id} stopped", err=True)
+
+
+@main.command()
+@config_option
+@click.option("--service", default="general_petition", show_default=True)
+@click.option("--phone", required=True, help="Mobile number, 10 digits (0xxxxxxxxx).")
+@click.option("--subject", default="", help="The petition's subject line.")
+def petition(config_path: Path, service: str, phone: str, subject: str) -> None:
+    """File a petition into the outbox and print its number (final even offline)."""
+    try:
+        config = load_config(config_path)
+        station = build_station(config)
+    except (StationError, OSError) as exc:
+        raise _fail(exc) from None
+    with station:
+        try:
+            number = station.file_petition(service, phone.replace("-", ""), {"subject": subject})
+        except ContractError as exc:
+            raise _fail(exc) from None
+    click.echo(number)
+
+
+@main.command()
+@config_option
+@click.argument("citizen_id")
+def lookup(config_path: Path, citizen_id: str) -> None:
+    """Ask the server for an insured-person summary (live, over MQTT request/response)."""
+    try:
+        station = build_station(load_config(config_path))
+    except (StationError, OSError) as exc:
+        raise _fail(exc) from None
+    with station:
+        station.start()
+        station.sync.link.wait_connected(station.config.sync.lookup_timeout_s)
+        try:
+            response = station.sync.lookups.insured_summary(citizen_id)
+        except (StationError, ContractError) as exc:
+            raise _fail(exc) from None
+    from contract import to_builtins
+
+    click.echo(json.dumps(to_builtins(response), ensure_ascii=False, indent=2))
+
+
+@main.command()
+@config_option
+def status(config_path: Path) -> None:
+    """Show the outbox backlog."""
+    try:
+        station = build_station(load_config(config_path))
+    except (StationError, OSError) as exc:
+        raise _fail(exc) from None
+    with station:
+        backlog = station.store.outbox.backlog()
+        table = Table(title=f"station {station.config.station_id}")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        table.add_row("pending", str(backlog.pending))
+        table.add_row("rejected", str(backlog.rejected))
+        table.add_row("oldest pending (station time)", str(backlog.oldest_station_time or "-"))
+        table.add_row("schema version", str(station.store.schema_version))
+        Console().print(table)

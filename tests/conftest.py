@@ -1,0 +1,151 @@
+"""Fixtures: real Mosquitto, real PostgreSQL, a fresh server app and stations per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from device.config import StationConfig, config_from_dict
+from device.station import Station, build_station
+from device.store import create_key_file
+from provisioning.broker import SERVER_USER, BrokerLimits, LocalBroker
+from sync_server import broker_settings, create_app
+from sync_server.db import database
+from sync_server.ingest.worker import IngestWorker
+from tests.helpers import wait_until
+from tests.pg import PostgresServer
+
+STATION_IDS = ("st-a", "st-b", "st-c")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker_factory() -> Iterator[Callable[..., LocalBroker]]:
+    brokers: list[LocalBroker] = []
+
+    def make(limits: BrokerLimits | None = None) -> LocalBroker:
+        broker = LocalBroker(limits=limits or BrokerLimits())
+        broker.add_user(SERVER_USER)
+        for station_id in STATION_IDS:
+            broker.add_user(station_id)
+        brokers.append(broker.start())
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.cleanup()
+
+
+@pytest.fixture
+def broker(broker_factory: Callable[..., LocalBroker]) -> LocalBroker:
+    return broker_factory()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+
+
+def server_config(database_url: str, broker: LocalBroker) -> dict:
+    """The test configuration of a server app using ``broker``."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-only-secret",
+        "DATABASE_URL": database_url,
+        "MQTT_HOST": broker.host,
+        "MQTT_PORT": broker.port,
+        "MQTT_USERNAME": SERVER_USER,
+        "MQTT_PASSWORD": broker.credentials[SERVER_USER],
+    }
+
+
+@pytest.fixture
+def server_app(sqlite_url: str, broker: LocalBroker):
+    app = create_app(server_config(sqlite_url, broker))
+    yield app
+    database.close()
+
+
+@pytest.fixture
+def ingest_factory(broker: LocalBroker) -> Iterator[Callable[..., IngestWorker]]:
+    workers: list[IngestWorker] = []
+
+    def make(app, worker_id: str = "1") -> IngestWorker:
+        worker = IngestWorker(database.obj, broker_settings(app.config), worker_id=worker_id)
+        workers.append(worker.start())
+        wait_until(worker.connected.is_set, "the ingest worker to connect")
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def ingest(server_app, ingest_factory) -> IngestWorker:
+    return ingest_factory(server_app)
+
+
+def station_config(
+    root: Path, broker: LocalBroker, station_id: str = "st-a", **sync: object
+) -> StationConfig:
+    """A station config under ``root`` with short timeouts for tests; writes its secrets."""
+    secrets_dir = root / station_id / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    (secrets_dir / "broker.password").write_text(broker.credentials[station_id])
+    if not (secrets_dir / "store.key").exists():
+        create_key_file(secrets_dir / "store.key")
+    settings = {
+        "ack_timeout_s": 1.0,
+        "ack_timeout_max_s": 4.0,
+        "reconnect_initial_s": 0.1,
+        "reconnect_max_s": 1.0,
+        "heartbeat_interval_s": 0.5,
+        "lookup_timeout_s": 3.0,
+        "poll_interval_s": 0.1,
+    }
+    settings.update(sync)
+    return config_from_dict(
+        {
+            "station_id": station_id,
+            "data_dir": str(root / station_id / "data"),
+            "secrets_dir": str(secrets_dir),
+            "broker": {
+                "host": broker.host,
+                "port": broker.port,
+                "password_file": "broker.password",
+            },
+            "sync": settings,
+        }
+    )
+
+
+@pytest.fixture
+def station_factory(tmp_path: Path, broker: LocalBroker) -> Iterator[Callable[..., Station]]:
+    stations: list[Station] = []
+
+    def make(station_id: str = "st-a", start: bool = True, **sync: object) -> Station:
+        station = build_station(station_config(tmp_path, broker, station_id, **sync))
+        stations.append(station)
+        if start:
+            station.start()
+        return station
+
+    yield make
+    for station in stations:
+        station.close()

@@ -1,0 +1,126 @@
+"""End to end through a real Mosquitto: outbox -> ingest -> ack, lookups, presence."""
+
+from __future__ import annotations
+
+import pytest
+
+from device.errors import LookupTimeoutError, ServerUnavailableError
+from sync_server.models import AppliedTransaction, InsuredPerson, Petition, Station
+from sync_server.synthetic import residents, seed_insured
+from tests.helpers import wait_until
+
+PHONE = "0812345678"
+
+
+def test_petition_is_applied_once_acked_and_visible(server_app, ingest, station_factory):
+    station = station_factory()
+    number = station.file_petition("general_petition", PHONE, {"subject": "ไฟทางเดินดับ"})
+
+    wait_until(lambda: station.store.outbox.backlog().pending == 0, "the outbox to drain")
+    assert Petition.select().where(Petition.number == number).count() == 1
+    response = server_app.test_client().get(f"/api/v1/petitions/{number}")
+    assert response.status_code == 200
+    assert response.json == {
+        "number": number,
+        "service": "general_petition",
+        "status": "received",
+        "station_id": "st-a",
+        "received_at": response.json["received_at"],
+    }
+    assert PHONE not in response.get_data(as_text=True)
+
+
+def test_petition_filed_while_broker_down_is_delivered_when_it_returns(
+    broker, server_app, ingest, station_factory
+):
+    station = station_factory()
+    wait_until(lambda: station.sync.link.connected, "the station to connect")
+    broker.stop()
+    wait_until(lambda: not station.sync.link.connected, "the station to notice")
+
+    numbers = [station.file_petition("general_petition", PHONE, {}) for _ in range(5)]
+    assert station.store.outbox.backlog().pending == 5  # durable before anything else
+
+    broker.start()
+    wait_until(lambda: station.store.outbox.backlog().pending == 0, "the outbox to drain")
+    assert sorted(p.number for p in Petition.select()) == sorted(numbers)
+    assert AppliedTransaction.select().count() == 5
+
+
+def test_many_transactions_drain_in_order_without_loss_or_duplicates(
+    server_app, ingest, station_factory
+):
+    station = station_factory(window=64)
+    numbers = [station.file_petition("general_petition", PHONE, {}) for _ in range(600)]
+    wait_until(lambda: station.store.outbox.backlog().pending == 0, "the outbox to drain")
+    assert Petition.select().count() == 600
+    assert {p.number for p in Petition.select()} == set(numbers)
+    seqs = [row.seq for row in AppliedTransaction.select().order_by(AppliedTransaction.received_at)]
+    assert seqs == sorted(seqs)  # one station, one worker: applied in outbox order
+
+
+def test_live_lookup_answers_from_server_records(server_app, ingest, station_factory):
+    seed_insured(5)
+    person = next(residents(1))
+    station = station_factory()
+    wait_until(lambda: station.sync.link.connected, "the station to connect")
+
+    response = station.sync.lookups.insured_summary(person.citizen_id)
+    assert response.status == "ok"
+    assert response.record.full_name_th == person.full_name_th
+    assert response.record.contributions_count == person.contributions_count
+    assert response.as_of == InsuredPerson.get_by_id(person.citizen_id).as_of
+
+    missing = station.sync.lookups.insured_summary("0000000000001")
+    assert missing.status == "not_found"
+    assert missing.record is None
+
+
+def test_lookup_times_out_cleanly_when_server_is_gone(broker, station_factory):
+    station = station_factory(lookup_timeout_s=0.5)
+    wait_until(lambda: station.sync.link.connected, "the station to connect")
+    with pytest.raises(LookupTimeoutError):
+        station.sync.lookups.insured_summary("0000000000001")
+
+
+def test_lookup_offline_fails_at_once(broker, station_factory):
+    broker.stop()
+    station = station_factory()
+    with pytest.raises(ServerUnavailableError):
+        station.sync.lookups.insured_summary("0000000000001")
+
+
+def test_presence_and_heartbeat_reach_the_server(broker, server_app, ingest, station_factory):
+    station = station_factory()
+    wait_until(
+        lambda: (s := Station.get_or_none(Station.station_id == "st-a")) and s.presence == "online",
+        "online presence",
+    )
+    station.file_petition("general_petition", PHONE, {})
+    wait_until(lambda: Station.get_by_id("st-a").transactions_applied == 1, "the petition")
+    wait_until(
+        lambda: Station.get_by_id("st-a").last_heartbeat_at is not None, "a heartbeat on record"
+    )
+    station.close()  # a clean shutdown says offline itself
+    wait_until(lambda: Station.get_by_id("st-a").presence == "offline", "offline presence")
+
+
+def test_last_will_marks_a_vanished_station_offline(broker, server_app, ingest, station_factory):
+    station = station_factory()
+    wait_until(
+        lambda: (s := Station.get_or_none(Station.station_id == "st-a")) and s.presence == "online",
+        "online presence",
+    )
+    # Drop the TCP connection without a DISCONNECT, as a power cut would.
+    station.sync.link._client.socket().close()
+    wait_until(lambda: Station.get_by_id("st-a").presence == "offline", "the last will")
+
+
+def test_heartbeat_reports_backlog(broker, station_factory):
+    broker.stop()
+    station = station_factory()
+    station.file_petition("general_petition", PHONE, {})
+    beat = station.sync.heartbeat()
+    assert beat.backlog == 1
+    assert beat.oldest_undelivered_age_s is not None
+    assert beat.oldest_undelivered_age_s >= 0
