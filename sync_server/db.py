@@ -26,8 +26,21 @@ def open_database(url: str) -> peewee.Database:
     if scheme.startswith("sqlite"):
         return connect(url, pragmas=SQLITE_PRAGMAS)
     if scheme.startswith("postgres"):
-        return connect(url, autorollback=True)
+        return connect(url)
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r}")
+
+
+def write_transaction(db: peewee.Database | None = None) -> peewee._atomic:
+    """A transaction that will write: on SQLite it takes the write lock up front.
+
+    A deferred SQLite transaction that reads before it writes can fail at once with
+    "database is locked" when another writer got there first (a lock upgrade cannot wait);
+    ``BEGIN IMMEDIATE`` queues behind ``busy_timeout`` instead.
+    """
+    db = db or database.obj
+    if isinstance(db, peewee.SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
 
 
 def bind(url: str) -> peewee.Database:

@@ -18,6 +18,7 @@ import msgspec
 import peewee
 
 from contract import AckItem, PetitionFiled, SchemaError, Transaction, decode_body
+from sync_server.db import write_transaction
 from sync_server.models import AppliedTransaction, Petition, Station
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def apply_batch(
     applied_per_station: dict[str, int] = {}
     last_seen: dict[str, datetime] = {}
 
-    with db.atomic():
+    with write_transaction(db):
         ids = [item.tx.tx_id for item in batch]
         already = {
             row[0]

@@ -1,0 +1,103 @@
+"""Exactly-once ingest on both databases: SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from contract import Transaction
+from device.store.ids import new_tx_id, petition_number
+from sync_server import create_app
+from sync_server.db import database
+from sync_server.ingest.apply import Received, apply_batch
+from sync_server.models import AppliedTransaction, Petition, Station
+from sync_server.synthetic import residents, seed_insured
+from tests.conftest import server_config
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def app(database_url, broker):
+    app = create_app(server_config(database_url, broker))
+    yield app
+    database.close()
+
+
+def received(serial: int, station_id: str = "st-a", tx_id: str | None = None) -> Received:
+    tx = Transaction(
+        tx_id=tx_id or new_tx_id(),
+        station_id=station_id,
+        seq=serial,
+        kind="petition.filed",
+        station_time=datetime(2020, 1, 1, tzinfo=UTC),  # a station clock far in the past
+        body={
+            "number": petition_number(station_id, serial),
+            "service": "general_petition",
+            "phone": "0812345678",
+        },
+    )
+    return Received(tx=tx, received_at=datetime.now(UTC))
+
+
+def test_batch_applies_each_id_once_even_within_one_batch(app):
+    first = received(1)
+    again = received(1, tx_id=first.tx.tx_id)
+    acks, rejected = apply_batch(database.obj, [first, received(2), again])
+    assert [i.outcome for i in acks["st-a"]] == ["applied", "applied", "duplicate"]
+    assert rejected == []
+    acks, _ = apply_batch(database.obj, [first])
+    assert [i.outcome for i in acks["st-a"]] == ["duplicate"]
+    assert Petition.select().count() == 2
+    assert Station.get_by_id("st-a").transactions_applied == 2
+
+
+def test_a_rejected_transaction_leaves_no_trace_but_the_rest_of_the_batch_applies(app):
+    good = received(1)
+    taken = received(1)  # same petition number, another tx id
+    acks, rejected = apply_batch(database.obj, [good, taken, received(2)])
+    assert [i.outcome for i in acks["st-a"]] == ["applied", "rejected", "applied"]
+    assert [reason for _, reason in rejected] == [
+        f"petition number {petition_number('st-a', 1)} is already taken"
+    ]
+    assert AppliedTransaction.get_or_none(AppliedTransaction.tx_id == taken.tx.tx_id) is None
+    assert Petition.select().count() == 2
+
+
+def test_server_keeps_its_own_receive_time(app):
+    item = received(1)
+    apply_batch(database.obj, [item])
+    row = AppliedTransaction.get_by_id(item.tx.tx_id)
+    assert row.station_time.year == 2020
+    assert row.received_at.year >= 2026
+
+
+def test_two_ingest_workers_side_by_side_apply_everything_once(
+    app, ingest_factory, station_factory
+):
+    workers = [ingest_factory(app, "1"), ingest_factory(app, "2")]
+    stations = [station_factory("st-a"), station_factory("st-b"), station_factory("st-c")]
+    numbers = set()
+    for station in stations:
+        for _ in range(200):
+            numbers.add(station.file_petition("general_petition", "0812345678", {}))
+    wait_until(
+        lambda: all(s.store.outbox.backlog().pending == 0 for s in stations),
+        "all outboxes to drain",
+    )
+    assert {p.number for p in Petition.select()} == numbers
+    assert AppliedTransaction.select().count() == 600
+    assert sum(w.applied for w in workers) == 600
+    assert all(w.applied > 0 for w in workers)  # the shared subscription spread the load
+
+
+def test_live_lookup_on_this_database(app, ingest_factory, station_factory):
+    seed_insured(3)
+    ingest_factory(app)
+    station = station_factory()
+    wait_until(lambda: station.sync.link.connected, "the station")
+    person = next(residents(1))
+    assert (
+        station.sync.lookups.insured_summary(person.citizen_id).record.full_name_th
+        == person.full_name_th
+    )
