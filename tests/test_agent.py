@@ -1,0 +1,130 @@
+"""Parts of the sync agent: backoff, remote commands, the station CLI."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from contract import Channel, Command, CommandResult, decode, encode, station_topic
+from device.cli import main as station_cli
+from device.sync.backoff import Backoff
+from provisioning.broker import SERVER_USER
+from tests.helpers import wait_until
+from tests.raw_client import RawClient
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter_below_the_step():
+    backoff = Backoff(initial=1, maximum=8, jitter=0.5, rng=random.Random(1))
+    delays = [backoff.next() for _ in range(6)]
+    steps = [1, 2, 4, 8, 8, 8]
+    assert all(step / 2 <= d <= step for d, step in zip(delays, steps, strict=True))
+    assert len(set(delays)) == 6  # jittered, not lockstep
+    backoff.reset()
+    assert backoff.next() <= 1
+
+
+def test_backoff_refuses_nonsense():
+    with pytest.raises(ValueError):
+        Backoff(initial=0)
+    with pytest.raises(ValueError):
+        Backoff(jitter=1)
+
+
+@pytest.fixture
+def server_side(broker):
+    client = RawClient(broker, SERVER_USER)
+    yield client
+    client.close()
+
+
+def send_command(server_side: RawClient, name: str, ttl: timedelta = timedelta(minutes=5)) -> str:
+    now = datetime.now(UTC)
+    command = Command(
+        command_id=str(uuid.uuid4()),
+        station_id="st-a",
+        name=name,
+        issued_at=now,
+        expires_at=now + ttl,
+    )
+    server_side.publish(station_topic("st-a", Channel.COMMAND), encode(command))
+    return command.command_id
+
+
+def result_of(server_side: RawClient, command_id: str) -> CommandResult | None:
+    for message in list(server_side.messages):
+        result = decode(message.payload, CommandResult)
+        if result.command_id == command_id:
+            return result
+    return None
+
+
+def test_commands_get_results_done_rejected_or_expired(server_side, station_factory):
+    server_side.subscribe(station_topic("st-a", Channel.COMMAND_RESULT))
+    station = station_factory()
+    wait_until(lambda: station.sync.link.connected, "the station")
+    ping = send_command(server_side, "ping")
+    unsupported = send_command(server_side, "reboot")
+    stale = send_command(server_side, "ping", ttl=timedelta(seconds=-1))
+    wait_until(
+        lambda: all(result_of(server_side, c) for c in (ping, unsupported, stale)), "results"
+    )
+    assert (result_of(server_side, ping).status, result_of(server_side, ping).detail) == (
+        "done",
+        "pong",
+    )
+    assert result_of(server_side, unsupported).status == "rejected"
+    assert result_of(server_side, stale).status == "expired"
+
+
+def write_station_toml(path, config) -> None:
+    path.write_text(
+        f'station_id = "{config.station_id}"\n'
+        f'data_dir = "{config.data_dir}"\n'
+        f'secrets_dir = "{config.secrets_dir}"\n'
+        "[broker]\n"
+        f"port = {config.broker.port}\n"
+        'password_file = "broker.password"\n'
+        "[sync]\nlookup_timeout_s = 3.0\n"
+    )
+
+
+def test_station_cli_files_a_petition_and_shows_the_backlog(tmp_path, broker):
+    from tests.conftest import station_config
+
+    config = station_config(tmp_path, broker)
+    toml = tmp_path / "station.toml"
+    write_station_toml(toml, config)
+    runner = CliRunner()
+    filed = runner.invoke(
+        station_cli, ["petition", "--config", str(toml), "--phone", "081-2345678"]
+    )
+    assert filed.exit_code == 0, filed.output
+    assert filed.output.startswith("P-ST-A-0000001-")
+    status = runner.invoke(station_cli, ["status", "--config", str(toml)], env={"COLUMNS": "100"})
+    assert status.exit_code == 0
+    assert "pending" in status.output
+    assert " 1 " in status.output
+
+
+def test_station_cli_errors_are_messages_not_tracebacks(tmp_path, broker):
+    from tests.conftest import station_config
+
+    config = station_config(tmp_path, broker)
+    toml = tmp_path / "station.toml"
+    write_station_toml(toml, config)
+    bad_phone = CliRunner().invoke(
+        station_cli, ["petition", "--config", str(toml), "--phone", "12"]
+    )
+    assert bad_phone.exit_code == 1
+    assert "Error:" in bad_phone.output
+    assert "body.phone" in bad_phone.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text("station_id = 'NOT VALID'\ndata_dir='x'\nsecrets_dir='y'\n")
+    result = CliRunner().invoke(station_cli, ["status", "--config", str(broken)])
+    assert result.exit_code == 1
+    assert "station_id" in result.output
+    assert "Traceback" not in result.output
