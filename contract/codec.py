@@ -94,4 +94,4 @@ def decode_body(tx: Transaction) -> msgspec.Struct:
 
 def to_builtins(message: msgspec.Struct) -> dict[str, Any]:
     """The message as plain JSON-compatible Python objects (for storage or HTTP responses)."""
-    return msgspec.to_builtins(message, decimal_format="string")
+    return msgspec.to_builtins(message)

@@ -128,3 +128,17 @@ def test_station_cli_errors_are_messages_not_tracebacks(tmp_path, broker):
     assert result.exit_code == 1
     assert "station_id" in result.output
     assert "Traceback" not in result.output
+
+
+def test_station_cli_lookup_prints_the_servers_answer(tmp_path, broker, server_app, ingest):
+    from sync_server.synthetic import residents, seed_insured
+    from tests.conftest import station_config
+
+    seed_insured(2)
+    person = next(residents(1))
+    toml = tmp_path / "station.toml"
+    write_station_toml(toml, station_config(tmp_path, broker))
+    result = CliRunner().invoke(station_cli, ["lookup", "--config", str(toml), person.citizen_id])
+    assert result.exit_code == 0, result.output
+    assert '"status": "ok"' in result.output
+    assert f'"contributions_baht": "{person.contributions_baht}"' in result.output

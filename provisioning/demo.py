@@ -1,0 +1,242 @@
+"""``dcs-demo``: the whole system on its embedded defaults, on this machine.
+
+Mosquitto (password auth + ACL) on a free loopback port, the central server on SQLite under
+gunicorn, one ingest worker, two stations, synthetic residents. Ctrl-C stops everything by pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from device.store import create_key_file
+from provisioning.broker import SERVER_USER, LocalBroker
+from provisioning.net import free_port, wait_for_port
+
+STATIONS = ("st-lobby-a", "st-lobby-b")
+console = Console()
+
+
+@dataclass
+class Fleet:
+    """The demo's processes, stopped in reverse order by pid."""
+
+    root: Path
+    broker: LocalBroker
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.processes[name] = subprocess.Popen(
+            args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.processes.items())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    console.print(f"[yellow]{name} did not stop; killing pid {proc.pid}")
+                    proc.kill()
+                    proc.wait()
+        self.broker.cleanup()
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _write_station(root: Path, station_id: str, broker: LocalBroker) -> Path:
+    base = root / station_id
+    secrets_dir = base / "secrets"
+    secrets_dir.mkdir(parents=True)
+    os.chmod(secrets_dir, 0o700)
+    password_file = secrets_dir / "broker.password"
+    password_file.write_text(broker.credentials[station_id])
+    os.chmod(password_file, 0o600)
+    create_key_file(secrets_dir / "store.key")
+    config = base / "station.toml"
+    config.write_text(
+        f'station_id = "{station_id}"\n'
+        f'data_dir = "{base / "data"}"\n'
+        f'secrets_dir = "{secrets_dir}"\n'
+        "\n[broker]\n"
+        f'host = "{broker.host}"\n'
+        f"port = {broker.port}\n"
+        'password_file = "broker.password"\n'
+        "\n[sync]\nheartbeat_interval_s = 5.0\nack_timeout_s = 5.0\n"
+    )
+    return config
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URL
+        return json.load(response)
+
+
+def _wait_applied(api: str, number: str, attempts: int = 300) -> bool:
+    for _ in range(attempts):
+        try:
+            if _get_json(f"{api}/petitions/{number}")["number"] == number:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@click.command()
+@click.option(
+    "--root", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
+)
+@click.option("--residents", default=200, show_default=True, help="Synthetic residents to seed.")
+@click.option("--check", is_flag=True, help="Start, prove a petition syncs, stop (for tests/CI).")
+def main(root: Path, residents: int, check: bool) -> None:
+    """Run the demo fleet until Ctrl-C."""
+    root = root.resolve()
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+
+    broker = LocalBroker()
+    broker.add_user(SERVER_USER)
+    for station_id in STATIONS:
+        broker.add_user(station_id)
+    broker.start()
+    fleet = Fleet(root=root, broker=broker)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        ok = _run(fleet, residents, check, stop)
+    finally:
+        console.print("stopping…")
+        fleet.stop()
+        console.print("[green]stopped cleanly")
+    if not ok:
+        raise SystemExit(1)
+
+
+def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bool:
+    root, broker = fleet.root, fleet.broker
+    server_dir = root / "server"
+    server_dir.mkdir()
+    server_config = server_dir / "server.toml"
+    server_config.write_text(
+        f'SECRET_KEY = "{secrets.token_urlsafe(48)}"\n'
+        f'DATABASE_URL = "sqlite:///{server_dir / "dcs.sqlite3"}"\n'
+        f'MQTT_HOST = "{broker.host}"\n'
+        f"MQTT_PORT = {broker.port}\n"
+        f'MQTT_USERNAME = "{SERVER_USER}"\n'
+        f'MQTT_PASSWORD = "{broker.credentials[SERVER_USER]}"\n'
+    )
+    os.chmod(server_config, 0o600)
+    server_env = {"DCS_SERVER_CONFIG": str(server_config)}
+
+    with console.status("seeding synthetic residents…"):
+        subprocess.run(
+            [_bin("dcs-server"), "seed", "--count", str(residents)],
+            env={**os.environ, **server_env},
+            check=True,
+            capture_output=True,
+        )
+    web_port = free_port()
+    fleet.spawn(
+        "web",
+        [
+            _bin("gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "sync_server:create_app()",
+        ],
+        server_env,
+    )
+    fleet.spawn("ingest-1", [_bin("dcs-server"), "ingest", "--worker-id", "1"], server_env)
+    configs = {sid: _write_station(root, sid, broker) for sid in STATIONS}
+    for station_id, config in configs.items():
+        fleet.spawn(station_id, [_bin("dcs-station"), "-v", "run", "--config", str(config)], {})
+    if not wait_for_port("127.0.0.1", web_port):
+        console.print(f"[red]the web server did not start; see {root / 'web.log'}")
+        return False
+    api = f"http://127.0.0.1:{web_port}/api/v1"
+
+    number = subprocess.run(
+        [
+            _bin("dcs-station"),
+            "petition",
+            "--config",
+            str(configs[STATIONS[0]]),
+            "--phone",
+            "0812345678",
+            "--subject",
+            "demo: the lobby light is out",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    with console.status("waiting for the first petition to sync…"):
+        synced = _wait_applied(api, number)
+    if not synced:
+        console.print(f"[red]petition {number} did not reach the server; logs in {root}")
+        return False
+
+    _print_guide(fleet, api, configs, number)
+    if check:
+        console.print(f"[green]check passed: {number} filed at {STATIONS[0]} and applied")
+        return True
+    while not stop.wait(1):
+        if dead := fleet.dead():
+            console.print(f"[red]{', '.join(dead)} exited; logs in {root}")
+            return False
+    return True
+
+
+def _print_guide(fleet: Fleet, api: str, configs: dict[str, Path], number: str) -> None:
+    from sync_server.synthetic import residents
+
+    table = Table(title="Digital citizen station demo", show_lines=False)
+    table.add_column("part", no_wrap=True)
+    table.add_column("where", overflow="fold")
+    table.add_row("server API", f"{api}/stations")
+    table.add_row("first petition", f"{api}/petitions/{number}")
+    table.add_row("broker", f"mqtt://{fleet.broker.host}:{fleet.broker.port} (auth + ACL)")
+    for station_id, config in configs.items():
+        table.add_row(f"station {station_id}", str(config))
+    table.add_row("logs", str(fleet.root))
+    console.print(table)
+    station = configs[STATIONS[1]]
+    someone = next(residents(1)).citizen_id
+    console.print(
+        "\n[bold]Try[/bold] (in another terminal):\n"
+        f"  .venv/bin/dcs-station petition --config {station} --phone 0812345678 --subject test\n"
+        f"  .venv/bin/dcs-station lookup --config {station} {someone}   # a synthetic resident\n"
+        f"  .venv/bin/dcs-station status --config {station}\n"
+        f"  curl -s {api}/stations\n"
+        f"  kill -STOP {fleet.broker.process.pid}   # freeze the broker, file petitions, then\n"
+        f"  kill -CONT {fleet.broker.process.pid}   # ...they sync when it is back\n"
+        "\nCtrl-C stops everything.",
+        soft_wrap=True,
+    )
