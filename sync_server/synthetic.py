@@ -1,8 +1,8 @@
 """Synthetic residents for the demo, the tests and load: never a real person.
 
 Names are random combinations of common Thai given names and surnames; citizen ids are
-random digits with a valid checksum, starting with 0, which the population register does
-not issue to Thai nationals, so a generated id can never be a real person's.
+random digits with a valid checksum, starting with 0 (Thai nationals hold categories 1-8);
+histories are random. No generated record describes a real person.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def citizen_id_check_digit(first12: str) -> int:
 
 
 def synthetic_citizen_id(rng: random.Random) -> str:
-    """A checksum-valid id in the ``0…`` range no Thai national holds."""
+    """A checksum-valid id starting with 0, outside the Thai-national categories 1-8."""
     first12 = "0" + "".join(str(rng.randrange(10)) for _ in range(11))
     return first12 + str(citizen_id_check_digit(first12))
 
