@@ -3,10 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_SIM := hardware/watchdog/sim
 
 .PHONY: setup system-deps demo test bench lint format clean
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) $(NODE_SIM)/node_modules/.installed
 
 system-deps:
 	@./scripts/install-system-deps.sh
@@ -17,6 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# MicroPython under Node, to test the watchdog firmware; versions pinned by package-lock.json.
+$(NODE_SIM)/node_modules/.installed: $(NODE_SIM)/package.json $(NODE_SIM)/package-lock.json
+	cd $(NODE_SIM) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 demo: setup
 	$(BIN)/dcs-demo
@@ -36,4 +42,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache $(NODE_SIM)/node_modules

@@ -14,6 +14,10 @@ for pkg in $PACKAGES; do
     fi
 done
 
+# Node runs MicroPython (WebAssembly) for the watchdog firmware tests; any recent Node will do.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
 if [ -z "$missing" ]; then
     exit 0
 fi
