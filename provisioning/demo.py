@@ -215,7 +215,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
 
 
 def _print_guide(fleet: Fleet, api: str, configs: dict[str, Path], number: str) -> None:
-    from sync_server.synthetic import residents
+    from provisioning.synthetic import residents
 
     table = Table(title="Digital citizen station demo", show_lines=False)
     table.add_column("part", no_wrap=True)

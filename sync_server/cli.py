@@ -50,7 +50,7 @@ def ingest(worker_id: str) -> None:
 @click.option("--seed", default=2026, show_default=True, help="Random seed (reproducible).")
 def seed(count: int, seed: int) -> None:
     """Create synthetic insured persons (never real people)."""
-    from sync_server.synthetic import seed_insured
+    from sync_server.seed import seed_insured
 
     try:
         create_app()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
+from provisioning.synthetic import residents
 from sync_server.models import AppliedTransaction, InsuredPerson, Petition, Station
-from sync_server.synthetic import residents, seed_insured
+from sync_server.seed import seed_insured
 from tests.helpers import wait_until
 
 PHONE = "0812345678"
