@@ -167,6 +167,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
             _bin("gunicorn"),
             "--workers",
             "2",
+            "--no-control-socket",  # its default lives in $HOME, shared by every demo
             "--bind",
             f"127.0.0.1:{web_port}",
             "sync_server:create_app()",

@@ -262,3 +262,24 @@ def test_close_is_safe_twice(tmp_path, key_path, clock):
     store = open_store(tmp_path / "s.sqlite3", key_path, "st-a", clock)
     store.close()
     store.close()
+
+
+def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path, key_path):
+    # The demo's daemon and a CLI opened a fresh store together and both ran migration 1.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from device.store import open_store; "
+        "open_store(Path(sys.argv[1]), Path(sys.argv[2]), 'st-a').close()"
+    )
+    for round_ in range(3):
+        path = tmp_path / f"race-{round_}.sqlite3"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(path), str(key_path)], stderr=subprocess.PIPE
+            )
+            for _ in range(6)
+        ]
+        errors = [p.communicate()[1].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors

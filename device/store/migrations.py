@@ -43,18 +43,25 @@ def schema_version(db: peewee.SqliteDatabase) -> int:
 
 
 def migrate(db: peewee.SqliteDatabase, target: int = LATEST_VERSION) -> int:
-    """Bring the schema up to ``target``; returns the number of steps applied."""
-    current = schema_version(db)
-    if current > LATEST_VERSION:
-        raise MigrationError(
-            f"store schema version {current} is newer than this software ({LATEST_VERSION})"
-        )
+    """Bring the schema up to ``target``; returns the number of steps applied.
+
+    Each step takes the write lock first (``BEGIN IMMEDIATE``) and re-reads the version
+    inside it, so two processes opening a new store at once (the daemon and a CLI) migrate
+    it once instead of both creating the same tables.
+    """
     applied = 0
-    for version in range(current + 1, target + 1):
-        with db.atomic():
+    while True:
+        with db.atomic("IMMEDIATE"):
+            current = schema_version(db)
+            if current > LATEST_VERSION:
+                raise MigrationError(
+                    f"store schema version {current} is newer than this software ({LATEST_VERSION})"
+                )
+            if current >= target:
+                return applied
+            version = current + 1
             for statement in MIGRATIONS[version - 1]:
                 db.execute_sql(statement)
             # PRAGMA cannot take parameters; version is an int from our own table.
             db.execute_sql(f"PRAGMA user_version = {int(version)}")
         applied += 1
-    return applied
