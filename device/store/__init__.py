@@ -9,6 +9,7 @@ from pathlib import Path
 
 import peewee
 
+from contract.failpoints import hit
 from device.store.crypto import Sealer, create_key_file, load_key
 from device.store.ids import is_valid_petition_number, new_tx_id, petition_number
 from device.store.migrations import LATEST_VERSION, migrate, schema_version
@@ -72,6 +73,8 @@ class Store:
         """Group several writes into one durable commit."""
         with self.db.atomic():
             yield
+        if not self.db.in_transaction():
+            hit("station.after_commit")  # an enqueue inside was committed only now
 
     def next_serial(self, name: str) -> int:
         """Increment and return the durable counter ``name`` (starts at 1)."""

@@ -80,7 +80,9 @@ class Outbox:
                 station_time=tx.station_time.isoformat(),
                 sealed_body=sealed,
             ).execute()
-        hit("station.after_commit")
+        if not self._db.in_transaction():
+            # Committed now. Inside Store.atomic the commit comes later; it hits there.
+            hit("station.after_commit")
         tx.seq = seq
         for listener in self._listeners:
             listener()

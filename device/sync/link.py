@@ -60,6 +60,9 @@ class Link:
         self._connect_listeners: list[Callable[[], None]] = []
         self._connected = threading.Event()
         self._started = False
+        # Transaction publishes awaiting the broker's PUBACK (for the after_puback failpoint;
+        # bounded by paho's 16-bit message ids).
+        self._tx_mids: set[int] = set()
 
         client = new_client(station_id, settings)
         client.will_set(
@@ -109,9 +112,12 @@ class Link:
         properties: Properties | None = None,
     ) -> mqtt.MQTTMessageInfo:
         """Queue a publish on paho's thread (non-blocking)."""
-        return self._client.publish(
+        info = self._client.publish(
             self.topic(channel), payload, qos=qos, retain=retain, properties=properties
         )
+        if channel is Channel.TX and qos > 0:
+            self._tx_mids.add(info.mid)
+        return info
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -188,7 +194,10 @@ class Link:
         self._schedule_retry()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        hit("station.after_puback")
+        # Only a transaction's PUBACK: the broker has it, the server's ack is still to come.
+        if mid in self._tx_mids:
+            self._tx_mids.discard(mid)
+            hit("station.after_puback")
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         prefix = self.topic(Channel.TX).removesuffix(Channel.TX.value)
