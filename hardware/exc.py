@@ -95,3 +95,19 @@ class WatchdogLinkError(WatchdogError, ConnectionError):
 
 class WatchdogProtocolError(WatchdogError, ValueError):
     """The board sent a line the protocol does not allow."""
+
+
+class WatchdogBoardMissingError(WatchdogLinkError, BackendUnavailableError):
+    """No board at the configured serial device (unplugged, or named differently)."""
+
+
+class WatchdogTimeoutError(WatchdogLinkError, TimeoutError):
+    """The board did not answer in time (hung, or not running the watchdog firmware)."""
+
+
+class WatchdogCommandError(WatchdogError, ValueError):
+    """The board refused a command with ``ERR`` (bad argument, unknown command)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
