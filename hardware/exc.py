@@ -75,11 +75,23 @@ class PaperOutError(PrinterError, OSError):
     """The printer is out of paper (or the cover is open); the job was not completed."""
 
 
+class PrinterProtocolError(PrinterError, ValueError):
+    """The printer answered a status request with a byte the protocol does not allow."""
+
+
+class ReceiptContentError(PrinterError, ValueError):
+    """A receipt carries something that must never be printed (a password, old-age savings)."""
+
+
 # --- GPIO panel ----------------------------------------------------------------------------
 
 
 class GPIOPanelError(HardwareError):
     """Root of GPIO panel errors."""
+
+
+class GPIOPinMapError(GPIOPanelError, HardwareConfigError):
+    """The pin map names a pin twice or a pin the board does not have."""
 
 
 # --- watchdog board ------------------------------------------------------------------------
