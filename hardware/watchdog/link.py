@@ -72,6 +72,8 @@ class WatchdogLink:
         self._want_armed_s: int | None = None
         self.config = config or WatchdogConfig()
         self.device = device or self.config.device
+        #: How long each command waits for its reply; a hang guard (see WatchdogConfig).
+        self.reply_timeout_s = self.config.reply_timeout_s
         self.on_event = on_event
         self.events: deque[Event] = deque(maxlen=EVENT_BACKLOG)
         self.info: BoardInfo | None = None
@@ -126,13 +128,13 @@ class WatchdogLink:
             # An empty line ends any half line in the board's buffer; it gets no reply.
             self._send("")
             self._send("HELLO")
-            deadline = time.monotonic() + self.config.reply_timeout_s
+            deadline = time.monotonic() + self.reply_timeout_s
             while True:
                 text = self._read_line(deadline)
                 if text is None:
                     raise WatchdogTimeoutError(
                         f"no HELLO reply from {self.device} within"
-                        f" {self.config.reply_timeout_s} s: is the watchdog firmware running?"
+                        f" {self.reply_timeout_s} s: is the watchdog firmware running?"
                     )
                 try:
                     message = protocol.parse_line(text)
@@ -280,15 +282,14 @@ class WatchdogLink:
         self._require_open()
         self._drain()
         self._send(line)
-        deadline = time.monotonic() + self.config.reply_timeout_s
+        deadline = time.monotonic() + self.reply_timeout_s
         while True:
             text = self._read_line(deadline)
             if text is None:
                 # Its reply may still come; it will be recognised as late and dropped.
                 self._late += 1
                 raise WatchdogTimeoutError(
-                    f"no reply to {line!r} from {self.device} within"
-                    f" {self.config.reply_timeout_s} s"
+                    f"no reply to {line!r} from {self.device} within {self.reply_timeout_s} s"
                 )
             message = protocol.parse_line(text)
             if isinstance(message, Event):

@@ -102,6 +102,12 @@ class MicroPythonRunner:
         """``ms`` milliseconds of board time pass; returns what the board said meanwhile."""
         return self._call(f"@advance {int(ms)}")[0]
 
+    def serve(self, script: list[tuple[int, bytes]], until_ms: int) -> list[str]:
+        """Power on again and run main.py's own serve() loop until board time ``until_ms``,
+        the serial input arriving as scripted ``(at_ms, bytes)``; returns all it said."""
+        options = {"input": [[at, data.hex()] for at, data in script], "until_ms": until_ms}
+        return self._call("@serve " + json.dumps(options))[0]
+
     def pulses(self) -> list[Pulse]:
         """Reset pulses so far, timed in ms since this power-on."""
         answers = self._call("@pulses")[1]

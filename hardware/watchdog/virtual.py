@@ -250,7 +250,7 @@ class VirtualBoard(PtyBoard):
         if not isinstance(self.clock, FakeClock):
             raise TypeError("advance_ms needs a board built with a FakeClock")
         with self.lock:
-            _advance(self.wd, self.clock.advance, ms)
+            run_board(self.wd, self.clock.advance, ms)
 
     def pulses(self) -> list[Pulse]:
         with self.lock:
@@ -269,7 +269,9 @@ class VirtualBoard(PtyBoard):
         return IDLE_POLL_S if due is None else min(due / 1000, IDLE_POLL_S)
 
 
-def _advance(wd: watchdog_logic.Watchdog, advance: Callable[[int], None], ms: int) -> None:
+def run_board(wd: watchdog_logic.Watchdog, advance: Callable[[int], None], ms: int) -> None:
+    """Run the board's timers while ``advance`` moves its clock by ``ms`` in all, stepping
+    from deadline to deadline (what main.py's loop does with its poll timeout)."""
     remaining = ms
     while True:
         wd.tick()

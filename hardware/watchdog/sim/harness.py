@@ -41,10 +41,9 @@ def _out(line):
     print("< " + line)
 
 
-def boot(opts_json):
-    """Power the board up: a fresh clock and pin, the persisted state file, main's wiring."""
+def _power_on(opts):
+    """A fresh clock and pin (through main's own make_pin), and the logic on the state file."""
     global wd, clock, pin
-    opts = json.loads(opts_json)
     clock = SimClock(opts.get("clock_start", 0))
     machine.sim_now = lambda: clock.elapsed
     pin = main.make_pin()
@@ -58,7 +57,92 @@ def boot(opts_json):
         grace_s=opts.get("grace_s", main.GRACE_S),
         max_resets=opts.get("max_resets", main.MAX_RESETS),
     )
+
+
+def boot(opts_json):
+    """Power the board up; the test then feeds it and moves its clock command by command."""
+    _power_on(json.loads(opts_json))
     wd.start()
+
+
+class _Done(Exception):
+    pass
+
+
+class _ScriptedSerial:
+    """Stands in for sys (stdin, stdout) and select (poll) under main.serve: input bytes
+    arrive at set board times, and a poll that finds nothing lets its timeout pass on the
+    sim clock, as the real poll would in real time."""
+
+    POLLIN = 1
+
+    def __init__(self, schedule, until_ms):
+        self.schedule = schedule
+        self.until_ms = until_ms
+        self.pending = bytearray()
+        self.partial = ""
+        self.stdin = self
+        self.stdout = self
+        self.buffer = self
+
+    def _release(self):
+        while self.schedule and self.schedule[0][0] <= clock.elapsed:
+            self.pending.extend(binascii.unhexlify(self.schedule.pop(0)[1]))
+
+    # select.poll()
+    def poll(self, timeout=-1):
+        self._release()
+        if not self.pending and timeout != 0:
+            if clock.elapsed >= self.until_ms:
+                raise _Done()
+            step = timeout
+            if self.schedule:
+                step = min(step, self.schedule[0][0] - clock.elapsed)
+            clock.advance(max(step, 0))
+            self._release()
+        return [(self, self.POLLIN)] if self.pending else []
+
+    def register(self, obj, mask):
+        pass
+
+    # sys.stdin.buffer
+    def read(self, n):
+        data = bytes(self.pending[:n])
+        self.pending = self.pending[n:]
+        return data
+
+    # sys.stdout
+    def write(self, text):
+        self.partial += text
+        while "\n" in self.partial:
+            line, self.partial = self.partial.split("\n", 1)
+            _out(line)
+
+
+def serve(opts_json):
+    """Power on and run main.serve itself, its sys and select swapped for a script."""
+    opts = json.loads(opts_json)
+    _power_on(opts)
+    port = _ScriptedSerial(opts["input"], opts["until_ms"])
+    saved = main.sys, main.select
+    main.sys = port
+    main.select = _PollModule(port)
+    try:
+        main.serve(wd)
+    except _Done:
+        pass
+    finally:
+        main.sys, main.select = saved
+
+
+class _PollModule:
+    POLLIN = 1
+
+    def __init__(self, port):
+        self.port = port
+
+    def poll(self):
+        return self.port
 
 
 def feed_hex(text):

@@ -8,6 +8,8 @@
 //   > TEXT           the board receives TEXT + "\n" on its serial line
 //   >x HEX           the board receives these raw bytes
 //   @advance MS      MS milliseconds of board time pass (the clock moves only on this)
+//   @serve {json}    power up and run main.serve() itself until until_ms, its serial input
+//                    scripted as [[at_ms, HEX], ...]
 //   @pulses          -> "@pulses [[start_ms, width_ms], ...]"
 //   @pin             -> "@pin {id, open_drain, level, elapsed_ms}"
 // Board output comes as "< LINE"; a Python exception as "@error TYPE MESSAGE".
@@ -94,6 +96,10 @@ async function main() {
       const opts = line.slice(5).trim() || "{}";
       JSON.parse(opts); // reject malformed options here, with a JS error the driver will see
       py(`harness.boot(${JSON.stringify(opts)})`);
+    } else if (line.startsWith("@serve ")) {
+      const opts = line.slice(7).trim();
+      JSON.parse(opts);
+      py(`harness.serve(${JSON.stringify(opts)})`);
     } else if (line.startsWith("@advance ")) {
       const ms = line.slice(9).trim();
       if (!/^[0-9]+$/.test(ms)) emit("@error ValueError bad advance");
