@@ -395,11 +395,23 @@ def test_main_py_serve_loop_under_micropython(tmp_path: Path) -> None:
         assert runner.pulses() == [Pulse(2_400, 200)]
 
 
-def test_a_corrupt_state_file_is_reported_and_replaced(power_on: PowerOn, tmp_path: Path) -> None:
-    (tmp_path / "watchdog_state.txt").write_text("garbage\x00\n")
+@pytest.mark.parametrize(
+    "content",
+    [
+        "garbage\x00\n",
+        "wd1\nresets=x\n",
+        "wd1\nresets=-1\nlog=\narmed_s=0\nstreak=0\n",
+        "wd1\nresets=1\nlog=evil reason\narmed_s=0\nstreak=0\n",
+    ],
+)
+def test_a_corrupt_state_file_is_reported_and_replaced(
+    power_on: PowerOn, tmp_path: Path, content: str
+) -> None:
+    (tmp_path / "watchdog_state.txt").write_text(content)
     board = power_on()
     boot = one(board.boot_output)
     assert isinstance(boot, Event) and boot.fields["store"] == "corrupt"
+    assert boot.fields["resets"] == "0" and boot.fields["last_reason"] == "none"
     ok(board.send("ARM 5"), "ARM")
     board = power_on()
     boot = one(board.boot_output)
@@ -473,13 +485,20 @@ def test_link_hello_arm_heartbeat_and_reset(
 def test_link_rearms_a_board_that_came_back_disarmed(
     link: VirtualWatchdogLink, fake_board: VirtualBoard
 ) -> None:
+    seen: list[str] = []
+
+    def on_event(event: Event) -> None:
+        seen.append(event.kind)
+        raise RuntimeError("a broken callback must not break the link")
+
+    link.on_event = on_event
     link.arm(20)
     assert link.heartbeat() == "armed"
     # A board swapped for a blank one (or one that lost its flash) comes up disarmed.
     fake_board.storage = watchdog_logic.MemoryStorage()
     fake_board.reboot()
     assert link.heartbeat() == "armed"
-    assert [e.kind for e in link.events] == ["BOOT"]
+    assert [e.kind for e in link.events] == ["BOOT"] == seen
     assert link.status().timeout_s == 20
     # A board that kept its flash comes up in grace; the next heartbeat arms it again.
     fake_board.reboot()

@@ -337,7 +337,11 @@ class WatchdogLink:
         elif event.kind == "RESET":
             log.error("watchdog board %s is resetting the Pi: %s", self.device, event.fields)
         if self.on_event is not None:
-            self.on_event(event)
+            try:
+                self.on_event(event)
+            except Exception:
+                # The caller's bug must not fail the heartbeat that happened to read the line.
+                log.exception("watchdog on_event callback failed for %s", event.kind)
 
     def _send(self, line: str) -> None:
         port = self._require_open()

@@ -37,6 +37,7 @@ BOOT_TIMEOUT = (
     "boot_timeout"  # after a reset, or a board boot while armed: the host never came back
 )
 
+_REASONS = (HB_TIMEOUT, NO_HB, BOOT_TIMEOUT)
 _STATE_MAGIC = "wd1"
 
 
@@ -405,6 +406,11 @@ class Watchdog:
         if resets < 0 or streak < 0 or not 0 <= armed_s <= MAX_TIMEOUT_S:
             self.store = "corrupt"
             return
+        for reason in log:
+            # Reasons go out verbatim in replies: only known words, never stray bytes.
+            if reason not in _REASONS:
+                self.store = "corrupt"
+                return
         self.resets = resets
         self.log = log[-LOG_SIZE:]
         self.armed_s = armed_s
