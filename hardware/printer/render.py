@@ -301,8 +301,9 @@ def _qr_image(state: _QrState) -> Image.Image:
     code.make(fit=True)
     matrix = code.get_matrix()
     size = len(matrix)
-    image = Image.new("L", (size, size), 255)
-    image.putdata([0 if dark else 255 for row in matrix for dark in row])
+    image = Image.frombytes(
+        "L", (size, size), bytes(0 if dark else 255 for row in matrix for dark in row)
+    )
     image = image.resize((size * state.module, size * state.module), Image.Resampling.NEAREST)
     framed = Image.new("L", (image.width, image.height + 8), 255)
     framed.paste(image, (0, 4))
