@@ -61,7 +61,10 @@ class Store:
         self.db.connect()
         migrate(self.db)
         self.models = bind_models(self.db)
-        self.outbox = Outbox(self.models, Sealer(key), station_id, clock)
+        #: Seals personal data at rest (the outbox, the receipt spool).
+        self.sealer = Sealer(key)
+        self.clock = clock
+        self.outbox = Outbox(self.models, self.sealer, station_id, clock)
 
     @property
     def schema_version(self) -> int:

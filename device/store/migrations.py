@@ -28,6 +28,23 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     ),
     # 2: durable counters, so citizen-facing numbers are minted on the station.
     ("CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",),
+    # 3: the receipt spool: a receipt is stored (sealed: it names the citizen) before it
+    # prints, and stays queued through paper-out and printer-offline until it prints whole.
+    (
+        """CREATE TABLE receipt (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            receipt_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            sealed_body BLOB NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'printed', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            settled_at TEXT
+        )""",
+        "CREATE INDEX receipt_state_seq ON receipt (state, seq)",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)
