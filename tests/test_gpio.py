@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -251,3 +253,13 @@ def test_real_backend_honours_gpiozero_pin_factory(monkeypatch: pytest.MonkeyPat
     finally:
         Device.pin_factory.close()
         Device.pin_factory = None
+
+
+def test_gpio_imports_no_server_mqtt_or_station_code() -> None:
+    code = (
+        "import sys; import hardware.gpio; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('flask', 'paho', 'sync_server', 'device')]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

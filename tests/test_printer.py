@@ -482,3 +482,14 @@ def test_render_codepage_text_qr_and_cut() -> None:
 def test_render_cli_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert render_module.main([str(tmp_path / "none.bin"), str(tmp_path / "x.png")]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_printer_modules_import_no_server_mqtt_or_station_code() -> None:
+    modules = ["hardware.printer", "hardware.printer.virtual", "hardware.printer.render"]
+    code = (
+        f"import sys; import {', '.join(modules)}; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('flask', 'paho', 'sync_server', 'device')]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

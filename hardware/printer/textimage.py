@@ -118,7 +118,7 @@ class Row:
 class TextImager:
     """Draws lines of text into a 1-bit image exactly ``width`` dots wide."""
 
-    def __init__(self, font_path: Path, width: int, margin: int = 4) -> None:
+    def __init__(self, font_path: Path, width: int, margin: int = 8) -> None:
         if not features.check("raqm"):
             # Without shaping, tone marks collide with upper vowels: refuse rather than misprint.
             raise HardwareConfigError("Pillow lacks libraqm; Thai cannot be laid out")

@@ -143,6 +143,9 @@ class NetworkTransport(Transport, Network):
         # create_connection closes its socket itself when connecting fails (no leak).
         sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         sock.settimeout(self.timeout)
+        # A 3-byte status request right after a job would wait for the job's ACK (Nagle and
+        # delayed ACK: ~40 ms); the printer should see it at once.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
     def _disconnect(self, device: socket.socket) -> None:

@@ -250,6 +250,7 @@ class VirtualPrinter:
         if self.state == "offline":
             sock.close()  # switched off: the connection dies at once
             return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one-byte answers go now
         clients[sock] = _Client(sock)
         selector.register(sock, selectors.EVENT_READ, "client")
 
