@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,7 +269,9 @@ class Renderer:
         self._add(padded, self._line_align)
 
 
-def _draw_text(text: str, style: _Style, font_for: object) -> Image.Image:
+def _draw_text(
+    text: str, style: _Style, font_for: Callable[[int], ImageFont.FreeTypeFont]
+) -> Image.Image:
     """One run of text in one style: drawn at the cell height, stretched for double width."""
     cell = FONT_B_HEIGHT if style.font_b else FONT_A_HEIGHT
     height = cell * style.height

@@ -105,10 +105,10 @@ def command_length(buf: bytes | bytearray, pos: int) -> int | None:
     if first == GS and second == ord("8"):  # GS 8 L p1 p2 p3 p4 ...: large graphics
         length = word(3, 4)
         return None if length is None else need(7 + length)
-    if first == GS and second == ord("V"):  # GS V m [n]: m 65/66 carry a feed amount
+    if first == GS and second == ord("V"):  # GS V m [n]: m 65, 66, 97... carry a feed
         if avail < 3:
             return None
-        return need(4 if buf[pos + 2] in (65, 66, 103, 104) else 3)
+        return need(4 if buf[pos + 2] in (65, 66, 97, 98, 103, 104) else 3)
     if first == GS and second == ord("k"):  # barcodes: NUL-terminated (m<=6) or counted
         if avail < 3:
             return None
