@@ -113,7 +113,8 @@ class LocalPcscd:
         if pid is not None:
             raise CardStackError(
                 f"a pcscd (pid {pid or 'unknown'}) is already running on {PCSCD_SOCKET}; "
-                "stop it first - this one starts its own pcscd with its own vpcd reader"
+                "stop it first (with systemd: systemctl stop pcscd.socket pcscd) - this "
+                "starts its own pcscd with its own vpcd reader"
             )
         if shutil.which("pcscd") is None or not VPCD_DRIVER.exists():
             raise CardStackError("needs Debian's pcscd and vsmartcard-vpcd (install-system-deps)")

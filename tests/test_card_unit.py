@@ -385,13 +385,17 @@ def test_a_failing_callback_does_not_stop_the_monitor(cards, caplog):
     assert "callback failed" in caplog.text
 
 
+def monitors() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "card-monitor"]
+
+
 def test_close_is_safe_twice_and_final(cards):
-    threads = threading.active_count()
     reader = ThaiIdCardReader(CardConfig(backend="virtual"))
+    assert len(monitors()) == 1
     reader.close()
     reader.close()
     assert reader.closed
-    assert threading.active_count() == threads
+    assert monitors() == []
     with pytest.raises(HardwareError):
         reader.read()
 
@@ -403,10 +407,9 @@ def test_backend_from_the_environment(monkeypatch, cards):
         assert reader.wait_for_card(GUARD_S) is not None
         assert reader.read().citizen_id == load_card_file(cards[2]).fields["citizen_id"]
     monkeypatch.setenv(env_var("card"), "nfc")
-    threads = threading.active_count()
     with pytest.raises(HardwareConfigError):
         ThaiIdCardReader()
-    assert threading.active_count() == threads  # nothing left running
+    assert monitors() == []  # nothing left running
 
 
 def test_config_validation():
