@@ -50,9 +50,8 @@ class _Codes:
             _hr(scard.SCARD_E_NO_SERVICE),
             _hr(scard.SCARD_E_SERVICE_STOPPED),
             _hr(scard.SCARD_E_INVALID_HANDLE),  # a context from a pcscd that has since restarted
-            _hr(getattr(scard, "SCARD_E_NO_READERS_AVAILABLE", 0x8010002E)),
         }
-        self.no_readers = _hr(getattr(scard, "SCARD_E_NO_READERS_AVAILABLE", 0x8010002E))
+        self.no_readers = _hr(scard.SCARD_E_NO_READERS_AVAILABLE)
         self.reader_gone = {
             _hr(scard.SCARD_E_UNKNOWN_READER),
             _hr(scard.SCARD_E_READER_UNAVAILABLE),
@@ -65,13 +64,11 @@ class _Codes:
             _hr(scard.SCARD_W_RESET_CARD),
             _hr(scard.SCARD_E_NOT_TRANSACTED),
             _hr(scard.SCARD_F_COMM_ERROR),
-            _hr(getattr(scard, "SCARD_E_COMM_DATA_LOST", 0x8010002F)),
+            _hr(scard.SCARD_E_COMM_DATA_LOST),
         }
         self.unresponsive = _hr(scard.SCARD_W_UNRESPONSIVE_CARD)
         self.timeout = _hr(scard.SCARD_E_TIMEOUT)
         self.cancelled = _hr(scard.SCARD_E_CANCELLED)
-        # NO_READERS_AVAILABLE means "no reader", not "no service": keep it out of `service`.
-        self.service.discard(self.no_readers)
 
 
 class PcscTransport(CardTransport):
