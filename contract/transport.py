@@ -6,6 +6,8 @@ these settings as much as on the messages.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,19 @@ class BrokerSettings:
     key_file: Path | None = None
 
 
+def _no_delay(client: mqtt.Client, userdata: object, sock: socket.socket) -> None:
+    """Send small packets at once: turn Nagle's algorithm off on every (re)connected socket.
+
+    paho leaves it on. Then a PUBACK or an ack waits for the TCP ACK of the previous packet,
+    which the peer delays up to 40 ms: the broker stalls at ``max_inflight_messages`` to the
+    ingest worker and a station's window waits for its acks (measured in bench/sync.py).
+    Mosquitto does the same on its side with ``set_tcp_nodelay true``.
+    """
+    # Not a TCP socket (e.g. a WebSocket wrapper): nothing to tune.
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def new_client(client_id: str, settings: BrokerSettings) -> mqtt.Client:
     """A paho-mqtt 2 client speaking MQTT 5 with the fleet's settings (not yet connected)."""
     client = mqtt.Client(
@@ -43,6 +58,7 @@ def new_client(client_id: str, settings: BrokerSettings) -> mqtt.Client:
         client_id=client_id,
         protocol=mqtt.MQTTv5,
     )
+    client.on_socket_open = _no_delay
     if settings.username is not None:
         client.username_pw_set(settings.username, settings.password)
     if settings.ca_file is not None:

@@ -30,7 +30,10 @@ class BrokerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Tuning of the sync agent; the defaults suit a lobby station."""
 
-    window: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    # Unacked transactions in flight. 1024 keeps the ingest worker busy while acks travel
+    # back (256 left it idle a third of the time: bench/sync.py); a fleet's burst after an
+    # outage is then up to window x stations messages queued in the broker (BrokerLimits).
+    window: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1024
     ack_timeout_s: Positive = 15.0
     ack_timeout_max_s: Positive = 300.0
     reconnect_initial_s: Positive = 0.5

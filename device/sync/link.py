@@ -57,6 +57,7 @@ class Link:
         self._backoff = backoff
         self._session_expiry_s = session_expiry_s
         self._handlers: dict[Channel, Handler] = {}
+        self._topics: dict[Channel, str] = {}
         self._connect_listeners: list[Callable[[], None]] = []
         self._connected = threading.Event()
         self._started = False
@@ -100,7 +101,11 @@ class Link:
 
     def topic(self, channel: Channel) -> str:
         """One of this station's topics."""
-        return station_topic(self.station_id, channel)
+        # Cached: it is asked for on every publish, and building it re-validates the id.
+        topic = self._topics.get(channel)
+        if topic is None:
+            topic = self._topics[channel] = station_topic(self.station_id, channel)
+        return topic
 
     def publish(
         self,
