@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +71,10 @@ def fmt(value: float | None, unit: str = "") -> str:
     """A number with thousands separators and at most one decimal."""
     if value is None:
         return "-"
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if abs(value) >= 100:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
     return f"{text} {unit}".strip()
 
 
@@ -215,15 +217,3 @@ class RssSampler:
 def mib(value: float) -> float:
     """Bytes to MiB."""
     return value / 2**20
-
-
-class Stopwatch:
-    """``time.perf_counter`` between enter and exit."""
-
-    def __enter__(self) -> Stopwatch:
-        self.start = time.perf_counter()
-        self.elapsed = 0.0
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.elapsed = time.perf_counter() - self.start

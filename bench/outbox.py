@@ -70,7 +70,7 @@ def _store_run(store: Store, bodies: list[dict]) -> float:
 
 def run(quick: bool = False) -> list[Row]:
     """Measure and print; returns the summary rows."""
-    rounds, per_round = (6, 100) if quick else (24, 250)
+    rounds, per_round = (6, 100) if quick else (40, 250)
     root = Path(tempfile.mkdtemp(prefix="dcs-bench-outbox-"))
     rng = random.Random(1)
     try:
