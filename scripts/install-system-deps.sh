@@ -35,6 +35,6 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 # The distribution starts these as system services; ours start their own on free ports.
-for service in mosquitto pcscd postgresql; do
+for service in mosquitto pcscd.socket pcscd postgresql; do
     $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true
 done
