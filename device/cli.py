@@ -16,6 +16,7 @@ from contract import ContractError
 from device.config import load_config
 from device.errors import StationError
 from device.station import build_station
+from hardware.exc import HardwareError
 
 config_option = click.option(
     "--config",
@@ -44,10 +45,10 @@ def main(verbose: bool) -> None:
 @main.command()
 @config_option
 def run(config_path: Path) -> None:
-    """Run the station daemon (sync agent) until SIGTERM or Ctrl-C."""
+    """Run the station daemon (sync agent and the fitted devices) until SIGTERM or Ctrl-C."""
     try:
-        station = build_station(load_config(config_path))
-    except (StationError, OSError) as exc:
+        station = build_station(load_config(config_path), devices=True)
+    except (StationError, HardwareError, OSError) as exc:
         raise _fail(exc) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -55,7 +56,8 @@ def run(config_path: Path) -> None:
     with station:
         station.start()
         click.echo(f"station {station.config.station_id} running", err=True)
-        stop.wait()
+        while not stop.wait(1.0):
+            station.tick()
     click.echo(f"station {station.config.station_id} stopped", err=True)
 
 
@@ -64,7 +66,13 @@ def run(config_path: Path) -> None:
 @click.option("--service", default="general_petition", show_default=True)
 @click.option("--phone", required=True, help="Mobile number, 10 digits (0xxxxxxxxx).")
 @click.option("--subject", default="", help="The petition's subject line.")
-def petition(config_path: Path, service: str, phone: str, subject: str) -> None:
+@click.option(
+    "--receipt/--no-receipt",
+    default=True,
+    show_default=True,
+    help="Queue its receipt; the running daemon prints it when the printer can.",
+)
+def petition(config_path: Path, service: str, phone: str, subject: str, receipt: bool) -> None:
     """File a petition into the outbox and print its number (final even offline)."""
     try:
         config = load_config(config_path)
@@ -73,7 +81,12 @@ def petition(config_path: Path, service: str, phone: str, subject: str) -> None:
         raise _fail(exc) from None
     with station:
         try:
-            number = station.file_petition(service, phone.replace("-", ""), {"subject": subject})
+            number = station.file_petition(
+                service,
+                phone.replace("-", ""),
+                {"subject": subject},
+                receipt=receipt and config.printer is not None,
+            )
         except ContractError as exc:
             raise _fail(exc) from None
     click.echo(number)

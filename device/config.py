@@ -11,6 +11,10 @@ import msgspec
 from contract.topics import STATION_ID_PATTERN
 from contract.transport import BrokerSettings
 from device.errors import ConfigError
+from hardware.card.config import CardConfig
+from hardware.gpio.config import GpioConfig, check_pin_map
+from hardware.printer.config import PrinterConfig
+from hardware.watchdog.config import WatchdogConfig
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
@@ -51,8 +55,17 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     data_dir: str
     secrets_dir: str
     software_version: str = "0.1.0"
+    #: The public tracking page a receipt's QR code points at; ``{number}`` is the petition.
+    tracking_url: str = "https://dcs.example.invalid/track?number={number}"
     broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
     sync: SyncConfig = msgspec.field(default_factory=SyncConfig)
+    # The devices fitted to this station; a missing section means "not fitted" (a test
+    # station, a server-side tool). A kiosk config names every backend outright, so a missing
+    # device is an error rather than a quiet fall back to a virtual one.
+    card: CardConfig | None = None
+    printer: PrinterConfig | None = None
+    gpio: GpioConfig | None = None
+    watchdog: WatchdogConfig | None = None
 
     @property
     def store_path(self) -> Path:
@@ -91,9 +104,12 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 def config_from_dict(data: dict) -> StationConfig:
     """Validate a mapping into a :class:`StationConfig`; errors name the field."""
     try:
-        return msgspec.convert(data, StationConfig)
-    except msgspec.ValidationError as exc:
+        config = msgspec.convert(data, StationConfig)
+        if config.gpio is not None:
+            check_pin_map(config.gpio.pins)
+    except (msgspec.ValidationError, ValueError) as exc:
         raise ConfigError(f"invalid station config: {exc}") from None
+    return config
 
 
 def load_config(path: Path) -> StationConfig:

@@ -142,9 +142,13 @@ class ReceiptSpool:
                 sealed_body=sealed,
             ).execute()
         if not self._db.in_transaction():
-            for listener in self._listeners:
-                listener()
+            self.notify()
         return receipt_id
+
+    def notify(self) -> None:
+        """Tell the listeners a receipt is queued (after committing one queued in a transaction)."""
+        for listener in self._listeners:
+            listener()
 
     def next_queued(self) -> QueuedReceipt | None:
         """The oldest queued receipt; one that cannot be read back is marked failed."""

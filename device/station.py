@@ -7,38 +7,88 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from device.config import StationConfig
+from device.hardware import StationHardware
+from device.receipts import ReceiptLine, ReceiptSpool
 from device.store import Store, open_store, utc_now
 from device.sync import SyncAgent
+from hardware.printer import Receipt
+
+#: Receipt titles by petition service; an unknown service gets the general title.
+SERVICE_TITLES = {
+    "general_petition": ("ใบรับคำร้องทั่วไป", "คำร้องทั่วไป / General petition"),
+    "population_correction": (
+        "ใบรับคำขอแก้ไขข้อมูล",
+        "แก้ไขข้อมูลทะเบียนราษฎร / Population data correction",
+    ),
+}
 
 
 @dataclass
 class Station:
-    """A running station: its store and its sync agent."""
+    """A station: its store, its sync agent and, in the daemon, its devices."""
 
     config: StationConfig
     store: Store
     sync: SyncAgent
+    receipts: ReceiptSpool
+    hardware: StationHardware | None = None
 
     def file_petition(
-        self, service: str, phone: str, form: dict[str, str], citizen_id: str | None = None
+        self,
+        service: str,
+        phone: str,
+        form: dict[str, str],
+        citizen_id: str | None = None,
+        *,
+        receipt: bool = False,
     ) -> str:
-        """Queue a petition durably and return its number, final even offline."""
+        """Queue a petition durably and return its number, final even offline.
+
+        With ``receipt`` the receipt is queued in the same transaction, so it prints (in the
+        daemon, whenever the printer can) exactly when the petition is on disk.
+        """
         with self.store.atomic():
             number = self.store.mint_petition_number()
             body = {"number": number, "service": service, "phone": phone, "form": form}
             if citizen_id is not None:
                 body["citizen_id"] = citizen_id
             self.store.outbox.enqueue("petition.filed", body)
+            if receipt:
+                self.receipts.queue("petition.filed", self.petition_receipt(number, service))
         self.sync.wake()  # committed now; the drain thread can see it
+        if receipt:
+            self.receipts.notify()
         return number
 
+    def petition_receipt(self, number: str, service: str) -> Receipt:
+        """The receipt of a filed petition: its number, date, service and tracking QR code."""
+        title, service_name = SERVICE_TITLES.get(service, SERVICE_TITLES["general_petition"])
+        return Receipt(
+            title=title,
+            issued_at=self.store.clock(),
+            lines=(ReceiptLine("service", "บริการ / Service", service_name),),
+            number=number,
+            tracking_url=self.config.tracking_url.format(number=number),
+            footer="เก็บใบนี้ไว้เพื่อติดตามสถานะ / Keep this receipt to track your petition",
+        )
+
     def start(self) -> Station:
-        """Start syncing."""
+        """Start syncing and, in the daemon, the devices."""
         self.sync.start()
+        if self.hardware is not None:
+            stalled_after = max(3 * self.config.sync.poll_interval_s, 5.0)
+            self.hardware.start(healthy=lambda: self.sync.making_progress(stalled_after))
         return self
 
+    def tick(self) -> None:
+        """The daemon's once-a-second chores (a tamper change hidden by debouncing)."""
+        if self.hardware is not None and self.hardware.gpio is not None:
+            self.hardware.gpio.poll()
+
     def close(self) -> None:
-        """Stop syncing and close the store; safe twice."""
+        """Stop the devices and syncing, close the store; safe twice."""
+        if self.hardware is not None:
+            self.hardware.close()
         self.sync.stop()
         self.store.close()
 
@@ -49,9 +99,19 @@ class Station:
         self.close()
 
 
-def build_station(config: StationConfig, clock: Callable[[], datetime] = utc_now) -> Station:
-    """Open the store and build the sync agent for ``config`` (not started)."""
+def build_station(
+    config: StationConfig,
+    clock: Callable[[], datetime] = utc_now,
+    *,
+    devices: bool = False,
+) -> Station:
+    """Open the store and build the sync agent for ``config`` (not started).
+
+    ``devices`` also opens the fitted devices (the daemon does; a one-shot command such as
+    ``dcs-station petition`` does not, as the daemon holds the reader, pins and serial port).
+    """
     store = open_store(config.store_path, config.store_key_path, config.station_id, clock)
+    hardware: StationHardware | None = None
     try:
         sync = SyncAgent(
             store,
@@ -60,7 +120,19 @@ def build_station(config: StationConfig, clock: Callable[[], datetime] = utc_now
             software_version=config.software_version,
             clock=clock,
         )
+        if devices:
+            hardware = StationHardware(config, store)
+            sync.metric_sources.append(hardware.metrics)
+            if hardware.printer is not None:
+                fitted = hardware
+                sync.commands.register(
+                    "print_test_page",
+                    lambda args: fitted.print_test_page(config.station_id, clock()),
+                )
     except Exception:
+        if hardware is not None:
+            hardware.close()
         store.close()
         raise
-    return Station(config=config, store=store, sync=sync)
+    receipts = hardware.spool if hardware is not None else ReceiptSpool(store)
+    return Station(config=config, store=store, sync=sync, receipts=receipts, hardware=hardware)

@@ -11,6 +11,7 @@ from device.config import StationConfig, config_from_dict
 from device.station import Station, build_station
 from device.store import create_key_file
 from provisioning.broker import SERVER_USER, BrokerLimits, LocalBroker
+from provisioning.cardstack import CardStackError, LocalPcscd
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
@@ -18,6 +19,22 @@ from tests.helpers import wait_until
 from tests.pg import PostgresServer
 
 STATION_IDS = ("st-a", "st-b", "st-c")
+
+
+@pytest.fixture(scope="module")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPcscd]:
+    """The real pcscd with a two-slot vpcd reader, by pid.
+
+    Per module, not per session: pcscd is a machine-wide singleton (fixed socket), and the
+    demo test starts its own, so none may outlive the module that uses it.
+    """
+    server = LocalPcscd(workdir=tmp_path_factory.mktemp("pcscd"))
+    try:
+        server.start()
+    except CardStackError as exc:
+        pytest.fail(f"cannot run the card tests: {exc}", pytrace=False)
+    yield server
+    server.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """The card reader against the real stack: pcscd + vsmartcard's vpcd + virtual card processes.
 
-One pcscd for the session, started by pid in the foreground with a reader.conf.d of its own
-(vpcd on a free port pair) and stopped by pid. Every card is a ``python -m
-hardware.card.virtual`` process: starting it inserts the card, stopping it pulls it.
+One pcscd per test module (the ``pcscd`` fixture in conftest), started by pid in the
+foreground with a reader.conf.d of its own (vpcd on a free port pair) and stopped by pid.
+Every card is a ``python -m hardware.card.virtual`` process: starting it inserts the card,
+stopping it pulls it.
 ``wait_until`` and the reader's ``wait_for_*`` timeouts are hang guards only.
 """
 
@@ -37,17 +38,6 @@ GUARD_S = 30.0  # hang guard for every wait below
 
 
 # --- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPcscd]:
-    server = LocalPcscd(workdir=tmp_path_factory.mktemp("pcscd"))
-    try:
-        server.start()
-    except CardStackError as exc:
-        pytest.fail(f"cannot run the card tests: {exc}", pytrace=False)
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,9 @@ class SyncAgent:
         self.drainer.on_work = self._wake.set  # acks wake the drain thread too
         self._next_heartbeat = 0.0
         self._next_purge = 0.0
+        #: Extra heartbeat gauges (paper, tamper, watchdog...) by name; numbers only.
+        self.metric_sources: list[Callable[[], dict[str, float]]] = []
+        self._last_progress = time.monotonic()
 
     def start(self) -> SyncAgent:
         """Connect and start draining in the background."""
@@ -99,6 +102,13 @@ class SyncAgent:
     def heartbeat(self) -> Heartbeat:
         """The telemetry this station reports now."""
         backlog = self.store.outbox.backlog()
+        metrics: dict[str, float] = {}
+        for source in self.metric_sources:
+            try:
+                metrics.update(source())
+            except Exception:
+                # A device that cannot report must not silence the heartbeat itself.
+                log.exception("a heartbeat metric source failed")
         return Heartbeat(
             station_id=self.store.station_id,
             station_time=self._clock(),
@@ -107,7 +117,12 @@ class SyncAgent:
             oldest_undelivered_age_s=backlog.oldest_age_s(self._clock()),
             rejected=backlog.rejected,
             software_version=self._software_version,
+            metrics=metrics,
         )
+
+    def making_progress(self, stalled_after_s: float) -> bool:
+        """Whether the sync loop completed a step within ``stalled_after_s`` (watchdog health)."""
+        return time.monotonic() - self._last_progress < stalled_after_s
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -118,6 +133,7 @@ class SyncAgent:
                 # Keep the agent alive: the outbox is the source of truth, a retry follows.
                 log.exception("sync step failed")
                 busy = False
+            self._last_progress = time.monotonic()
             if not busy:
                 self._wake.wait(self.config.poll_interval_s)
                 self._wake.clear()

@@ -87,6 +87,11 @@ class ReceiptPrinter:
             return "<ReceiptPrinter closed>"
         return f"<ReceiptPrinter at {self._transport.where} state={self.state}>"
 
+    @property
+    def where(self) -> str:
+        """The printer's address (``host:port``, device path) for messages."""
+        return self._require_transport().where
+
     # --- status --------------------------------------------------------------------------
 
     @property
