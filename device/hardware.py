@@ -157,6 +157,7 @@ class StationHardware:
         log.warning("enclosure %s", "opened" if event.opened else "closed")
         if self.gpio is not None:
             self.gpio.alarm(event.opened)
+        self._show_idle()
 
     def _on_motion(self, event: MotionEvent) -> None:
         with self._lock:

@@ -33,6 +33,8 @@ class Station(BaseModel):
     oldest_undelivered_age_s = peewee.FloatField(null=True)
     rejected = peewee.IntegerField(default=0)
     transactions_applied = peewee.BigIntegerField(default=0)
+    #: The last heartbeat's device gauges as JSON (printer_state, tamper_open, watchdog_resets...).
+    metrics = peewee.TextField(null=True)
 
 
 class AppliedTransaction(BaseModel):

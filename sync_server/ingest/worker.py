@@ -7,6 +7,7 @@ the ``$share/ingest`` group. A worker is stateless apart from its persistent MQT
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import queue
 import threading
@@ -259,6 +260,7 @@ class IngestWorker:
             oldest_undelivered_age_s=beat.oldest_undelivered_age_s,
             rejected=beat.rejected,
             software_version=beat.software_version,
+            metrics=json.dumps(beat.metrics, sort_keys=True),
         )
 
     def _presence(self, item: _Inbound, station_id: str) -> None:
