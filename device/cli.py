@@ -39,6 +39,8 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        # python-escpos calls basicConfig() when imported, which would make this a no-op.
+        force=True,
     )
 
 

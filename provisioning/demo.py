@@ -1,7 +1,10 @@
 """``dcs-demo``: the whole system on its embedded defaults, on this machine.
 
 Mosquitto (password auth + ACL) on a free loopback port, the central server on SQLite under
-gunicorn, one ingest worker, two stations, synthetic residents. Ctrl-C stops everything by pid.
+gunicorn, one ingest worker, synthetic residents, and two stations with virtual hardware: each
+has a virtual Thai ID card in its own slot of a vpcd reader behind the real pcscd (read with
+pyscard, as on a kiosk), a virtual network printer on a loopback port, gpiozero's mock pins and
+the virtual watchdog board. Ctrl-C stops everything by pid.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from rich.table import Table
 
 from device.store import create_key_file
 from provisioning.broker import SERVER_USER, LocalBroker
+from provisioning.cardstack import CardStackError, LocalPcscd
 from provisioning.net import free_port, wait_for_port
+from provisioning.synthetic import write_card_files
 
 STATIONS = ("st-lobby-a", "st-lobby-b")
 console = Console()
@@ -37,6 +42,7 @@ class Fleet:
 
     root: Path
     broker: LocalBroker
+    pcscd: LocalPcscd | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
@@ -59,6 +65,8 @@ class Fleet:
                     console.print(f"[yellow]{name} did not stop; killing pid {proc.pid}")
                     proc.kill()
                     proc.wait()
+        if self.pcscd is not None:
+            self.pcscd.cleanup()
         self.broker.cleanup()
 
 
@@ -66,7 +74,24 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _write_station(root: Path, station_id: str, broker: LocalBroker) -> Path:
+@dataclass(frozen=True)
+class StationRig:
+    """Where one demo station's virtual devices are."""
+
+    station_id: str
+    slot: int
+    printer_port: int
+    printer_control_port: int
+
+    @property
+    def printer_spool(self) -> str:
+        return f"{self.station_id}/printer"
+
+
+def _write_station(
+    root: Path, rig: StationRig, broker: LocalBroker, pcscd: LocalPcscd, tracking_url: str
+) -> Path:
+    station_id = rig.station_id
     base = root / station_id
     secrets_dir = base / "secrets"
     secrets_dir.mkdir(parents=True)
@@ -80,11 +105,19 @@ def _write_station(root: Path, station_id: str, broker: LocalBroker) -> Path:
         f'station_id = "{station_id}"\n'
         f'data_dir = "{base / "data"}"\n'
         f'secrets_dir = "{secrets_dir}"\n'
+        f'tracking_url = "{tracking_url}"\n'
         "\n[broker]\n"
         f'host = "{broker.host}"\n'
         f"port = {broker.port}\n"
         'password_file = "broker.password"\n'
         "\n[sync]\nheartbeat_interval_s = 5.0\nack_timeout_s = 5.0\n"
+        "\n# The real PC/SC stack; the card in this slot is a virtual one.\n"
+        '[card]\nbackend = "real"\n'
+        f'reader_filter = "{pcscd.reader(rig.slot)}"\n'
+        '\n[printer]\nbackend = "virtual"\n'
+        f'virtual = {{ host = "127.0.0.1", port = {rig.printer_port} }}\n'
+        '\n[gpio]\nbackend = "virtual"\n'
+        '\n[watchdog]\nbackend = "virtual"\ntimeout_s = 60\n'
     )
     return config
 
@@ -124,6 +157,14 @@ def main(root: Path, residents: int, check: bool) -> None:
         broker.add_user(station_id)
     broker.start()
     fleet = Fleet(root=root, broker=broker)
+    fleet.pcscd = LocalPcscd(workdir=root / "pcscd")
+    try:
+        fleet.pcscd.start()
+    except CardStackError as exc:
+        fleet.pcscd = None
+        fleet.stop()
+        console.print(f"[red]cannot start the card reader stack: {exc}", soft_wrap=True)
+        raise SystemExit(1) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -175,7 +216,63 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         server_env,
     )
     fleet.spawn("ingest-1", [_bin("dcs-server"), "ingest", "--worker-id", "1"], server_env)
-    configs = {sid: _write_station(root, sid, broker) for sid in STATIONS}
+    assert fleet.pcscd is not None
+    tracking_url = f"http://127.0.0.1:{web_port}/track?number={{number}}"
+    rigs = [
+        StationRig(station_id, slot, free_port(), free_port())
+        for slot, station_id in enumerate(STATIONS)
+    ]
+    configs = {
+        rig.station_id: _write_station(root, rig, broker, fleet.pcscd, tracking_url) for rig in rigs
+    }
+    # The first residents of the seeded population carry the demo's cards.
+    cards = write_card_files(len(rigs), root / "cards")
+    for rig, card in zip(rigs, cards, strict=True):
+        fleet.spawn(
+            f"{rig.station_id}-printer",
+            [
+                sys.executable,
+                "-m",
+                "hardware.printer.virtual",
+                "--port",
+                str(rig.printer_port),
+                "--control-port",
+                str(rig.printer_control_port),
+                "--spool",
+                str(root / rig.printer_spool),
+            ],
+            {},
+        )
+        fleet.spawn(
+            f"{rig.station_id}-card",
+            [
+                sys.executable,
+                "-m",
+                "hardware.card.virtual",
+                "--resident",
+                str(card),
+                "--port",
+                str(fleet.pcscd.slot_port(rig.slot)),
+            ],
+            {},
+        )
+    for rig in rigs:
+        if not wait_for_port("127.0.0.1", rig.printer_port):
+            console.print(f"[red]the virtual printer of {rig.station_id} did not start")
+            return False
+    # The technician's self-test, before the daemon takes the devices.
+    first = configs[STATIONS[0]]
+    selftest = subprocess.run(
+        [_bin("station-hw"), "selftest", "--config", str(first), "--require-card", "--test-page"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": str(console.width)},
+    )
+    sys.stdout.write(selftest.stdout)
+    sys.stdout.flush()
+    if selftest.returncode != 0:
+        console.print(f"[red]the self-test of {STATIONS[0]} failed")
+        return False
     for station_id, config in configs.items():
         fleet.spawn(station_id, [_bin("dcs-station"), "-v", "run", "--config", str(config)], {})
     if not wait_for_port("127.0.0.1", web_port):
@@ -198,15 +295,21 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         capture_output=True,
         text=True,
     ).stdout.strip()
-    with console.status("waiting for the first petition to sync…"):
+    with console.status("waiting for the first petition to sync and its receipt to print…"):
         synced = _wait_applied(api, number)
+        receipt = _wait_receipt(rigs[0], root) if synced else None
     if not synced:
         console.print(f"[red]petition {number} did not reach the server; logs in {root}")
         return False
+    if receipt is None:
+        console.print(f"[red]the receipt of {number} did not print; logs in {root}")
+        return False
 
-    _print_guide(fleet, api, configs, number)
+    _print_guide(fleet, api, configs, rigs, number, receipt)
     if check:
-        console.print(f"[green]check passed: {number} filed at {STATIONS[0]} and applied")
+        console.print(
+            f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed"
+        )
         return True
     while not stop.wait(1):
         if dead := fleet.dead():
@@ -215,7 +318,34 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     return True
 
 
-def _print_guide(fleet: Fleet, api: str, configs: dict[str, Path], number: str) -> None:
+def _wait_receipt(rig: StationRig, root: Path, attempts: int = 300) -> Path | None:
+    """Wait for the petition receipt (the job after the self-test page) and draw it as a PNG."""
+    from hardware.printer.virtual import VirtualPrinterControl
+
+    control = VirtualPrinterControl("127.0.0.1", rig.printer_control_port)
+    for _ in range(attempts):
+        jobs = [job for job in control.jobs() if job.get("complete")]
+        if len(jobs) >= 2:
+            spool = Path(jobs[1]["path"])
+            png = root / f"{rig.station_id}-receipt.png"
+            subprocess.run(
+                [sys.executable, "-m", "hardware.printer.render", str(spool), str(png)],
+                check=True,
+                capture_output=True,
+            )
+            return png
+        time.sleep(0.1)
+    return None
+
+
+def _print_guide(
+    fleet: Fleet,
+    api: str,
+    configs: dict[str, Path],
+    rigs: list[StationRig],
+    number: str,
+    receipt: Path,
+) -> None:
     from provisioning.synthetic import residents
 
     table = Table(title="Digital citizen station demo", show_lines=False)
@@ -223,18 +353,32 @@ def _print_guide(fleet: Fleet, api: str, configs: dict[str, Path], number: str) 
     table.add_column("where", overflow="fold")
     table.add_row("server API", f"{api}/stations")
     table.add_row("first petition", f"{api}/petitions/{number}")
+    table.add_row("its receipt", str(receipt))
     table.add_row("broker", f"mqtt://{fleet.broker.host}:{fleet.broker.port} (auth + ACL)")
-    for station_id, config in configs.items():
-        table.add_row(f"station {station_id}", str(config))
+    if fleet.pcscd is not None:
+        table.add_row("card reader", f"pcscd pid {fleet.pcscd.process.pid}, vpcd two slots")
+    for rig in rigs:
+        table.add_row(
+            f"station {rig.station_id}",
+            f"{configs[rig.station_id]}\nprinter 127.0.0.1:{rig.printer_port}"
+            f" (control {rig.printer_control_port}), card slot {rig.slot}",
+        )
     table.add_row("logs", str(fleet.root))
     console.print(table)
     station = configs[STATIONS[1]]
+    second = rigs[1]
+    card_pid = fleet.processes[f"{second.station_id}-card"].pid
     someone = next(residents(1)).citizen_id
     console.print(
         "\n[bold]Try[/bold] (in another terminal):\n"
         f"  .venv/bin/dcs-station petition --config {station} --phone 0812345678 --subject test\n"
+        f"  .venv/bin/python -m hardware.printer.render"
+        f" {fleet.root / second.printer_spool}/job-000001.bin receipt.png\n"
+        f"  .venv/bin/station-hw selftest --config {station} --require-card --photo\n"
         f"  .venv/bin/dcs-station lookup --config {station} {someone}   # a synthetic resident\n"
         f"  .venv/bin/dcs-station status --config {station}\n"
+        f"  kill {card_pid}   # pull the card of {second.station_id} (see its log)\n"
+        f"  pcsc_scan   # the virtual reader and card, as PC/SC sees them\n"
         f"  curl -s {api}/stations\n"
         f"  kill -STOP {fleet.broker.process.pid}   # freeze the broker, file petitions, then\n"
         f"  kill -CONT {fleet.broker.process.pid}   # ...they sync when it is back\n"
