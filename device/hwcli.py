@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from device.cli import config_option
 from device.config import load_config
 from device.errors import StationError
 from device.selftest import SelftestOptions, passed, run_selftest
@@ -24,14 +25,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="DCS_STATION_CONFIG",
-    required=True,
-    help="The station's TOML config (or DCS_STATION_CONFIG).",
-)
+@config_option
 @click.option("--require-card", is_flag=True, help="Fail when no card is in the reader.")
 @click.option("--photo", is_flag=True, help="Also read the card's photo.")
 @click.option("--test-page", is_flag=True, help="Print a test page (no resident data).")
