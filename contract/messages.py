@@ -37,6 +37,12 @@ Baht = Decimal  # non-negative; checked in __post_init__ (msgspec has no bounds 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
+def _check_baht(struct: msgspec.Struct, *names: str) -> None:
+    for name in names:
+        if getattr(struct, name) < 0:
+            raise ValueError(f"`{name}` must be >= 0")
+
+
 class Message(msgspec.Struct, kw_only=True):
     """Base of every wire message: the schema version comes first."""
 
@@ -108,10 +114,14 @@ class Ack(Message, kw_only=True):
 
 
 class LookupRequest(Message, kw_only=True):
-    """A live lookup; sent with the MQTT 5 ``ResponseTopic`` and ``CorrelationData`` properties."""
+    """A live lookup; sent with the MQTT 5 ``ResponseTopic`` and ``CorrelationData`` properties.
+
+    ``insured_summary`` answers with ``record`` (the summary screen); ``insured_record`` with
+    ``full_record`` (the summary and the four detail screens).
+    """
 
     station_id: StationId
-    query: Literal["insured_summary"]
+    query: Literal["insured_summary", "insured_record"]
     citizen_id: CitizenId
 
 
@@ -130,9 +140,98 @@ class InsuredSummary(msgspec.Struct, kw_only=True):
     old_age_savings_baht: Baht
 
     def __post_init__(self) -> None:
-        for name in ("contributions_baht", "benefits_baht", "old_age_savings_baht"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must be >= 0")
+        _check_baht(self, "contributions_baht", "benefits_baht", "old_age_savings_baht")
+
+
+#: Gregorian years; the kiosk shows the Buddhist era (year + 543) as seed 003 does.
+Year = Annotated[int, msgspec.Meta(ge=1900, le=2200)]
+#: A code the kiosk translates from its catalogue (``sickness``, ``bank_transfer``...).
+Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+#: A building (a station's replica scope), as in ``replica.building`` of the station config.
+BuildingId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+
+#: Benefit types and payment methods the master records use today (codes, not text).
+BENEFIT_TYPES = (
+    "sickness",
+    "maternity",
+    "invalidity",
+    "death",
+    "child_allowance",
+    "old_age",
+    "unemployment",
+)
+PAYMENT_METHODS = ("bank_transfer", "promptpay", "cheque")
+
+
+class HospitalEntitlement(msgspec.Struct, kw_only=True):
+    """The hospital detail screen: entitlement, hospital, the card's issue and expiry dates."""
+
+    entitled: bool
+    hospital: str | None = None
+    card_issued_on: date | None = None
+    card_expires_on: date | None = None
+
+
+class ContributionYear(msgspec.Struct, kw_only=True):
+    """One row of the contributions screen: payments made in ``year`` and their amount."""
+
+    year: Year
+    payments: Count
+    amount: Baht
+
+    def __post_init__(self) -> None:
+        _check_baht(self, "amount")
+
+
+class BenefitClaim(msgspec.Struct, kw_only=True):
+    """One paid benefit claim (``benefit_type`` in ``BENEFIT_TYPES``, ``method`` in
+    ``PAYMENT_METHODS``, more codes may be added)."""
+
+    paid_on: date
+    benefit_type: Code
+    method: Code
+    amount: Baht
+
+    def __post_init__(self) -> None:
+        _check_baht(self, "amount")
+
+
+class OldAgeSavingsYear(msgspec.Struct, kw_only=True):
+    """One year of old-age savings by who paid in. For verification on screen, never printed."""
+
+    year: Year
+    employee: Baht
+    employer: Baht
+    government: Baht
+
+    def __post_init__(self) -> None:
+        _check_baht(self, "employee", "employer", "government")
+
+    @property
+    def total(self) -> Decimal:
+        """What the three paid in that year."""
+        return self.employee + self.employer + self.government
+
+
+class InsuredRecord(msgspec.Struct, kw_only=True):
+    """The whole insured-person record of seed 003: the summary and the four detail screens.
+
+    ``as_of`` is the date the master data is as of; every screen shows it. Lists are newest
+    first. The same record comes from a live lookup and from the station's replica.
+    """
+
+    summary: InsuredSummary
+    as_of: date
+    building: BuildingId | None = None
+    hospital: HospitalEntitlement
+    contributions: list[ContributionYear] = []
+    benefits: list[BenefitClaim] = []
+    old_age_savings: list[OldAgeSavingsYear] = []
+
+    @property
+    def citizen_id(self) -> str:
+        """The insured person's citizen id."""
+        return self.summary.citizen_id
 
 
 class LookupResponse(Message, kw_only=True):
@@ -141,7 +240,85 @@ class LookupResponse(Message, kw_only=True):
     status: Literal["ok", "not_found", "refused", "error"]
     as_of: date | None = None
     record: InsuredSummary | None = None
+    full_record: InsuredRecord | None = None
     reason: str | None = None
+
+
+# --- replicas: the records of the residents a station serves --------------------------------
+
+RequestId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
+Cursor = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class ReplicaRequest(Message, kw_only=True):
+    """A station asks for its replica: everything since ``cursor``, or all of it.
+
+    Sent at every connect and after a ``refresh_replica`` command. ``building`` comes from the
+    station's config and ``public_key`` (raw X25519, 32 bytes) from its secrets; the server
+    answers only if both match the station's enrolment. ``cursor`` is what the station holds
+    (``None``: nothing); ``full`` asks for everything whatever the cursor.
+    """
+
+    station_id: StationId
+    request_id: RequestId
+    building: BuildingId
+    public_key: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+    cursor: Cursor | None = None
+    full: bool = False
+    station_time: AwareDatetime
+
+
+class ReplicaContent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The plaintext inside one sealed replica part (see ``contract/replica_seal.py``).
+
+    An update is ``parts`` parts sharing ``update_id``; the station applies it once all have
+    arrived, in one transaction. ``full`` replaces the whole replica and answers the request
+    ``request_id``; ``delta`` applies on top of ``base_cursor`` exactly. After either, the
+    station's cursor is ``cursor`` and its replica is as of ``as_of`` (server time).
+    """
+
+    station_id: StationId
+    building: BuildingId
+    update_id: RequestId
+    request_id: RequestId | None = None
+    mode: Literal["full", "delta"]
+    base_cursor: Cursor | None = None
+    cursor: Cursor
+    as_of: AwareDatetime
+    part: Annotated[int, msgspec.Meta(ge=1)]
+    parts: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    records: list[InsuredRecord] = []
+    removed: list[CitizenId] = []
+
+
+class ReplicaEnvelope(Message, kw_only=True, tag="replica.part", tag_field="type"):
+    """One replica part, encrypted for one station and signed by the server.
+
+    ``key_id`` names the station key it is encrypted for; ``ephemeral_key`` is the sender's
+    one-time X25519 key; ``ciphertext`` is AES-256-GCM of the zlib-compressed
+    :class:`ReplicaContent`; ``signature`` is the server's Ed25519 signature over all of it.
+    """
+
+    station_id: StationId
+    key_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+    ephemeral_key: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+    nonce: Annotated[bytes, msgspec.Meta(min_length=12, max_length=12)]
+    ciphertext: Annotated[bytes, msgspec.Meta(min_length=16)]
+    signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
+
+
+class ReplicaRefusal(Message, kw_only=True, tag="replica.refused", tag_field="type"):
+    """The server will not send this station a replica (not enrolled, wrong scope or key,
+    suspended by a wipe). Changes nothing on the station; the reason is for its log."""
+
+    station_id: StationId
+    request_id: RequestId | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=200)]
+    server_time: AwareDatetime
+
+
+#: What arrives on a station's ``replica`` topic.
+ReplicaMessage = ReplicaEnvelope | ReplicaRefusal
 
 
 # --- presence and telemetry ---------------------------------------------------------------

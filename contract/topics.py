@@ -29,6 +29,8 @@ class Channel(StrEnum):
     TELEMETRY = "telemetry"  # station -> server: heartbeats with backlog figures
     COMMAND = "cmd"  # server -> station: remote commands (QoS 1, retained until done or expired)
     COMMAND_RESULT = "cmd/result"  # station -> server: outcome of a command
+    REPLICA_REQUEST = "replica/request"  # station -> server: send my replica (full or since)
+    REPLICA = "replica"  # server -> station: sealed replica parts, or a refusal
 
 
 def is_valid_station_id(station_id: str) -> bool:

@@ -48,6 +48,17 @@ class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     poll_interval_s: Positive = 0.5
 
 
+class ReplicaConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The station's replica of the records of the residents it serves (device/replica/)."""
+
+    #: The scope: the building whose residents this station serves (as enrolled on the server).
+    building: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+    #: The server's Ed25519 replica key, base64 (``dcs-server replica server-key``).
+    server_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)]
+    #: The station's X25519 private key, relative to secrets_dir; made on first use.
+    key_file: str = "replica.key"
+
+
 class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything a station needs to run."""
 
@@ -66,6 +77,7 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     printer: PrinterConfig | None = None
     gpio: GpioConfig | None = None
     watchdog: WatchdogConfig | None = None
+    replica: ReplicaConfig | None = None  # None: no replica, lookups need the server
 
     @property
     def store_path(self) -> Path:

@@ -9,6 +9,7 @@ from datetime import datetime
 from device.config import StationConfig
 from device.hardware import StationHardware
 from device.receipts import ReceiptLine, ReceiptSpool
+from device.replica import Replica, attach_replica
 from device.store import Store, open_store, utc_now
 from device.sync import SyncAgent
 from hardware.printer import Receipt
@@ -32,6 +33,8 @@ class Station:
     sync: SyncAgent
     receipts: ReceiptSpool
     hardware: StationHardware | None = None
+    #: The residents' records for offline lookups (always present; empty without [replica]).
+    replica: Replica | None = None
 
     def file_petition(
         self,
@@ -120,6 +123,7 @@ def build_station(
             software_version=config.software_version,
             clock=clock,
         )
+        replica = attach_replica(config, store, sync, clock)
         if devices:
             hardware = StationHardware(config, store)
             sync.metric_sources.append(hardware.metrics)
@@ -135,4 +139,11 @@ def build_station(
         store.close()
         raise
     receipts = hardware.spool if hardware is not None else ReceiptSpool(store)
-    return Station(config=config, store=store, sync=sync, receipts=receipts, hardware=hardware)
+    return Station(
+        config=config,
+        store=store,
+        sync=sync,
+        receipts=receipts,
+        hardware=hardware,
+        replica=replica,
+    )

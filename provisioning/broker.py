@@ -33,6 +33,8 @@ STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
     (Channel.TELEMETRY, "write"),
     (Channel.COMMAND, "read"),
     (Channel.COMMAND_RESULT, "write"),
+    (Channel.REPLICA_REQUEST, "write"),
+    (Channel.REPLICA, "read"),
 )
 
 

@@ -48,13 +48,118 @@ def ingest(worker_id: str) -> None:
 @main.command("seed")
 @click.option("--count", default=200, show_default=True, help="Synthetic residents to create.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed (reproducible).")
-def seed(count: int, seed: int) -> None:
-    """Create synthetic insured persons (never real people)."""
-    from sync_server.seed import seed_insured
+@click.option("--buildings", default=4, show_default=True, help="Buildings to spread them over.")
+def seed(count: int, seed: int, buildings: int) -> None:
+    """Create synthetic residents with full records (never real people)."""
+    from sync_server.seed import seed_records
 
     try:
         create_app()
     except ServerConfigError as exc:
         raise click.ClickException(str(exc)) from None
     with database.connection_context():
-        click.echo(f"{seed_insured(count, seed)} synthetic residents ready")
+        created = seed_records(count, seed, buildings=buildings)
+    click.echo(f"{created} synthetic residents created ({count} requested; the rest existed)")
+
+
+@main.command()
+@click.option("--worker-id", default="1", show_default=True, help="Unique per process.")
+def replicate(worker_id: str) -> None:
+    """Run the replica publisher until SIGTERM or Ctrl-C."""
+    from sync_server.replicas.keys import load_or_create_signing_key, signing_key_path
+    from sync_server.replicas.service import ReplicaService
+
+    try:
+        app = create_app()
+    except ServerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    key = load_or_create_signing_key(signing_key_path(app.config, app.instance_path))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    service = ReplicaService(
+        database.obj,
+        broker_settings(app.config),
+        key,
+        worker_id=worker_id,
+        poll_s=float(app.config["REPLICA_POLL_S"]),
+    )
+    with service:
+        click.echo(f"replica publisher {worker_id} running", err=True)
+        stop.wait()
+    click.echo(f"replica publisher {worker_id} stopped", err=True)
+
+
+@main.group()
+def replica() -> None:
+    """Station replicas: enrol a station, refresh or wipe its replica, the server's key."""
+
+
+@replica.command("server-key")
+def replica_server_key() -> None:
+    """Print the public key stations put in ``replica.server_public_key``."""
+    from sync_server.replicas.keys import (
+        load_or_create_signing_key,
+        public_key_text,
+        signing_key_path,
+    )
+
+    app = _app()
+    click.echo(
+        public_key_text(load_or_create_signing_key(signing_key_path(app.config, app.instance_path)))
+    )
+
+
+@replica.command("enrol")
+@click.option("--station", "station_id", required=True)
+@click.option("--building", required=True, help="The building whose residents it serves.")
+@click.option("--public-key", required=True, help="`python -m device.replica key` on the station.")
+def replica_enrol(station_id: str, building: str, public_key: str) -> None:
+    """Enrol a station for the replica of one building (again: new building or key)."""
+    from sync_server.replicas import EnrolmentError, enrol_station
+
+    _app()
+    with database.connection_context():
+        try:
+            enrol_station(station_id, building, public_key, actor="cli")
+        except (EnrolmentError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{station_id} enrolled for {building}")
+
+
+@replica.command("refresh")
+@click.argument("station_id")
+def replica_refresh(station_id: str) -> None:
+    """Send the station the refresh_replica command (lifts a wipe)."""
+    _replica_command(station_id, "refresh")
+
+
+@replica.command("wipe")
+@click.argument("station_id")
+def replica_wipe(station_id: str) -> None:
+    """Send the station the wipe_replica command (and send it no replica until a refresh)."""
+    _replica_command(station_id, "wipe")
+
+
+def _app():
+    try:
+        return create_app()
+    except ServerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _replica_command(station_id: str, what: str) -> None:
+    from sync_server.replicas import (
+        ReplicaCommandError,
+        request_replica_refresh,
+        wipe_replica,
+    )
+
+    app = _app()
+    action = request_replica_refresh if what == "refresh" else wipe_replica
+    with app.app_context(), database.connection_context():
+        try:
+            command = action(station_id, actor="cli")
+        except ReplicaCommandError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{command.name} sent to {station_id} (command {command.command_id})")

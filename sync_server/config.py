@@ -14,6 +14,11 @@ DEFAULTS: dict[str, object] = {
     "MQTT_KEY_FILE": None,
     "INGEST_GROUP": "ingest",
     "INGEST_BATCH_SIZE": 500,
+    # Replicas (sync_server/replicas): the Ed25519 key stations trust, how often the
+    # publisher looks for record changes, how long a replica command waits for a station.
+    "REPLICA_SIGNING_KEY_FILE": None,  # None: instance/replica-signing.key, made on first use
+    "REPLICA_POLL_S": 5.0,
+    "REPLICA_COMMAND_TTL_S": 24 * 3600,
 }
 
 

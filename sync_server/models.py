@@ -112,3 +112,7 @@ ALL_MODELS = [
     RejectedMessage,
     AuditEvent,
 ]
+
+from sync_server.records.models import RECORD_MODELS  # noqa: E402 - they subclass BaseModel
+
+ALL_MODELS.extend(RECORD_MODELS)

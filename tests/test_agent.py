@@ -142,4 +142,5 @@ def test_station_cli_lookup_prints_the_servers_answer(tmp_path, broker, server_a
     result = CliRunner().invoke(station_cli, ["lookup", "--config", str(toml), person.citizen_id])
     assert result.exit_code == 0, result.output
     assert '"status": "ok"' in result.output
-    assert f'"contributions_baht": "{person.contributions_baht}"' in result.output
+    # Money is a decimal string with two places (contract.md).
+    assert f'"contributions_baht": "{person.contributions_baht:.2f}"' in result.output

@@ -84,8 +84,8 @@ def complete_jobs(virtual_printer: VirtualPrinter) -> list[bytes]:
 
 
 def test_migration_3_creates_the_receipt_table(store: Store) -> None:
-    assert LATEST_VERSION == 3
-    assert store.schema_version == 3
+    assert LATEST_VERSION >= 3  # later migrations add other tables
+    assert store.schema_version == LATEST_VERSION
     columns = [row[1] for row in store.db.execute_sql("PRAGMA table_info(receipt)").fetchall()]
     assert columns == [
         "seq",

@@ -45,6 +45,33 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         )""",
         "CREATE INDEX receipt_state_seq ON receipt (state, seq)",
     ),
+    # 4: the replica of the records of the residents this station serves (device/replica/).
+    # No citizen id in clear: rows are found by a keyed hash of it, and sealed whole.
+    (
+        """CREATE TABLE replica_record (
+            lookup_key BLOB PRIMARY KEY,
+            sealed_record BLOB NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE replica_part (
+            update_id TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            parts INTEGER NOT NULL,
+            sealed_content BLOB NOT NULL,
+            PRIMARY KEY (update_id, part)
+        )""",
+        """CREATE TABLE replica_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            building TEXT,
+            cursor INTEGER,
+            as_of TEXT,
+            updated_at TEXT,
+            records INTEGER NOT NULL DEFAULT 0,
+            wiped INTEGER NOT NULL DEFAULT 0,
+            pending_request TEXT,
+            last_refusal TEXT
+        )""",
+        "INSERT INTO replica_state (id) VALUES (1)",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -45,6 +45,16 @@ class Lookups:
         )
         return self._ask(request, self._timeout_s if timeout_s is None else timeout_s)
 
+    def insured_record(self, citizen_id: str, timeout_s: float | None = None) -> LookupResponse:
+        """The server's whole record (``full_record``: summary and the four detail screens).
+
+        Raises like :meth:`insured_summary`.
+        """
+        request = LookupRequest(
+            station_id=self._link.station_id, query="insured_record", citizen_id=citizen_id
+        )
+        return self._ask(request, self._timeout_s if timeout_s is None else timeout_s)
+
     def _ask(self, request: LookupRequest, timeout_s: float) -> LookupResponse:
         if not self._link.connected:
             raise ServerUnavailableError("the station is offline")

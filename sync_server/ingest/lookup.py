@@ -27,6 +27,7 @@ from contract import (
 )
 from contract.transport import QOS, response_properties
 from sync_server.models import AuditEvent, InsuredPerson
+from sync_server.records.read import insured_record, summary_of
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,7 @@ _STOP = object()
 
 def insured_summary(person: InsuredPerson) -> InsuredSummary:
     """The contract's summary of a master record."""
-    return InsuredSummary(
-        citizen_id=person.citizen_id,
-        full_name_th=person.full_name_th,
-        full_name_en=person.full_name_en,
-        status=person.status,
-        hospital=person.hospital,
-        contributions_baht=person.contributions_baht,
-        contributions_count=person.contributions_count,
-        benefits_baht=person.benefits_baht,
-        benefits_count=person.benefits_count,
-        old_age_savings_baht=person.old_age_savings_baht,
-    )
+    return summary_of(person)
 
 
 class LookupResponder:
@@ -126,15 +116,22 @@ class LookupResponder:
             reply(LookupResponse(status="refused", reason=reason))
             return
 
-        person = InsuredPerson.get_or_none(InsuredPerson.citizen_id == request.citizen_id)
+        if request.query == "insured_record":
+            full = insured_record(request.citizen_id)
+            found, as_of = full is not None, full.as_of if full else None
+        else:
+            person = InsuredPerson.get_or_none(InsuredPerson.citizen_id == request.citizen_id)
+            found, as_of = person is not None, person.as_of if person else None
         with self._db.atomic():
             AuditEvent.create(
                 actor=f"station:{station_id}",
-                action="lookup.insured_summary",
+                action=f"lookup.{request.query}",
                 subject=request.citizen_id,
-                outcome="found" if person else "not_found",
+                outcome="found" if found else "not_found",
             )
-        if person is None:
+        if not found:
             reply(LookupResponse(status="not_found", as_of=date.today()))
+        elif request.query == "insured_record":
+            reply(LookupResponse(status="ok", as_of=as_of, record=full.summary, full_record=full))
         else:
-            reply(LookupResponse(status="ok", as_of=person.as_of, record=insured_summary(person)))
+            reply(LookupResponse(status="ok", as_of=as_of, record=insured_summary(person)))

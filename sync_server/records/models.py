@@ -1,0 +1,209 @@
+"""The master records beyond the summary: details of seed 003, accounts, petitions' history,
+the change log that drives replicas, and each station's replica enrolment.
+
+``InsuredPerson`` (``sync_server/models.py``) stays the summary row the live lookup reads;
+the detail tables hang off it by citizen id. Money is ``DECIMAL(14, 2)``, read as
+:class:`decimal.Decimal`. Years are Gregorian (the kiosk shows the Buddhist era).
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from sync_server.models import BaseModel, InsuredPerson, Petition, utc_now
+
+
+def _money() -> peewee.DecimalField:
+    return peewee.DecimalField(max_digits=14, decimal_places=2)
+
+
+def _person(backref: str, **options: object) -> peewee.ForeignKeyField:
+    # Named ``citizen``, so ``row.citizen_id`` is the raw id without a join.
+    return peewee.ForeignKeyField(
+        InsuredPerson, column_name="citizen_id", backref=backref, on_delete="CASCADE", **options
+    )
+
+
+class Entitlement(BaseModel):
+    """Hospital entitlement (seed 003's hospital screen)."""
+
+    citizen = _person("entitlement", primary_key=True)
+    entitled = peewee.BooleanField()
+    hospital = peewee.CharField(max_length=200, null=True)
+    card_issued_on = peewee.DateField(null=True)
+    card_expires_on = peewee.DateField(null=True)
+
+
+class Contribution(BaseModel):
+    """Contributions paid in one year: number of payments and amount."""
+
+    id = peewee.BigAutoField()
+    citizen = _person("contributions", index=False)
+    year = peewee.SmallIntegerField()
+    payments = peewee.SmallIntegerField()
+    amount = _money()
+
+    class Meta:
+        indexes = ((("citizen", "year"), True),)
+
+
+class BenefitPayment(BaseModel):
+    """One paid benefit claim (type and method are codes, see ``contract.BENEFIT_TYPES``)."""
+
+    id = peewee.BigAutoField()
+    citizen = _person("benefits", index=False)
+    paid_on = peewee.DateField()
+    benefit_type = peewee.CharField(max_length=32)
+    method = peewee.CharField(max_length=32)
+    amount = _money()
+
+    class Meta:
+        indexes = ((("citizen", "paid_on"), False),)
+
+
+class OldAgeSavings(BaseModel):
+    """Old-age savings paid in one year, by who paid (verification only, never printed)."""
+
+    id = peewee.BigAutoField()
+    citizen = _person("old_age_savings", index=False)
+    year = peewee.SmallIntegerField()
+    employee = _money()
+    employer = _money()
+    government = _money()
+
+    class Meta:
+        indexes = ((("citizen", "year"), True),)
+
+
+class InsuranceAccount(BaseModel):
+    """An insurance e-account (seed 000). ``password_hash`` is argon2id, never a password."""
+
+    insurance_number = peewee.CharField(primary_key=True, max_length=13)
+    citizen = _person("insurance_accounts", unique=True)
+    phone = peewee.CharField(max_length=10, index=True)
+    email = peewee.CharField(max_length=254, null=True)
+    password_hash = peewee.CharField(max_length=200)
+    must_change_password = peewee.BooleanField(default=False)
+    password_changed_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utc_now)
+
+
+class PopulationRecord(BaseModel):
+    """What the population register says (the ID card's data); e-ID level 1 is matched on it."""
+
+    citizen_id = peewee.CharField(primary_key=True, max_length=13)
+    prefix_th = peewee.CharField(max_length=32)
+    first_th = peewee.CharField(max_length=100)
+    last_th = peewee.CharField(max_length=100)
+    prefix_en = peewee.CharField(max_length=32)
+    first_en = peewee.CharField(max_length=100)
+    last_en = peewee.CharField(max_length=100)
+    sex = peewee.CharField(max_length=8)
+    date_of_birth = peewee.DateField(null=True)  # None: the register knows only the year
+    birth_year = peewee.SmallIntegerField()
+    #: As the card stores it: ``house#moo#trok#soi#road#subdistrict#district#province``.
+    address = peewee.CharField(max_length=300)
+    building = peewee.CharField(max_length=64, null=True, index=True)
+
+
+class IdentityAccount(BaseModel):
+    """An electronic identity account (seed 001): level 1 or 2; a child's names a guardian."""
+
+    citizen = peewee.ForeignKeyField(
+        PopulationRecord, primary_key=True, column_name="citizen_id", on_delete="CASCADE"
+    )
+    level = peewee.SmallIntegerField()
+    phone = peewee.CharField(max_length=10, null=True)
+    email = peewee.CharField(max_length=254, null=True)
+    guardian = peewee.ForeignKeyField(
+        "self", null=True, column_name="guardian_citizen_id", backref="wards", on_delete="RESTRICT"
+    )
+    created_on = peewee.DateField()
+
+
+class PetitionStatusChange(BaseModel):
+    """One step of a petition's status history: who moved it from what to what, and why.
+
+    The first step (``received``) is the petition row itself; these rows are what followed.
+    """
+
+    id = peewee.BigAutoField()
+    petition = peewee.ForeignKeyField(
+        Petition, column_name="number", backref="status_changes", on_delete="CASCADE"
+    )
+    from_status = peewee.CharField(max_length=24)
+    to_status = peewee.CharField(max_length=24)
+    actor = peewee.CharField(max_length=64)
+    at = peewee.DateTimeField(default=utc_now, index=True)
+    comment = peewee.TextField(null=True)
+
+
+class PetitionAssignment(BaseModel):
+    """Which officer a petition is assigned to (the back office's queue)."""
+
+    petition = peewee.ForeignKeyField(
+        Petition, primary_key=True, column_name="number", on_delete="CASCADE"
+    )
+    assignee = peewee.CharField(max_length=64, index=True)
+    assigned_by = peewee.CharField(max_length=64)
+    assigned_at = peewee.DateTimeField(default=utc_now)
+
+
+class RecordChange(BaseModel):
+    """The change log replicas follow: a resident's record changed in ``building``.
+
+    ``id`` comes from :class:`ChangeCounter` inside the writing transaction, so ids are
+    handed out in commit order (see ``sync_server/records/changes.py``).
+    """
+
+    id = peewee.BigIntegerField(primary_key=True)
+    citizen_id = peewee.CharField(max_length=13)
+    building = peewee.CharField(max_length=64)
+    at = peewee.DateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("building", "id"), False),)
+
+
+class ChangeCounter(BaseModel):
+    """The last change id handed out (one row)."""
+
+    name = peewee.CharField(primary_key=True, max_length=32)
+    value = peewee.BigIntegerField()
+
+
+class StationReplica(BaseModel):
+    """A station enrolled for a replica: its scope, its public key, how far it has got.
+
+    ``sent_cursor`` is the change id the server last sent up to; ``station_cursor`` the one
+    the station last said it holds. ``suspended`` is set by a wipe and cleared by a refresh.
+    """
+
+    station_id = peewee.CharField(primary_key=True, max_length=32)
+    building = peewee.CharField(max_length=64, index=True)
+    public_key = peewee.BlobField()  # raw X25519, 32 bytes
+    enrolled_at = peewee.DateTimeField(default=utc_now)
+    suspended = peewee.BooleanField(default=False)
+    sent_cursor = peewee.BigIntegerField(null=True)
+    station_cursor = peewee.BigIntegerField(null=True)
+    last_request_at = peewee.DateTimeField(null=True)
+    last_sent_at = peewee.DateTimeField(null=True)
+    last_full_at = peewee.DateTimeField(null=True)
+    residents_sent = peewee.IntegerField(default=0)
+    last_refusal = peewee.CharField(max_length=200, null=True)
+
+
+RECORD_MODELS = [
+    Entitlement,
+    Contribution,
+    BenefitPayment,
+    OldAgeSavings,
+    InsuranceAccount,
+    PopulationRecord,
+    IdentityAccount,
+    PetitionStatusChange,
+    PetitionAssignment,
+    RecordChange,
+    ChangeCounter,
+    StationReplica,
+]

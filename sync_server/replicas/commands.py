@@ -1,0 +1,122 @@
+"""The ``refresh replica`` and ``wipe replica`` commands, for the dashboard and the CLI.
+
+Both change the server's side first (a wipe suspends the station's replica, so it is not
+sent again; a refresh lifts that and forgets what was sent) and then send the contract's
+:class:`contract.Command` to the station over MQTT at QoS 1. A station that is offline
+receives it from its persistent session when it reconnects, and ignores it after
+``expires_at``. The station answers on ``cmd/result`` (``done`` / ``failed`` / ``expired``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from contract import Channel, Command, encode, station_topic
+from contract.transport import QOS, BrokerSettings, new_client
+from sync_server.db import database, write_transaction
+from sync_server.models import AuditEvent, utc_now
+from sync_server.records.models import StationReplica
+
+#: ``publish(topic, payload)``: how a command leaves the server (default: a short MQTT session).
+Publisher = Callable[[str, bytes], None]
+
+DEFAULT_TTL = timedelta(hours=24)
+
+
+class ReplicaCommandError(LookupError):
+    """The station is not enrolled for a replica."""
+
+
+def mqtt_publisher(broker: BrokerSettings, timeout_s: float = 10.0) -> Publisher:
+    """A publisher that connects, publishes at QoS 1, waits for the PUBACK and disconnects."""
+
+    def publish(topic: str, payload: bytes) -> None:
+        client = new_client(f"dcs-cmd-{uuid.uuid4().hex[:12]}", broker)
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        try:
+            client.publish(topic, payload, qos=QOS).wait_for_publish(timeout_s)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    return publish
+
+
+def _default_publisher() -> Publisher:
+    from flask import current_app
+
+    from sync_server import broker_settings
+
+    return mqtt_publisher(broker_settings(current_app.config))
+
+
+def _default_ttl() -> timedelta:
+    try:
+        from flask import current_app
+
+        return timedelta(seconds=float(current_app.config["REPLICA_COMMAND_TTL_S"]))
+    except (RuntimeError, KeyError):  # outside an app context
+        return DEFAULT_TTL
+
+
+def send_command(
+    station_id: str,
+    name: str,
+    *,
+    args: dict | None = None,
+    ttl: timedelta | None = None,
+    publish: Publisher | None = None,
+    actor: str = "server",
+) -> Command:
+    """Send a contract command to one station and note it in the audit trail."""
+    now = utc_now()
+    command = Command(
+        command_id=str(uuid.uuid4()),
+        station_id=station_id,
+        name=name,
+        args=args or {},
+        issued_at=now,
+        expires_at=now + (ttl or _default_ttl()),
+    )
+    (publish or _default_publisher())(station_topic(station_id, Channel.COMMAND), encode(command))
+    with write_transaction(database.obj):
+        AuditEvent.create(actor=actor, action=f"command.{name}", subject=station_id, outcome="sent")
+    return command
+
+
+def _set_state(station_id: str, *, suspended: bool) -> None:
+    with write_transaction(database.obj):
+        changed = (
+            StationReplica.update(suspended=suspended, sent_cursor=None)
+            .where(StationReplica.station_id == station_id)
+            .execute()
+        )
+    if not changed:
+        raise ReplicaCommandError(f"station {station_id} is not enrolled for a replica")
+
+
+def request_replica_refresh(
+    station_id: str,
+    *,
+    ttl: timedelta | None = None,
+    publish: Publisher | None = None,
+    actor: str = "server",
+) -> Command:
+    """Make the station fetch its whole replica again (and lift a wipe's suspension)."""
+    _set_state(station_id, suspended=False)
+    return send_command(station_id, "refresh_replica", ttl=ttl, publish=publish, actor=actor)
+
+
+def wipe_replica(
+    station_id: str,
+    *,
+    ttl: timedelta | None = None,
+    publish: Publisher | None = None,
+    actor: str = "server",
+) -> Command:
+    """Make the station delete its replica; the server sends it none until a refresh."""
+    _set_state(station_id, suspended=True)
+    return send_command(station_id, "wipe_replica", ttl=ttl, publish=publish, actor=actor)
