@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from bench import card, outbox, sync
+from bench import card, outbox, records, sync
 from bench.common import Row, machine_header, print_table
 
 BENCHES = {
@@ -19,6 +19,7 @@ BENCHES = {
     "sync": sync.run,
     # bench.card returns its figures too; the summary needs only its rows.
     "card": lambda quick: card.run(quick=quick)["rows"],
+    "records": records.run,
 }
 
 

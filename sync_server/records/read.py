@@ -71,42 +71,56 @@ def _read_chunk(ids: list[str]) -> dict[str, InsuredRecord]:
     }
     contributions: dict[str, list[ContributionYear]] = defaultdict(list)
     query = (
-        Contribution.select()
+        Contribution.select(
+            Contribution.citizen, Contribution.year, Contribution.payments, Contribution.amount
+        )
         .where(Contribution.citizen.in_(found))
         .order_by(Contribution.citizen, Contribution.year.desc())
+        .tuples()
     )
-    for row in query:
-        contributions[row.citizen_id].append(
-            ContributionYear(year=row.year, payments=row.payments, amount=_baht(row.amount))
+    for cid, year, payments, amount in query:
+        contributions[cid].append(
+            ContributionYear(year=year, payments=payments, amount=_baht(amount))
         )
     benefits: dict[str, list[BenefitClaim]] = defaultdict(list)
     query = (
-        BenefitPayment.select()
+        BenefitPayment.select(
+            BenefitPayment.citizen,
+            BenefitPayment.paid_on,
+            BenefitPayment.benefit_type,
+            BenefitPayment.method,
+            BenefitPayment.amount,
+        )
         .where(BenefitPayment.citizen.in_(found))
         .order_by(BenefitPayment.citizen, BenefitPayment.paid_on.desc(), BenefitPayment.id)
+        .tuples()
     )
-    for row in query:
-        benefits[row.citizen_id].append(
+    for cid, paid_on, benefit_type, method, amount in query:
+        benefits[cid].append(
             BenefitClaim(
-                paid_on=row.paid_on,
-                benefit_type=row.benefit_type,
-                method=row.method,
-                amount=_baht(row.amount),
+                paid_on=paid_on, benefit_type=benefit_type, method=method, amount=_baht(amount)
             )
         )
     savings: dict[str, list[OldAgeSavingsYear]] = defaultdict(list)
     query = (
-        OldAgeSavings.select()
+        OldAgeSavings.select(
+            OldAgeSavings.citizen,
+            OldAgeSavings.year,
+            OldAgeSavings.employee,
+            OldAgeSavings.employer,
+            OldAgeSavings.government,
+        )
         .where(OldAgeSavings.citizen.in_(found))
         .order_by(OldAgeSavings.citizen, OldAgeSavings.year.desc())
+        .tuples()
     )
-    for row in query:
-        savings[row.citizen_id].append(
+    for cid, year, employee, employer, government in query:
+        savings[cid].append(
             OldAgeSavingsYear(
-                year=row.year,
-                employee=_baht(row.employee),
-                employer=_baht(row.employer),
-                government=_baht(row.government),
+                year=year,
+                employee=_baht(employee),
+                employer=_baht(employer),
+                government=_baht(government),
             )
         )
     records = {}
