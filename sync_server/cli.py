@@ -59,7 +59,7 @@ def seed(count: int, seed: int, buildings: int) -> None:
         raise click.ClickException(str(exc)) from None
     with database.connection_context():
         created = seed_records(count, seed, buildings=buildings)
-    click.echo(f"{created} synthetic residents created ({count} requested; the rest existed)")
+    click.echo(f"{created} synthetic residents added ({count - created} of {count} were there)")
 
 
 @main.command()
