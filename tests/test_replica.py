@@ -288,6 +288,19 @@ def test_wipe_sent_while_offline_applies_on_reconnect(app, publisher, replica_st
     assert again.replica.state.records == 0
 
 
+def test_a_station_moved_to_another_building_drops_its_old_residents(publisher, replica_station):
+    station = replica_station()
+    ids = wait_for_full(station)
+    station.close()
+
+    moved = replica_station(building="building-2", start=False)  # re-enrolled, not started
+    assert moved.replica.state.records == 0
+    assert all(moved.replica.insured_record(cid) is None for cid in ids)
+    moved.start()
+    wait_for_full(moved, "building-2")
+    assert {r.building for r in moved.replica._store.all_records()} == {"building-2"}
+
+
 def test_station_outside_its_enrolment_is_refused(publisher, replica_station):
     station = replica_station("st-b", "building-2", enrol_as="building-3")
     wait_until(lambda: station.replica.state.last_refusal, "the refusal")

@@ -87,6 +87,17 @@ class Replica:
         self._listeners: list[Callable[[], None]] = []
         link.route(Channel.REPLICA, self.receive)
         link.on_connected(self._on_connected)
+        self._forget_foreign_scope()
+
+    def _forget_foreign_scope(self) -> None:
+        """Drop at once a replica of another building (or any, with no ``[replica]`` now):
+        the station never keeps residents it no longer serves."""
+        state = self._store.state()
+        if state.records == 0 and state.building is None:
+            return
+        if self.config is None or state.building != self.config.building:
+            self._store.wipe(stay_wiped=False)
+            log.info("replica of a building this station no longer serves: deleted")
 
     # -- what the kiosk calls ------------------------------------------------------------
 

@@ -174,15 +174,24 @@ class ReplicaStore:
         cursor.executemany("DELETE FROM replica_record WHERE lookup_key = ?", removed)
         return self._db.execute_sql("SELECT COUNT(*) FROM replica_record").fetchone()[0]
 
-    def wipe(self) -> int:
-        """Delete every record and staged part; returns how many records there were."""
+    def wipe(self, *, stay_wiped: bool = True) -> int:
+        """Delete every record and staged part; returns how many records there were.
+
+        ``stay_wiped`` (a wipe command) also stops the station asking for a replica until a
+        refresh; without it (the station's scope changed) it asks again at once.
+        """
         self._secure()
         with self._db.atomic():
             count = self._db.execute_sql("SELECT COUNT(*) FROM replica_record").fetchone()[0]
             self._db.execute_sql("DELETE FROM replica_record")
             self._db.execute_sql("DELETE FROM replica_part")
             self.set_state(
-                cursor=None, as_of=None, records=0, wiped=1, pending_request=None, building=None
+                cursor=None,
+                as_of=None,
+                records=0,
+                wiped=int(stay_wiped),
+                pending_request=None,
+                building=None,
             )
         # The old pages may still sit in the WAL: copy back and truncate it.
         self._db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
