@@ -47,6 +47,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from sync_server import api
 
     app.register_blueprint(api.bp)
+
+    from sync_server import otp, sms
+
+    sms.init_app(app)
+    otp.init_app(app)
     return app
 
 

@@ -116,3 +116,6 @@ ALL_MODELS = [
 from sync_server.records.models import RECORD_MODELS  # noqa: E402 - they subclass BaseModel
 
 ALL_MODELS.extend(RECORD_MODELS)
+from sync_server.otp import MESSAGING_MODELS  # noqa: E402 - SMS log, OTP codes, rate-limit hits
+
+ALL_MODELS.extend(MESSAGING_MODELS)

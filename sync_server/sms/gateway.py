@@ -1,0 +1,46 @@
+"""The SMS gateway interface every driver implements, its errors, and number masking."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol, runtime_checkable
+
+#: The sender name citizens know from seed 004's OTP messages.
+DEFAULT_SENDER = "OSS-LOCAL"
+
+_THAI_MOBILE = re.compile(r"^0[0-9]{9}$")
+
+
+class SmsError(Exception):
+    """Root of the SMS errors."""
+
+
+class SmsAddressError(SmsError, ValueError):
+    """The number is not a Thai mobile number (``0`` and nine digits)."""
+
+
+class SmsDeliveryError(SmsError):
+    """The gateway did not accept the message (after its retries)."""
+
+
+@runtime_checkable
+class SmsGateway(Protocol):
+    """Something that sends one text message and returns the gateway's message id."""
+
+    def send(self, to: str, text: str, sender: str = DEFAULT_SENDER) -> str:
+        """Send ``text`` to the mobile number ``to``; raise :class:`SmsDeliveryError` on failure."""
+        ...
+
+
+def check_number(to: str) -> str:
+    """``to`` as a Thai mobile number, or :class:`SmsAddressError`."""
+    if not isinstance(to, str) or not _THAI_MOBILE.match(to):
+        raise SmsAddressError("not a Thai mobile number (0 and nine digits)")
+    return to
+
+
+def mask_phone(phone: str) -> str:
+    """``0812345678`` → ``081-XXX-5678``: enough for staff to tell numbers apart, no more."""
+    if len(phone) < 7:
+        return "X" * len(phone)
+    return f"{phone[:3]}-{'X' * (len(phone) - 7)}-{phone[-4:]}"
