@@ -301,6 +301,13 @@ class OtpService:
         OtpCode.update(changes).where((OtpCode.id == row.id) & OtpCode.closed.is_null()).execute()
         return "burnt" if burnt else "wrong"
 
+    def attempts_left(self, ticket_id: str) -> int:
+        """How many more wrong codes the ticket takes before it burns (0 when closed)."""
+        row = OtpCode.get_or_none(OtpCode.id == ticket_id)
+        if row is None or row.closed is not None:
+            return 0
+        return max(self.policy.max_attempts - row.attempts, 0)
+
     def _find(self, purpose: str, ticket_id: str | None, phone: str | None) -> OtpCode | None:
         query = OtpCode.select().where(OtpCode.purpose == purpose)
         if database.obj.for_update:

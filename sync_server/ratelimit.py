@@ -92,9 +92,8 @@ class RateLimiter:
         db = database.obj
         with write_transaction(db):
             if isinstance(db, peewee.PostgresqlDatabase):
-                for key in sorted(
-                    {_lock_key(name) for _, name in buckets}
-                ):  # one order: no deadlock
+                # Always in the same order, so two requests never wait on each other's locks.
+                for key in sorted({_lock_key(name) for _, name in buckets}):
                     db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
             RateLimitHit.delete().where(RateLimitHit.at < now - MAX_WINDOW).execute()
             for limit, name in buckets:

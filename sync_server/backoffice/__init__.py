@@ -1,0 +1,1 @@
+"""The back office: officers work the queue of petitions and correction requests."""

@@ -1,0 +1,182 @@
+"""``/track``: the public tracking page (no login; CSRF on every form; rate-limited).
+
+Flow: number + phone → (code by SMS if they match a petition) → code → status history.
+The signed session cookie carries the ticket id and, once verified, a 10-minute grant to
+see that one petition's history.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta, timezone
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
+
+from sync_server.backoffice.labels import status_label
+from sync_server.otp import OtpAttemptsExceededError, OtpExpiredError, otp_service
+from sync_server.ratelimit import RateLimitedError
+from sync_server.sms import mask_phone
+from sync_server.tracking import service
+from sync_server.tracking.service import TrackingInputError, TrackingLimits
+
+bp = Blueprint(
+    "tracking",
+    __name__,
+    url_prefix="/track",
+    template_folder="templates",
+    static_folder="static",
+)
+
+#: How long a verified code lets the browser see the petition's history.
+GRANT = timedelta(minutes=10)
+#: Thailand keeps UTC+7 all year (no daylight saving).
+THAI_TIME = timezone(timedelta(hours=7), "ICT")
+THAI_MONTHS = [
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
+    "ธ.ค.",
+]
+_PENDING = "track_pending"
+_GRANTED = "track_granted"
+
+
+@bp.app_template_filter("track_time")
+def track_time(value: datetime) -> Markup:
+    """A server time as Thais read it (Buddhist era, Thai time) with the English date after."""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(THAI_TIME)
+    thai = f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M} น."
+    english = f"{local:%d %b %Y, %H:%M}"
+    return Markup('{} <span lang="en">{}</span>').format(thai, english)
+
+
+def _limits() -> TrackingLimits:
+    return TrackingLimits.from_config(current_app.config)
+
+
+def _client_ip() -> str:
+    # Behind a reverse proxy, ProxyFix (deployment config) makes this the client's address.
+    return request.remote_addr or "unknown"
+
+
+def _page(template: str, status: int = 200, **context: object) -> Response:
+    response = make_response(render_template(template, status_label=status_label, **context))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _limited(exc: RateLimitedError, number: str = "") -> Response:
+    minutes = max(1, math.ceil(exc.retry_after_s / 60))
+    return _page("tracking/limited.html", 429, minutes=minutes, number=number)
+
+
+@bp.get("")
+def start() -> Response:
+    """The form: petition number (prefilled from ``?number=``, as on the receipt's QR code)."""
+    return _page("tracking/start.html", number=request.args.get("number", "")[:48], phone="")
+
+
+@bp.post("")
+def send_code() -> Response:
+    """Check the pair and the limits, send a code if they match, ask for the code either way."""
+    number_text = request.form.get("number", "")[:64]
+    phone_text = request.form.get("phone", "")[:32]
+    try:
+        number, ticket = service.start(
+            number_text, phone_text, ip=_client_ip(), otp=otp_service(), limits=_limits()
+        )
+    except TrackingInputError as exc:
+        return _page(
+            "tracking/start.html", 400, number=number_text, phone=phone_text, error=exc.field
+        )
+    except RateLimitedError as exc:
+        return _limited(exc, number_text)
+    session.pop(_GRANTED, None)
+    session[_PENDING] = {
+        "ticket": ticket.id,
+        "number": number,
+        "phone": mask_phone(service.normalize_phone(phone_text)),
+    }
+    return redirect(url_for("tracking.code"), code=303)
+
+
+@bp.get("/code")
+def code() -> Response:
+    """The code form."""
+    pending = session.get(_PENDING)
+    if not pending:
+        return redirect(url_for("tracking.start"), code=303)
+    return _page("tracking/code.html", pending=pending)
+
+
+@bp.post("/code")
+def check_code() -> Response:
+    """Verify the code; on success grant the history for a few minutes."""
+    pending = session.get(_PENDING)
+    if not pending:
+        return redirect(url_for("tracking.start"), code=303)
+    otp = otp_service()
+    try:
+        ok = service.verify(
+            pending["ticket"],
+            request.form.get("code", "")[:16],
+            ip=_client_ip(),
+            otp=otp,
+            limits=_limits(),
+        )
+    except RateLimitedError as exc:
+        return _limited(exc, pending["number"])
+    except OtpAttemptsExceededError:
+        session.pop(_PENDING, None)
+        return _page("tracking/start.html", 400, number=pending["number"], phone="", error="burnt")
+    except OtpExpiredError:
+        session.pop(_PENDING, None)
+        return _page(
+            "tracking/start.html", 400, number=pending["number"], phone="", error="expired"
+        )
+    if not ok:
+        left = otp.attempts_left(pending["ticket"])
+        return _page("tracking/code.html", 400, pending=pending, error="wrong", left=left)
+    session.pop(_PENDING, None)
+    until = datetime.now(UTC) + GRANT
+    session[_GRANTED] = {"number": pending["number"], "until": until.timestamp()}
+    return redirect(url_for("tracking.status"), code=303)
+
+
+@bp.get("/status")
+def status() -> Response:
+    """The history of the petition this browser verified, while the grant lasts."""
+    granted = session.get(_GRANTED)
+    if not granted or granted["until"] < datetime.now(UTC).timestamp():
+        session.pop(_GRANTED, None)
+        return redirect(url_for("tracking.start"), code=303)
+    steps = service.status_history(granted["number"])
+    return _page("tracking/status.html", number=granted["number"], steps=steps)
+
+
+@bp.post("/done")
+def done() -> Response:
+    """Forget the grant (a shared computer)."""
+    session.pop(_GRANTED, None)
+    session.pop(_PENDING, None)
+    return redirect(url_for("tracking.start"), code=303)
