@@ -5,6 +5,10 @@ One catalogue for the back office, the tracking page and the SMS texts; code use
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
+from markupsafe import Markup
+
 #: Petition statuses (keys of ``sync_server.records.petitions.TRANSITIONS``): (Thai, English).
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "received": ("ได้รับคำร้องแล้ว", "Received"),
@@ -33,3 +37,29 @@ def status_label(status: str) -> tuple[str, str]:
 def service_label(service: str) -> tuple[str, str]:
     """(Thai, English) for ``service``; an unknown one shows as itself."""
     return SERVICE_LABELS.get(service, (service, service))
+
+
+#: Thailand keeps UTC+7 all year (no daylight saving).
+THAI_TIME = timezone(timedelta(hours=7), "ICT")
+THAI_MONTHS = [
+    "ม.ค.",
+    "ก.พ.",
+    "มี.ค.",
+    "เม.ย.",
+    "พ.ค.",
+    "มิ.ย.",
+    "ก.ค.",
+    "ส.ค.",
+    "ก.ย.",
+    "ต.ค.",
+    "พ.ย.",
+    "ธ.ค.",
+]
+
+
+def thai_time(value: datetime) -> Markup:
+    """A server time as Thais read it (Thai time, Buddhist era), then the English date."""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(THAI_TIME)
+    thai = f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M} น."
+    english = f"{local:%d %b %Y, %H:%M}"
+    return Markup('{} <span lang="en">{}</span>').format(thai, english)

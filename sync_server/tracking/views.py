@@ -8,7 +8,7 @@ see that one petition's history.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -21,9 +21,8 @@ from flask import (
     session,
     url_for,
 )
-from markupsafe import Markup
 
-from sync_server.backoffice.labels import status_label
+from sync_server.backoffice.labels import status_label, thai_time
 from sync_server.otp import OtpAttemptsExceededError, OtpExpiredError, otp_service
 from sync_server.ratelimit import RateLimitedError
 from sync_server.sms import mask_phone
@@ -40,33 +39,11 @@ bp = Blueprint(
 
 #: How long a verified code lets the browser see the petition's history.
 GRANT = timedelta(minutes=10)
-#: Thailand keeps UTC+7 all year (no daylight saving).
-THAI_TIME = timezone(timedelta(hours=7), "ICT")
-THAI_MONTHS = [
-    "ม.ค.",
-    "ก.พ.",
-    "มี.ค.",
-    "เม.ย.",
-    "พ.ค.",
-    "มิ.ย.",
-    "ก.ค.",
-    "ส.ค.",
-    "ก.ย.",
-    "ต.ค.",
-    "พ.ย.",
-    "ธ.ค.",
-]
 _PENDING = "track_pending"
 _GRANTED = "track_granted"
 
 
-@bp.app_template_filter("track_time")
-def track_time(value: datetime) -> Markup:
-    """A server time as Thais read it (Buddhist era, Thai time) with the English date after."""
-    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(THAI_TIME)
-    thai = f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M} น."
-    english = f"{local:%d %b %Y, %H:%M}"
-    return Markup('{} <span lang="en">{}</span>').format(thai, english)
+bp.add_app_template_filter(thai_time, "track_time")
 
 
 def _limits() -> TrackingLimits:
