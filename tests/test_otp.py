@@ -247,3 +247,22 @@ def test_concurrent_requests_never_exceed_the_limit(db, clock):
         thread.join(60)
     assert sorted(outcomes) == ["limited"] * 3 + ["sent"] * 3
     assert SentSms.select().count() == 3
+
+
+def test_the_app_level_api_issues_and_verifies_by_ticket_or_number(sqlite_url):
+    from sync_server import create_app
+    from sync_server.otp import issue_otp, otp_service, verify_otp
+
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "app-level-secret", "DATABASE_URL": sqlite_url}
+    )
+    with app.app_context():
+        ticket = issue_otp(PHONE, "kiosk_password_reset")
+        assert otp_service() is otp_service()  # one service per app
+        assert verify_otp(ticket.id, "kiosk_password_reset", "not-it") is False
+        assert verify_otp(ticket.id, "kiosk_password_reset", last_code()) is True
+        issue_otp(PHONE, "eid_register")
+        assert verify_otp(PHONE, "eid_register", last_code()) is True
+        with pytest.raises(OtpExpiredError):
+            verify_otp(PHONE, "eid_register", last_code())
+    database.close()
