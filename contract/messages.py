@@ -80,8 +80,21 @@ class PetitionFiled(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = {}
 
 
+class LookupAudited(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of ``audit.lookup``: a kiosk looked a record up in the station's replica, offline.
+
+    Live lookups are audited by the server as it answers them; an offline one reaches the
+    audit trail through the outbox instead.
+    """
+
+    query: Literal["insured_summary", "insured_record"]
+    citizen_id: CitizenId
+    outcome: Literal["found", "not_found"]
+
+
 TX_BODIES: dict[str, type[msgspec.Struct]] = {
     "petition.filed": PetitionFiled,
+    "audit.lookup": LookupAudited,
 }
 
 

@@ -57,9 +57,19 @@ def run(config_path: Path) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with station:
         station.start()
+        kiosk = None
+        if station.config.kiosk is not None:
+            from device.kiosk.server import KioskServer
+
+            kiosk = KioskServer(station).start()
+            click.echo(f"kiosk on {kiosk.url}", err=True)
         click.echo(f"station {station.config.station_id} running", err=True)
-        while not stop.wait(1.0):
-            station.tick()
+        try:
+            while not stop.wait(1.0):
+                station.tick()
+        finally:
+            if kiosk is not None:
+                kiosk.stop()
     click.echo(f"station {station.config.station_id} stopped", err=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -59,6 +59,25 @@ class ReplicaConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     key_file: str = "replica.key"
 
 
+class KioskConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The kiosk web app the daemon serves to the station's Chromium (device/kiosk/)."""
+
+    #: Loopback only: the kiosk shows personal data and has no login of its own.
+    host: Annotated[
+        str, msgspec.Meta(pattern=r"^(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|::1)$")
+    ] = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080  # 0: any free port
+    #: Personal data leaves the screen after this long without a tap...
+    idle_timeout_s: Annotated[float, msgspec.Meta(ge=10, le=3600)] = 90.0
+    #: ...counting down visibly for the last this many seconds (one tap extends).
+    countdown_s: Annotated[float, msgspec.Meta(ge=3, le=120)] = 20.0
+    default_language: Literal["th", "vi", "en"] = "th"
+    #: Read a temporary password aloud through the headphone jack (espeak-ng) on request.
+    read_aloud: bool = True
+    #: A staffed counter: an officer logs in before residents are served (seed 003).
+    counter_mode: bool = False
+
+
 class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything a station needs to run."""
 
@@ -78,6 +97,7 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     gpio: GpioConfig | None = None
     watchdog: WatchdogConfig | None = None
     replica: ReplicaConfig | None = None  # None: no replica, lookups need the server
+    kiosk: KioskConfig | None = None  # None: no touchscreen (a headless test station)
 
     @property
     def store_path(self) -> Path:

@@ -28,9 +28,9 @@ import peewee
 import psycopg2.extras
 from peewee import EXCLUDED
 
-from contract import AckItem, PetitionFiled, SchemaError, Transaction, decode_body
+from contract import AckItem, LookupAudited, PetitionFiled, SchemaError, Transaction, decode_body
 from sync_server.db import write_transaction
-from sync_server.models import AppliedTransaction, Petition, Station
+from sync_server.models import AppliedTransaction, AuditEvent, Petition, Station
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,18 @@ def _petition_row(
     )
 
 
+def _audit_row(
+    tx: Transaction, body: LookupAudited, station_time: object, received_at: object
+) -> tuple:
+    # The trail is ordered by the server's clock; the station's may be wrong.
+    action = f"lookup.{body.query}.offline"
+    return (received_at, f"station:{tx.station_id}", action, body.citizen_id, body.outcome)
+
+
+def _accept(tx: Transaction, body: object) -> None:
+    """Nothing to refuse beyond the schema."""
+
+
 APPLIERS: dict[str, Applier] = {
     "petition.filed": Applier(
         model=Petition,
@@ -106,6 +118,13 @@ APPLIERS: dict[str, Applier] = {
         check=_check_petition,
         row=_petition_row,
         conflict=lambda tx, body: f"petition number {body.number} is already taken",
+    ),
+    "audit.lookup": Applier(
+        model=AuditEvent,
+        columns=("at", "actor", "action", "subject", "outcome"),
+        check=_accept,
+        row=_audit_row,
+        conflict=lambda tx, body: "audit event could not be stored",
     ),
 }
 

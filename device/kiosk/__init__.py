@@ -1,0 +1,102 @@
+"""The kiosk: a local web app the station daemon serves to its Chromium in kiosk mode.
+
+``create_kiosk_app(station)`` builds the Flask app (one blueprint per flow) around a
+:class:`~device.kiosk.state.KioskState`, which follows the card reader and holds the one
+visit at a time. ``device.kiosk.server.KioskServer`` serves it on loopback with cheroot, a
+threaded WSGI server that streams the server-sent events the page listens to. See
+docs/kiosk.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, g, request
+
+from device.config import KioskConfig
+from device.kiosk import i18n
+from device.kiosk.state import KioskState, VisitGoneError
+
+if TYPE_CHECKING:
+    from device.station import Station
+
+__all__ = ["KioskState", "create_kiosk_app", "kiosk_state"]
+
+_EXTENSION = "dcs_kiosk"
+
+
+def create_kiosk_app(
+    station: Station,
+    config: KioskConfig | None = None,
+    *,
+    state: KioskState | None = None,
+    test_config: dict[str, Any] | None = None,
+) -> Flask:
+    """The kiosk app for ``station`` (its ``[kiosk]`` section, or ``config``, or defaults).
+
+    The returned app's :class:`KioskState` is not started: the server starts it (or call
+    ``kiosk_state(app).start()``), so building the app has no side effects.
+    """
+    config = config or station.config.kiosk or KioskConfig()
+    app = Flask(__name__)
+    # The session cookie carries nothing personal (only the display mode); the key is
+    # per process because nothing outlives the process.
+    app.config.update(SECRET_KEY=_random_key(), SESSION_COOKIE_SAMESITE="Strict")
+    if test_config:
+        app.config.update(test_config)
+    app.extensions[_EXTENSION] = state or KioskState(station, config)
+    i18n.init_app(app, config.default_language)
+    _language_urls(app, config.default_language)
+
+    from device.kiosk.views import home, insured, stream
+
+    for module in (home, stream, insured):
+        app.register_blueprint(module.bp)
+    app.after_request(_no_store)
+    app.register_error_handler(VisitGoneError, _visit_gone)
+    return app
+
+
+def kiosk_state(app: Flask) -> KioskState:
+    """The app's kiosk state."""
+    return app.extensions[_EXTENSION]
+
+
+def _random_key() -> bytes:
+    import secrets
+
+    return secrets.token_bytes(32)
+
+
+def _language_urls(app: Flask, default_language: str) -> None:
+    """Every screen lives under ``/<lang>/``; links keep the language they were made in."""
+
+    @app.url_value_preprocessor
+    def pull_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        lang = values.pop("lang", None) if values else None
+        if lang is not None and lang not in i18n.LANGUAGES:
+            from flask import abort
+
+            abort(404)
+        g.lang = lang or default_language
+
+    @app.url_defaults
+    def add_language(endpoint: str, values: dict[str, Any]) -> None:
+        if "lang" not in values and app.url_map.is_endpoint_expecting(endpoint, "lang"):
+            values["lang"] = getattr(g, "lang", default_language)
+
+
+def _visit_gone(error: VisitGoneError):  # type: ignore[no-untyped-def]
+    """A page or form of a visit that has ended goes back to the home screen."""
+    from flask import redirect, url_for
+
+    return redirect(url_for("home.index"))
+
+
+def _no_store(response):  # type: ignore[no-untyped-def]
+    """Nothing a kiosk shows may be kept by the browser's cache or history."""
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,257 @@
+"""The kiosk's state: the current visit, fed by card events, ended by removal or idleness.
+
+:class:`KioskState` listens to the card reader (``StationHardware.card_listeners``). On an
+insertion it starts a visit at once (the screen can switch to "reading" while the card is
+read), then reads the card, its photo and the insured-person record on a worker thread. On
+a removal it drops the visit and tells the screen, which clears itself. A ticker thread ends
+idle visits and reports the printer's state changes; both reach the page as server-sent
+events (:mod:`device.kiosk.events`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from device.config import KioskConfig
+from device.kiosk.events import Event, EventBus
+from device.kiosk.lookup import RecordView, find_record
+from device.kiosk.visit import Visit
+from hardware.card import CardEvent
+from hardware.exc import CardError, HardwareError
+
+if TYPE_CHECKING:
+    from device.station import Station
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+
+
+class VisitGoneError(Exception):
+    """The page or form belongs to a visit that has ended (card removed, timed out)."""
+
+
+class KioskState:
+    """The one visit at a time of one kiosk screen."""
+
+    def __init__(
+        self,
+        station: Station,
+        config: KioskConfig,
+        *,
+        find: Callable[[Station, str], RecordView] = find_record,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.station = station
+        self.config = config
+        self.bus = EventBus()
+        self._find = find
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._visit: Visit | None = None
+        self._printer_state: str | None = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        #: Wall-clock time of the last card event (for the kiosk benchmark; not personal).
+        self.last_card_event_at: float | None = None
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> KioskState:
+        """Listen to the card reader and start the ticker."""
+        hardware = self.station.hardware
+        if hardware is not None and self._on_card not in hardware.card_listeners:
+            hardware.card_listeners.append(self._on_card)
+            if hardware.card is not None and hardware.card.card_present:
+                # A card already in at start: treat it as inserted now.
+                self._insert()
+        if self._ticker is None:
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick_loop, name="kiosk-tick", daemon=True)
+            self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, drop the visit, end the event streams; safe twice."""
+        hardware = self.station.hardware
+        if hardware is not None and self._on_card in hardware.card_listeners:
+            hardware.card_listeners.remove(self._on_card)
+        self._stop.set()
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.join()
+        with self._lock:
+            if self._visit is not None:
+                self._visit.forget()
+            self._visit = None
+        self.bus.close()
+
+    # -- what the pages ask --------------------------------------------------------------
+
+    @property
+    def visit(self) -> Visit | None:
+        """The current visit, if any."""
+        return self._visit
+
+    @property
+    def card_present(self) -> bool:
+        """Whether a card is in the reader now."""
+        hardware = self.station.hardware
+        return bool(hardware and hardware.card and hardware.card.card_present)
+
+    def check(self, token: str | None) -> Visit:
+        """The current visit if ``token`` names it (and count it as activity); else raise."""
+        with self._lock:
+            visit = self._visit
+            if visit is None or not token or token != visit.token or visit.state == "ended":
+                raise VisitGoneError("this page belongs to a visit that has ended")
+            visit.last_activity = self._clock()
+            return visit
+
+    def card_visit(self) -> Visit | None:
+        """The current visit if a card started it and it has not ended."""
+        visit = self._visit
+        if visit is None or not visit.card_visit or visit.state == "ended":
+            return None
+        return visit
+
+    def open_visit(self) -> Visit:
+        """The current visit, or a new visit without a card (petitions, tracking by number)."""
+        with self._lock:
+            visit = self._visit
+            if visit is not None and visit.state != "ended":
+                visit.last_activity = self._clock()
+                return visit
+            if visit is not None and visit.card_visit and self.card_present:
+                # The card's visit timed out; a new one starts by taking the card out.
+                raise VisitGoneError("remove the card to start again")
+            self._visit = Visit.new(card_visit=False, clock=self._clock())
+            self._visit.ready.set()
+            self._announce()
+            return self._visit
+
+    def end(self, token: str | None, reason: str = "finished") -> None:
+        """End the visit ``token`` names (the resident finished, or the countdown ran out)."""
+        with self._lock:
+            visit = self._visit
+            if visit is None or token != visit.token:
+                return
+            self._end(visit, reason)
+
+    def wait_ready(self, visit: Visit, timeout_s: float) -> bool:
+        """Wait until the visit's card and record are read (or failed)."""
+        return visit.ready.wait(timeout_s)
+
+    def status(self) -> list[Event]:
+        """The events that describe the state now (sent first on every new stream)."""
+        return [self._visit_event(), Event("printer", {"state": self._printer_state or "none"})]
+
+    # -- card events ---------------------------------------------------------------------
+
+    def _on_card(self, event: CardEvent) -> None:
+        self.last_card_event_at = time.time()
+        if event.kind == "inserted":
+            self._insert()
+        else:
+            self._remove()
+
+    def _insert(self) -> None:
+        with self._lock:
+            if self._visit is not None:
+                self._visit.forget()
+            visit = Visit.new(card_visit=True, clock=self._clock())
+            self._visit = visit
+            self._announce()
+        threading.Thread(target=self._read, args=(visit,), name="kiosk-read", daemon=True).start()
+
+    def _remove(self) -> None:
+        with self._lock:
+            visit, self._visit = self._visit, None
+            if visit is not None:
+                visit.forget()
+            self._announce(reason="card_removed")
+
+    def _read(self, visit: Visit) -> None:
+        """Read the card, its photo and the record; drop all of it if the card left meanwhile."""
+        hardware = self.station.hardware
+        try:
+            assert hardware is not None and hardware.card is not None
+            card = hardware.card.read()
+            photo = hardware.card.read_photo()
+        except (CardError, HardwareError) as exc:
+            log.warning("card could not be read: %s", type(exc).__name__)
+            with self._lock:
+                if self._visit is visit:
+                    visit.state = "card_error"
+                    visit.error = "card_unreadable"
+                    visit.ready.set()
+                    self._announce()
+            return
+        record = self._find(self.station, card.citizen_id)
+        with self._lock:
+            if self._visit is not visit:
+                return  # the card left while we read: keep nothing
+            visit.card, visit.photo, visit.record = card, photo, record
+            visit.state = "ready"
+            visit.ready.set()
+            self._announce()
+
+    # -- ending visits -------------------------------------------------------------------
+
+    def _end(self, visit: Visit, reason: str) -> None:
+        visit.forget()
+        if visit.card_visit and self.card_present:
+            visit.state = "ended"  # the card is still in: the screen asks to remove it
+            self._announce(reason=reason)
+        else:
+            self._visit = None
+            self._announce(reason=reason)
+
+    def expire_idle(self) -> None:
+        """End the visit when nobody touched the screen for ``idle_timeout_s``."""
+        with self._lock:
+            visit = self._visit
+            if visit is None or visit.state in ("ended", "reading"):
+                return
+            if self._clock() - visit.last_activity >= self.config.idle_timeout_s:
+                log.info("visit ended after %.0f s idle", self.config.idle_timeout_s)
+                self._end(visit, "timeout")
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.expire_idle()
+                self._poll_printer()
+            except Exception:
+                log.exception("kiosk tick failed")
+
+    def _poll_printer(self) -> None:
+        hardware = self.station.hardware
+        printer = hardware.printer if hardware is not None else None
+        state = printer.state if printer is not None else "none"
+        if state != self._printer_state:
+            self._printer_state = state
+            self.bus.publish("printer", state=state)
+
+    # -- events --------------------------------------------------------------------------
+
+    def _visit_event(self, reason: str | None = None) -> Event:
+        visit = self._visit
+        return Event(
+            "visit",
+            {
+                "token": visit.token if visit is not None else "",
+                "state": visit.state if visit is not None else "none",
+                "card": visit.card_visit if visit is not None else False,
+                "card_present": self.card_present,
+                "reason": reason,
+            },
+        )
+
+    def _announce(self, reason: str | None = None) -> None:
+        event = self._visit_event(reason)
+        self.bus.publish(event.name, **event.data)

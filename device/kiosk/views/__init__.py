@@ -1,0 +1,1 @@
+"""The kiosk's blueprints, one per flow; ``common`` holds what they share."""

@@ -1,0 +1,61 @@
+"""What every kiosk view shares: the state, the current visit, rendering with no cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from contract import BENEFIT_TYPES, PAYMENT_METHODS
+from device.kiosk.i18n import LANGUAGE_NAMES, LANGUAGES
+from device.kiosk.state import KioskState, VisitGoneError
+from device.kiosk.visit import Visit
+
+#: Codes of the records that have a catalogue entry; a newer code shows as it is.
+KNOWN_CODES = frozenset(
+    [f"benefit.{code}" for code in BENEFIT_TYPES] + [f"method.{code}" for code in PAYMENT_METHODS]
+)
+
+__all__ = ["VisitGoneError", "back_home", "kiosk", "render", "visit_from_form"]
+
+
+def kiosk() -> KioskState:
+    """The kiosk state of the current app."""
+    return current_app.extensions["dcs_kiosk"]
+
+
+def render(template: str, *, visit: Visit | None = None, page: str = "", **context: Any) -> str:
+    """Render a screen. A screen with a ``visit`` is personal: the page clears itself the
+    moment that visit ends (card removed, timed out) and counts down when idle."""
+    state = kiosk()
+    link = state.station.sync.link
+    switch = {}
+    for code in LANGUAGES:
+        args = dict(request.view_args or {})
+        args["lang"] = code
+        switch[code] = url_for(request.endpoint, **args) if request.method == "GET" else None
+    return render_template(
+        template,
+        visit=visit,
+        page=page,
+        online=link.connected,
+        languages=LANGUAGE_NAMES,
+        switch=switch,
+        lang=g.lang,
+        large=request.cookies.get("display") == "large",
+        config=state.config,
+        endpoints=current_app.view_functions,
+        known_codes=KNOWN_CODES,
+        **context,
+    )
+
+
+def visit_from_form() -> Visit:
+    """The visit a posted form belongs to; raises :class:`VisitGoneError` for an old one."""
+    return kiosk().check(request.form.get("visit"))
+
+
+def back_home() -> Response:
+    """Back to the home screen in the current language."""
+    return redirect(url_for("home.index"))

@@ -1,0 +1,68 @@
+"""The home screen, the utilities of seed 002, the display mode and the card's photo."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, redirect, request, url_for
+
+from device.kiosk.views.common import kiosk, render
+
+bp = Blueprint("home", __name__)
+
+#: Seed 002's utility services: shown, and honestly "coming soon" until they work.
+UTILITIES = ("bills", "health_insurance", "checkup")
+
+
+@bp.get("/")
+def root() -> Response:
+    """The next resident starts in the default language with the normal display."""
+    response = redirect(url_for("home.index", lang=kiosk().config.default_language))
+    response.delete_cookie("display")
+    return response
+
+
+@bp.get("/<lang>/")
+def index() -> Response | str:
+    """Insert your card; the services; what works offline."""
+    state = kiosk()
+    visit = state.visit
+    if visit is not None and visit.card_visit and visit.state in ("reading", "ready"):
+        return redirect(url_for("insured.summary"))
+    remove_card = visit is not None and visit.state in ("ended", "card_error")
+    return render(
+        "home.html",
+        page="home",
+        utilities=UTILITIES,
+        remove_card=remove_card,
+        card_error=visit is not None and visit.state == "card_error",
+    )
+
+
+@bp.get("/<lang>/soon/<service>")
+def coming_soon(service: str) -> str:
+    """A utility that is not offered yet says so, with where to go meanwhile."""
+    if service not in UTILITIES:
+        abort(404)
+    return render("soon.html", page="soon", service=service)
+
+
+@bp.get("/<lang>/display/<mode>")
+def display(mode: str) -> Response:
+    """Large text and high contrast on or off, then back to the same screen."""
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("home.index", lang=g.lang)
+    response = redirect(target)
+    if mode == "large":
+        response.set_cookie("display", "large", samesite="Strict", httponly=True)
+    else:
+        response.delete_cookie("display")
+    return response
+
+
+@bp.get("/photo/<token>")
+def photo(token: str) -> Response:
+    """The card's photo, from memory, only for the visit it belongs to."""
+    visit = kiosk().check(token)
+    if visit.photo is None:
+        abort(404)
+    return Response(visit.photo, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})

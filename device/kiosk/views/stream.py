@@ -1,0 +1,38 @@
+"""The live channel to the page: server-sent events, and the visit's keep-alive and end."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from device.kiosk.views.common import VisitGoneError, kiosk
+
+bp = Blueprint("stream", __name__)
+
+
+@bp.get("/events")
+def events() -> Response:
+    """``text/event-stream``: the visit's state and the printer's, first now, then changes."""
+    state = kiosk()
+    return Response(
+        state.bus.stream(state.status()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@bp.post("/visit/extend")
+def extend() -> Response:
+    """The resident is still there (a tap, or "more time" on the countdown)."""
+    try:
+        kiosk().check(request.form.get("visit"))
+    except VisitGoneError:
+        return jsonify(ok=False), 409
+    return jsonify(ok=True)
+
+
+@bp.post("/visit/end")
+def end() -> Response:
+    """End the visit: "finish" tapped, or the idle countdown ran out."""
+    reason = request.form.get("reason", "finished")
+    kiosk().end(request.form.get("visit"), "timeout" if reason == "timeout" else "finished")
+    return jsonify(ok=True)
