@@ -257,6 +257,97 @@ class LookupResponse(Message, kw_only=True):
     reason: str | None = None
 
 
+# --- kiosk services: MQTT 5 request/response on ``service`` -------------------------------
+
+#: What a kiosk may ask the server to do for the resident standing at it.
+ServiceAction = Literal[
+    "otp.send",  # send a one-time code by SMS (purpose, phone) -> ticket
+    "otp.check",  # check a code (purpose, ticket, code)
+    "password.start",  # seed 000: insurance number + phone of the card holder -> code sent
+    "password.reset",  # ...the code -> a temporary password, shown on screen only
+    "eid.start",  # seed 001: phone -> code sent
+    "eid.register",  # ...the code, the declared data, a password -> level-1 account
+    "petitions.mine",  # the petitions filed with the card holder's id, with their history
+    "track.start",  # seed 004: petition number + the phone used to file it -> code sent
+    "track.check",  # ...the code -> the petition's status history
+]
+OtpPurpose = Literal["petition", "kiosk_password_reset", "eid_register", "tracking"]
+TicketId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
+OtpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
+
+
+class DeclaredIdentity(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a citizen declares for an e-ID account (seed 001): read from the card and
+    confirmed, or typed by a guardian for a child under 14."""
+
+    citizen_id: CitizenId
+    first_th: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    last_th: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    date_of_birth: date | None = None
+    email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
+
+
+class ServiceRequest(Message, kw_only=True):
+    """A kiosk service request; sent with ``ResponseTopic`` and ``CorrelationData`` like a
+    lookup. Which fields each ``action`` needs is in docs/contract.md; ``citizen_id`` is
+    always the id read from the card in the reader, never typed."""
+
+    station_id: StationId
+    action: ServiceAction
+    citizen_id: CitizenId | None = None
+    phone: ThaiMobile | None = None
+    purpose: OtpPurpose | None = None
+    ticket: TicketId | None = None
+    code: OtpCode | None = None
+    insurance_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{13}$")] | None = None
+    number: PetitionNumber | None = None
+    declared: DeclaredIdentity | None = None
+    guardian: bool = False  # eid.register: the card holder registers a child under 14
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=128)] | None = None
+
+
+class StatusStep(msgspec.Struct, kw_only=True):
+    """One step of a petition's public status history (the status and when; never who)."""
+
+    status: Code
+    at: AwareDatetime
+
+
+class PetitionStatus(msgspec.Struct, kw_only=True):
+    """A petition as the resident may see it: number, service, where it stands, history."""
+
+    number: PetitionNumber
+    service: Code
+    status: Code
+    received_at: AwareDatetime
+    history: list[StatusStep] = []
+
+
+ServiceStatus = Literal[
+    "ok",  # done; the fields of the action are filled in
+    "no_match",  # seed 000: the phone and the insurance number do not match
+    "wrong_code",  # the code is wrong; tries remain
+    "expired",  # no live code (expired, used, superseded, burnt): ask for a new one
+    "rate_limited",  # too many tries; ``retry_after_s`` says when
+    "refused",  # the request cannot go ahead; ``reason`` is a code the kiosk translates
+    "error",  # the server failed; try again later
+]
+
+
+class ServiceResponse(Message, kw_only=True):
+    """The answer to a :class:`ServiceRequest`. ``temporary_password`` is shown on the
+    kiosk's screen only: never printed, logged or stored by the station."""
+
+    status: ServiceStatus
+    reason: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    ticket: TicketId | None = None
+    expires_at: AwareDatetime | None = None
+    retry_after_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    temporary_password: str | None = None
+    level: Annotated[int, msgspec.Meta(ge=1, le=2)] | None = None
+    petitions: list[PetitionStatus] = []
+
+
 # --- replicas: the records of the residents a station serves --------------------------------
 
 RequestId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]

@@ -31,6 +31,8 @@ class Channel(StrEnum):
     COMMAND_RESULT = "cmd/result"  # station -> server: outcome of a command
     REPLICA_REQUEST = "replica/request"  # station -> server: send my replica (full or since)
     REPLICA = "replica"  # server -> station: sealed replica parts, or a refusal
+    SERVICE = "service"  # station -> server: a kiosk service request (OTP, reset, e-ID...)
+    SERVICE_REPLY = "service/reply"  # server -> station: its answer
 
 
 def is_valid_station_id(station_id: str) -> bool:

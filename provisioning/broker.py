@@ -35,6 +35,8 @@ STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
     (Channel.COMMAND_RESULT, "write"),
     (Channel.REPLICA_REQUEST, "write"),
     (Channel.REPLICA, "read"),
+    (Channel.SERVICE, "write"),
+    (Channel.SERVICE_REPLY, "read"),
 )
 
 

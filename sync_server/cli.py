@@ -45,6 +45,25 @@ def ingest(worker_id: str) -> None:
     click.echo(f"ingest worker {worker_id} stopped", err=True)
 
 
+@main.command("kiosk")
+@click.option("--worker-id", default="1", show_default=True, help="Unique per process.")
+def kiosk(worker_id: str) -> None:
+    """Answer the stations' kiosk service requests (codes, resets, e-ID, tracking)."""
+    from sync_server.kiosk_services.worker import KioskServicesWorker
+
+    try:
+        app = create_app()
+    except ServerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with KioskServicesWorker.from_config(app.config, worker_id=worker_id):
+        click.echo(f"kiosk-services worker {worker_id} running", err=True)
+        stop.wait()
+    click.echo(f"kiosk-services worker {worker_id} stopped", err=True)
+
+
 @main.command("seed")
 @click.option("--count", default=200, show_default=True, help="Synthetic residents to create.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed (reproducible).")

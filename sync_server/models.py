@@ -119,3 +119,6 @@ ALL_MODELS.extend(RECORD_MODELS)
 from sync_server.otp import MESSAGING_MODELS  # noqa: E402 - SMS log, OTP codes, rate-limit hits
 
 ALL_MODELS.extend(MESSAGING_MODELS)
+from sync_server.kiosk_services.models import KIOSK_MODELS  # noqa: E402 - e-ID passwords
+
+ALL_MODELS.extend(KIOSK_MODELS)

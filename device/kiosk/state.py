@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from device.config import KioskConfig
 from device.kiosk.events import Event, EventBus
 from device.kiosk.lookup import RecordView, find_record
+from device.kiosk.services import ServiceClient
 from device.kiosk.visit import Visit
 from hardware.card import CardEvent
 from hardware.exc import CardError, HardwareError
@@ -49,6 +50,9 @@ class KioskState:
         self.station = station
         self.config = config
         self.bus = EventBus()
+        self.services = ServiceClient(
+            station.sync.link, timeout_s=station.config.sync.lookup_timeout_s
+        )
         self._find = find
         self._clock = clock
         self._lock = threading.RLock()

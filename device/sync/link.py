@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 Handler = Callable[[mqtt.MQTTMessage], None]
 
 #: What a station subscribes to; all under its own subtree, as the broker ACL requires.
-SUBSCRIBED = (Channel.ACK, Channel.LOOKUP_REPLY, Channel.COMMAND, Channel.REPLICA)
+SUBSCRIBED = (
+    Channel.ACK,
+    Channel.LOOKUP_REPLY,
+    Channel.COMMAND,
+    Channel.REPLICA,
+    Channel.SERVICE_REPLY,
+)
 
 
 class Link:

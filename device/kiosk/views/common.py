@@ -17,6 +17,32 @@ KNOWN_CODES = frozenset(
     [f"benefit.{code}" for code in BENEFIT_TYPES] + [f"method.{code}" for code in PAYMENT_METHODS]
 )
 
+#: Error codes a screen can name (``error.<code>`` in the catalogues); others say "unknown".
+ERROR_KEYS = frozenset(
+    f"error.{code}"
+    for code in (
+        "bad_phone",
+        "needs_network",
+        "wrong_code",
+        "expired",
+        "rate_limited",
+        "error",
+        "empty_form",
+        "bad_number",
+        "no_match",
+        "weak_password",
+        "password_mismatch",
+        "not_in_register",
+        "data_mismatch",
+        "already_registered",
+        "guardian_required",
+        "guardian_not_registered",
+        "guardian_not_needed",
+        "card_mismatch",
+        "bad_child",
+    )
+)
+
 __all__ = ["VisitGoneError", "back_home", "kiosk", "render", "visit_from_form"]
 
 
@@ -47,6 +73,7 @@ def render(template: str, *, visit: Visit | None = None, page: str = "", **conte
         config=state.config,
         endpoints=current_app.view_functions,
         known_codes=KNOWN_CODES,
+        error_keys=ERROR_KEYS,
         **context,
     )
 

@@ -1,0 +1,296 @@
+"""What each kiosk service request does; :meth:`KioskServices.handle` answers one.
+
+Every answer is a :class:`contract.ServiceResponse`; every request leaves an ``AuditEvent``
+(the station as actor, the card holder's id or the petition number as subject, never a
+phone number, code or password). Rate limits: per card and per phone for the password reset
+and the e-ID registration, the tracking page's own limits for tracking (the station counts
+as the "IP").
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
+from sync_server.db import write_transaction
+from sync_server.kiosk_services.models import IdentityCredential
+from sync_server.models import AuditEvent, Petition
+from sync_server.otp import (
+    OtpAttemptsExceededError,
+    OtpDeliveryError,
+    OtpExpiredError,
+    OtpRateLimitedError,
+    OtpService,
+)
+from sync_server.ratelimit import Limit, RateLimitedError
+from sync_server.records.accounts import (
+    Declared,
+    IdentityRegistrationError,
+    register_identity_level1,
+    reset_password,
+)
+from sync_server.records.models import IdentityAccount, InsuranceAccount
+from sync_server.records.passwords import hash_password
+from sync_server.records.petitions import history
+from sync_server.tracking import service as tracking
+
+log = logging.getLogger(__name__)
+
+#: Petitions listed for the card holder, newest first.
+MY_PETITIONS = 20
+#: Purposes a kiosk may send a bare code for (the others have their own start actions).
+BARE_OTP_PURPOSES = ("petition",)
+
+
+class MissingFieldError(ValueError):
+    """The request lacks a field its action needs."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class KioskLimits:
+    """Per card and per phone, over an hour: password-reset and e-ID starts."""
+
+    per_card: Limit
+    per_phone: Limit
+
+    @classmethod
+    def default(cls) -> KioskLimits:
+        """Five starts per card and five per phone an hour."""
+        return cls(
+            Limit("kiosk-card", 5, timedelta(hours=1)), Limit("kiosk-phone", 5, timedelta(hours=1))
+        )
+
+
+def strong_enough(password: str) -> bool:
+    """At least 8 characters with a letter and a digit (the kiosk's meter asks for more)."""
+    return (
+        len(password) >= 8
+        and re.search(r"[A-Za-z]", password) is not None
+        and re.search(r"[0-9]", password) is not None
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _need(request: ServiceRequest, *names: str) -> None:
+    for name in names:
+        if getattr(request, name) in (None, ""):
+            raise MissingFieldError(name)
+
+
+class KioskServices:
+    """Answers kiosk service requests; one per worker."""
+
+    def __init__(
+        self,
+        otp: OtpService,
+        tracking_limits: tracking.TrackingLimits,
+        limits: KioskLimits | None = None,
+    ) -> None:
+        self.otp = otp
+        self.tracking_limits = tracking_limits
+        self.limits = limits or KioskLimits.default()
+        self._actions: dict[str, Callable[[str, ServiceRequest], ServiceResponse]] = {
+            "otp.send": self._otp_send,
+            "otp.check": self._otp_check,
+            "password.start": self._password_start,
+            "password.reset": self._password_reset,
+            "eid.start": self._eid_start,
+            "eid.register": self._eid_register,
+            "petitions.mine": self._petitions_mine,
+            "track.start": self._track_start,
+            "track.check": self._track_check,
+        }
+
+    def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        """Do what ``request`` asks and say how it went (never raises for a citizen's error)."""
+        try:
+            return self._actions[request.action](station_id, request)
+        except MissingFieldError as exc:
+            return ServiceResponse(status="refused", reason=f"missing_{exc.field}")
+        except (RateLimitedError, OtpRateLimitedError) as exc:
+            self._audit(station_id, request, None, "rate_limited")
+            return ServiceResponse(status="rate_limited", retry_after_s=exc.retry_after_s)
+        except OtpAttemptsExceededError:
+            return ServiceResponse(status="expired", reason="too_many_wrong_codes")
+        except OtpExpiredError as exc:
+            return ServiceResponse(status="expired", reason=exc.reason)
+        except OtpDeliveryError:
+            return ServiceResponse(status="error", reason="sms_failed")
+        except tracking.TrackingInputError as exc:
+            return ServiceResponse(status="refused", reason=f"bad_{exc.field}")
+
+    # -- bare codes (petitions) --------------------------------------------------------
+
+    def _otp_send(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "phone", "purpose")
+        if request.purpose not in BARE_OTP_PURPOSES:
+            return ServiceResponse(status="refused", reason="purpose_not_allowed")
+        ticket = self.otp.issue(request.phone, request.purpose)
+        return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
+
+    def _otp_check(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "purpose", "ticket", "code")
+        if request.purpose not in BARE_OTP_PURPOSES:
+            return ServiceResponse(status="refused", reason="purpose_not_allowed")
+        ok = self.otp.verify(request.purpose, request.code, ticket_id=request.ticket)
+        return ServiceResponse(status="ok" if ok else "wrong_code")
+
+    # -- seed 000: insurance e-account password reset ----------------------------------
+
+    def _matching_account(self, request: ServiceRequest) -> InsuranceAccount | None:
+        """The card holder's e-account when the insurance number and the phone match it."""
+        account = InsuranceAccount.get_or_none(
+            InsuranceAccount.insurance_number == request.insurance_number
+        )
+        registered = account.phone if account is not None else "\0" * 10
+        phone_ok = hmac.compare_digest(registered.encode(), request.phone.encode())
+        if account is None or not phone_ok or account.citizen_id != request.citizen_id:
+            return None
+        return account
+
+    def _password_start(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id", "insurance_number", "phone")
+        self.otp.limiter.hit(
+            [(self.limits.per_card, request.citizen_id), (self.limits.per_phone, request.phone)]
+        )
+        if self._matching_account(request) is None:
+            self._audit(station_id, request, request.citizen_id, "no_match")
+            return ServiceResponse(status="no_match")
+        ticket = self.otp.issue(request.phone, "kiosk_password_reset")
+        self._audit(station_id, request, request.citizen_id, "code_sent")
+        return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
+
+    def _password_reset(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id", "insurance_number", "phone", "ticket", "code")
+        if not self.otp.verify("kiosk_password_reset", request.code, ticket_id=request.ticket):
+            return ServiceResponse(status="wrong_code")
+        if self._matching_account(request) is None:
+            return ServiceResponse(status="no_match")
+        password = reset_password(request.insurance_number, request.phone)
+        if password is None:
+            return ServiceResponse(status="no_match")
+        self._audit(station_id, request, request.citizen_id, "reset")
+        return ServiceResponse(status="ok", temporary_password=password)
+
+    # -- seed 001: electronic identity, level 1 ----------------------------------------
+
+    def _eid_start(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id", "phone")
+        self.otp.limiter.hit(
+            [(self.limits.per_card, request.citizen_id), (self.limits.per_phone, request.phone)]
+        )
+        own = IdentityAccount.get_or_none(IdentityAccount.citizen == request.citizen_id)
+        if request.guardian and own is None:
+            return ServiceResponse(status="refused", reason="guardian_not_registered")
+        if not request.guardian and own is not None:
+            return ServiceResponse(status="refused", reason="already_registered", level=own.level)
+        ticket = self.otp.issue(request.phone, "eid_register")
+        self._audit(station_id, request, request.citizen_id, "code_sent")
+        return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
+
+    def _eid_register(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id", "phone", "ticket", "code", "declared", "password")
+        declared = request.declared
+        if not request.guardian and declared.citizen_id != request.citizen_id:
+            return ServiceResponse(status="refused", reason="card_mismatch")
+        if not strong_enough(request.password):
+            return ServiceResponse(status="refused", reason="weak_password")
+        if not self.otp.verify("eid_register", request.code, ticket_id=request.ticket):
+            return ServiceResponse(status="wrong_code")
+        try:
+            account = register_identity_level1(
+                Declared(
+                    citizen_id=declared.citizen_id,
+                    first_th=declared.first_th,
+                    last_th=declared.last_th,
+                    date_of_birth=declared.date_of_birth,
+                    phone=request.phone,
+                    email=declared.email,
+                ),
+                guardian_citizen_id=request.citizen_id if request.guardian else None,
+            )
+        except IdentityRegistrationError as exc:
+            self._audit(station_id, request, declared.citizen_id, exc.reason)
+            return ServiceResponse(status="refused", reason=exc.reason)
+        with write_transaction():
+            IdentityCredential.replace(
+                citizen_id=declared.citizen_id, password_hash=hash_password(request.password)
+            ).execute()
+        self._audit(station_id, request, declared.citizen_id, "registered")
+        return ServiceResponse(status="ok", level=account.level)
+
+    # -- seed 004: tracking ------------------------------------------------------------
+
+    def _petitions_mine(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id")
+        rows = (
+            Petition.select()
+            .where(Petition.citizen_id == request.citizen_id)
+            .order_by(Petition.received_at.desc())
+            .limit(MY_PETITIONS)
+        )
+        petitions = [self._status_of(row) for row in rows]
+        self._audit(station_id, request, request.citizen_id, f"{len(petitions)}_found")
+        return ServiceResponse(status="ok", petitions=petitions)
+
+    def _track_start(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "number", "phone")
+        _, ticket = tracking.start(
+            request.number,
+            request.phone,
+            ip=f"station:{station_id}",
+            otp=self.otp,
+            limits=self.tracking_limits,
+        )
+        return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
+
+    def _track_check(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "number", "phone", "ticket", "code")
+        self.otp.limiter.hit([(self.tracking_limits.codes_per_ip, f"station:{station_id}")])
+        petition = Petition.get_or_none(Petition.number == request.number)
+        pair_ok = petition is not None and hmac.compare_digest(
+            petition.phone.encode(), request.phone.encode()
+        )
+        # The code must be the one sent to the number that filed this petition; a pair that
+        # does not match was given a decoy ticket, which never verifies.
+        if pair_ok:
+            ok = self.otp.verify(tracking.PURPOSE, request.code, phone=request.phone)
+        else:
+            ok = self.otp.verify(tracking.PURPOSE, request.code, ticket_id=request.ticket)
+        if not ok or petition is None:
+            return ServiceResponse(status="wrong_code")
+        self._audit(station_id, request, request.number, "shown")
+        return ServiceResponse(status="ok", petitions=[self._status_of(petition)])
+
+    @staticmethod
+    def _status_of(petition: Petition) -> PetitionStatus:
+        steps = [StatusStep(status=s.status, at=_aware(s.at)) for s in history(petition.number)]
+        return PetitionStatus(
+            number=petition.number,
+            service=petition.service,
+            status=petition.status,
+            received_at=_aware(petition.received_at),
+            history=steps,
+        )
+
+    @staticmethod
+    def _audit(station_id: str, request: ServiceRequest, subject: str | None, outcome: str) -> None:
+        with write_transaction():
+            AuditEvent.create(
+                actor=f"station:{station_id}",
+                action=f"kiosk.{request.action}",
+                subject=subject,
+                outcome=outcome[:32],
+            )
