@@ -106,7 +106,7 @@ class KioskStack:
 
     def start(self, *, replica: bool = True, services: bool = True) -> KioskStack:
         """Broker, server (seeded), workers, station with its devices, and the kiosk."""
-        self.card_files = write_card_files(3, self.root / "cards")
+        self.card_files = write_card_files(4, self.root / "cards")
         self.broker = LocalBroker(limits=BrokerLimits())
         self.broker.add_user(SERVER_USER)
         self.broker.add_user(STATION_ID)

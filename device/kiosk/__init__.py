@@ -48,9 +48,9 @@ def create_kiosk_app(
     i18n.init_app(app, config.default_language)
     _language_urls(app, config.default_language)
 
-    from device.kiosk.views import home, insured, petition, stream, tracking
+    from device.kiosk.views import eid, home, insured, password, petition, stream, tracking
 
-    for module in (home, stream, insured, petition, tracking):
+    for module in (home, stream, insured, petition, tracking, password, eid):
         app.register_blueprint(module.bp)
     app.after_request(_no_store)
     app.register_error_handler(VisitGoneError, _visit_gone)

@@ -1,0 +1,143 @@
+"""Flow 2, the insurance e-account password reset (seed 000), with the card in the reader.
+
+Insurance number + the phone registered on the account; on a match the server texts a code to
+that phone (possession, as the hotline's caller id proves it) and, once it is typed, issues a
+temporary password that must be changed at the next login. The password is shown on this
+screen only: never printed (the receipt layer refuses it), logged or stored by the station;
+it leaves memory with the visit. On no match, seed 000's message. Needs the server.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from device.errors import LookupTimeoutError, ServerUnavailableError
+from device.kiosk.views.common import kiosk, render, visit_from_form
+
+bp = Blueprint("password", __name__, url_prefix="/<lang>/password")
+
+_OFFLINE = (ServerUnavailableError, LookupTimeoutError)
+#: espeak-ng voices for the read-aloud, by screen language.
+VOICES = {"th": "th", "vi": "vi", "en": "en"}
+
+
+def _card_visit():  # type: ignore[no-untyped-def]
+    visit = kiosk().card_visit()
+    if visit is None or visit.card is None:
+        return None, None
+    return visit, visit.flows.setdefault("password", {})
+
+
+@bp.get("/")
+def start() -> Response | str:
+    """Insurance number and the registered phone."""
+    visit, flow = _card_visit()
+    if visit is None:
+        return redirect(url_for("home.index"))
+    return render(
+        "password/start.html", visit=visit, page="password-start", error=flow.pop("error", None)
+    )
+
+
+@bp.post("/")
+def send_code() -> Response:
+    visit = visit_from_form()
+    flow = visit.flows.setdefault("password", {})
+    insurance = re.sub(r"\D", "", request.form.get("insurance_number", ""))
+    phone = re.sub(r"\D", "", request.form.get("phone", ""))
+    if len(insurance) != 13 or len(phone) != 10 or not phone.startswith("0"):
+        flow["error"] = "no_match"
+        return redirect(url_for("password.start"))
+    try:
+        answer = kiosk().services.ask(
+            "password.start",
+            citizen_id=visit.card.citizen_id,
+            insurance_number=insurance,
+            phone=phone,
+        )
+    except _OFFLINE:
+        flow["error"] = "needs_network"
+        return redirect(url_for("password.start"))
+    if answer.status != "ok":
+        flow["error"] = answer.status
+        return redirect(url_for("password.start"))
+    flow.update(insurance=insurance, phone=phone, ticket=answer.ticket)
+    return redirect(url_for("password.code"))
+
+
+@bp.get("/code")
+def code() -> Response | str:
+    visit, flow = _card_visit()
+    if visit is None or "ticket" not in flow:
+        return redirect(url_for("password.start"))
+    return render(
+        "code.html",
+        visit=visit,
+        page="password-code",
+        error=flow.pop("error", None),
+        action=url_for("password.reset"),
+        masked=f"{flow['phone'][:3]}-XXX-{flow['phone'][-4:]}",
+    )
+
+
+@bp.post("/code")
+def reset() -> Response:
+    visit = visit_from_form()
+    flow = visit.flows.setdefault("password", {})
+    try:
+        answer = kiosk().services.ask(
+            "password.reset",
+            citizen_id=visit.card.citizen_id,
+            insurance_number=flow.get("insurance"),
+            phone=flow.get("phone"),
+            ticket=flow.get("ticket"),
+            code=re.sub(r"\D", "", request.form.get("code", ""))[:6],
+        )
+    except _OFFLINE:
+        flow["error"] = "needs_network"
+        return redirect(url_for("password.code"))
+    if answer.status != "ok":
+        flow["error"] = "wrong_code" if answer.status == "refused" else answer.status
+        return redirect(
+            url_for("password.start" if answer.status == "expired" else "password.code")
+        )
+    visit.flows["password"] = {"temporary": answer.temporary_password}
+    return redirect(url_for("password.done"))
+
+
+@bp.get("/done")
+def done() -> Response | str:
+    """The temporary password, on screen only, with the reminder."""
+    visit, flow = _card_visit()
+    if visit is None or "temporary" not in flow:
+        return redirect(url_for("password.start"))
+    return render(
+        "password/done.html",
+        visit=visit,
+        page="password-done",
+        password=flow["temporary"],
+        can_read_aloud=kiosk().config.read_aloud and shutil.which("espeak-ng") is not None,
+    )
+
+
+@bp.post("/read-aloud")
+def read_aloud() -> Response:
+    """Spell the password through the headphone jack (espeak-ng), nothing written anywhere."""
+    visit = visit_from_form()
+    password = visit.flows.get("password", {}).get("temporary")
+    espeak = shutil.which("espeak-ng")
+    if password and espeak and kiosk().config.read_aloud:
+        from flask import g
+
+        spelled = ", ".join(password)  # one character at a time
+        subprocess.run(  # the text goes on stdin: never on a command line others can read
+            [espeak, "-v", VOICES.get(g.lang, "en"), "-s", "120", "--stdin"],
+            input=spelled.encode(),
+            check=False,
+            timeout=60,
+        )
+    return redirect(url_for("password.done"))
