@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from bench import card, outbox, records, sync
+from bench import card, kiosk, outbox, records, sync
 from bench.common import Row, machine_header, print_table
 
 BENCHES = {
@@ -20,6 +20,7 @@ BENCHES = {
     # bench.card returns its figures too; the summary needs only its rows.
     "card": lambda quick: card.run(quick=quick)["rows"],
     "records": records.run,
+    "kiosk": kiosk.run,
 }
 
 
