@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_SIM := hardware/watchdog/sim
 
-.PHONY: setup system-deps demo test bench lint format clean
+.PHONY: setup system-deps demo test bench lint format clean screens
 
 setup: system-deps $(STAMP) $(NODE_SIM)/node_modules/.installed
 
@@ -33,6 +33,10 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Screenshots of every kiosk screen into docs/screens/ (needs pcscd free: not during tests).
+screens: setup
+	$(BIN)/python -m tests.kiosk_screens
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
