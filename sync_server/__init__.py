@@ -48,10 +48,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
 
+    from flask_wtf.csrf import CSRFProtect
+
     from sync_server import otp, sms
+    from sync_server.tracking.views import bp as tracking_bp
 
     sms.init_app(app)
     otp.init_app(app)
+    if "csrf" not in app.extensions:  # every form posts with a CSRF token
+        CSRFProtect(app)
+    app.register_blueprint(tracking_bp)
     return app
 
 

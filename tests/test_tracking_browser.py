@@ -1,0 +1,146 @@
+"""The public tracking page in Debian's Chromium, for a petition filed at a station.
+
+The petition takes the real path: the station's outbox → Mosquitto → the ingest worker →
+the server's database. The citizen follows the receipt's QR link, types the phone, reads the
+code from the SMS sink (as a phone would show it) and sees the status history; an officer's
+status change then shows up on the page and in the sink.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from provisioning.net import free_port
+from sync_server.backoffice import service as backoffice
+from sync_server.db import database
+from sync_server.models import Petition
+from sync_server.sms import SinkGateway
+from sync_server.sms.models import SentSms
+from tests.helpers import wait_until
+
+PHONE = "0812345678"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def live_url(server_app) -> Iterator[str]:
+    server = make_server("127.0.0.1", free_port(), server_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 420, "height": 900}, locale="th-TH")
+    yield context.new_page()
+    context.close()
+
+
+def sms_code() -> str:
+    def latest() -> str | None:
+        row = SentSms.select().order_by(SentSms.id.desc()).first()
+        return row.text if row else None
+
+    text = wait_until(latest, "the code in the SMS sink")
+    return re.search(r"\b(\d{6})\b", text).group(1)
+
+
+def test_a_citizen_tracks_a_petition_filed_at_a_station(
+    server_app, ingest, station_factory, live_url, page
+):
+    station = station_factory()
+    station.config.tracking_url = f"{live_url}/track?number={{number}}"
+    number = station.file_petition("general_petition", PHONE, {"subject": "ลิฟต์ชั้น 5 เสีย"})
+    wait_until(lambda: Petition.get_or_none(Petition.number == number), "the petition to arrive")
+    receipt_link = station.petition_receipt(
+        number, "general_petition"
+    ).tracking_url  # what the QR code holds
+
+    page.goto(receipt_link)
+    expect(page.locator("#number")).to_have_value(number)
+    page.fill("#phone", "081-234-5678")
+    page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
+    expect(page.locator("h1")).to_contain_text("Enter your code")
+    expect(page.locator(".lead")).to_contain_text("081-XXX-5678")
+
+    page.fill("#code", sms_code())
+    page.get_by_role("button", name=re.compile("ยืนยัน")).click()
+    expect(page.locator(".current")).to_contain_text("Received")
+    expect(page.locator(".history .step")).to_have_count(1)
+    assert "ลิฟต์" not in page.content() and PHONE not in page.content()
+
+    backoffice.change_status(
+        number,
+        "in_review",
+        actor="officer-malee",
+        comment="ส่งช่างแล้ว",
+        gateway=SinkGateway(),
+        tracking_url=receipt_link,
+    )
+    status_sms = SentSms.select().order_by(SentSms.id.desc()).get()
+    assert status_sms.to == PHONE and number in status_sms.text and receipt_link in status_sms.text
+    page.reload()
+    expect(page.locator(".current")).to_contain_text("In review")
+    expect(page.locator(".history .step")).to_have_count(2)
+    assert "ส่งช่างแล้ว" not in page.content()  # the officer's comment stays internal
+
+
+def test_wrong_codes_in_the_browser_count_down_and_burn(
+    server_app, ingest, station_factory, live_url, page
+):
+    station = station_factory()
+    number = station.file_petition("general_petition", PHONE, {})
+    wait_until(lambda: Petition.get_or_none(Petition.number == number), "the petition to arrive")
+    page.goto(f"{live_url}/track?number={number}")
+    page.fill("#phone", PHONE)
+    page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
+    wrong = f"{(int(sms_code()) + 1) % 1_000_000:06d}"
+    for left in ("2 tries left", "1 try left"):
+        page.fill("#code", wrong)
+        page.get_by_role("button", name=re.compile("ยืนยัน")).click()
+        expect(page.locator(".alert")).to_contain_text(left)
+    page.fill("#code", wrong)
+    page.get_by_role("button", name=re.compile("ยืนยัน")).click()
+    expect(page.locator(".alert")).to_contain_text("Too many wrong codes")
+    expect(page.locator("#number")).to_have_value(number)
+
+
+def test_the_fourth_request_for_one_number_is_refused(server_app, live_url, page):
+    database.connect(reuse_if_open=True)
+    number = "P-ST-A-0000001-" + "X"  # never filed: the limit answers before any lookup
+    for _ in range(3):
+        page.goto(f"{live_url}/track?number={number}")
+        page.fill("#phone", PHONE)
+        page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
+        expect(page.locator("h1")).to_contain_text("Enter your code")
+    page.goto(f"{live_url}/track?number={number}")
+    page.fill("#phone", PHONE)
+    page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
+    expect(page.locator("h1")).to_contain_text("Please try again later")
+    expect(page.locator(".alert")).to_contain_text("15 minutes")
+    assert SentSms.select().count() == 0
