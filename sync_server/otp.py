@@ -35,6 +35,8 @@ from sync_server.sms.models import SMS_MODELS
 
 log = logging.getLogger(__name__)
 
+#: How long a code's row is kept after it was issued.
+RETENTION = timedelta(days=1)
 #: What a code may be used for; a code issued for one purpose never verifies another.
 PURPOSES = ("tracking", "kiosk_password_reset", "eid_register", "petition")
 
@@ -95,7 +97,7 @@ class OtpCode(peewee.Model):
     phone_key = peewee.CharField(max_length=64, index=True)
     purpose = peewee.CharField(max_length=32)
     code_hash = peewee.CharField(max_length=64)
-    issued_at = peewee.DateTimeField()
+    issued_at = peewee.DateTimeField(index=True)
     expires_at = peewee.DateTimeField()
     attempts = peewee.SmallIntegerField(default=0)
     #: None while live; then ``used``, ``burnt`` or ``superseded``.
@@ -231,6 +233,8 @@ class OtpService:
         now = self.clock()
         ticket_id = secrets.token_hex(16)
         with write_transaction(database.obj):
+            # Codes live minutes; their rows a day (the audit trail keeps the rest).
+            OtpCode.delete().where(OtpCode.issued_at < now - RETENTION).execute()
             OtpCode.update(closed="superseded", closed_at=now).where(
                 (OtpCode.phone_key == phone_key)
                 & (OtpCode.purpose == purpose)

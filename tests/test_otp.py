@@ -266,3 +266,13 @@ def test_the_app_level_api_issues_and_verifies_by_ticket_or_number(sqlite_url):
         with pytest.raises(OtpExpiredError):
             verify_otp(PHONE, "eid_register", last_code())
     database.close()
+
+
+def test_code_rows_are_deleted_a_day_after_issue(service, clock):
+    old = service.issue(PHONE, "tracking")
+    clock.advance(hours=23)
+    kept = service.issue(OTHER_PHONE, "tracking")
+    clock.advance(hours=1, seconds=1)
+    service.issue(OTHER_PHONE, "petition")
+    assert OtpCode.get_or_none(OtpCode.id == old.id) is None
+    assert OtpCode.get_or_none(OtpCode.id == kept.id) is not None
