@@ -45,6 +45,7 @@ class EventBus:
         self._lock = threading.Lock()
         self._queues: list[queue.SimpleQueue] = []
         self._max = max_subscribers
+        self._closed = False
 
     def publish(self, name: str, **data: object) -> None:
         """Send ``name`` with ``data`` to every open stream."""
@@ -67,6 +68,8 @@ class EventBus:
         """
         own: queue.SimpleQueue = queue.SimpleQueue()
         with self._lock:
+            if self._closed:  # a page reconnecting while the server stops: end at once
+                return
             self._queues.append(own)
             while len(self._queues) > self._max:
                 self._queues.pop(0).put(_CLOSED)
@@ -78,6 +81,8 @@ class EventBus:
                 try:
                     item = own.get(timeout=keepalive_s)
                 except queue.Empty:
+                    if self._closed:
+                        return
                     yield b": keepalive\n\n"
                     continue
                 if item is _CLOSED:
@@ -89,8 +94,9 @@ class EventBus:
                     self._queues.remove(own)
 
     def close(self) -> None:
-        """End every stream (the server is stopping)."""
+        """End every stream, and any opened later (the server is stopping)."""
         with self._lock:
+            self._closed = True
             targets, self._queues = self._queues, []
         for target in targets:
             target.put(_CLOSED)
