@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,3 +284,31 @@ def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path, key_pat
         ]
         errors = [p.communicate()[1].decode() for p in procs]
         assert [p.returncode for p in procs] == [0] * 6, errors
+
+
+def test_a_read_then_write_transaction_is_not_refused_by_another_threads_commit(store):
+    """Two threads of one station (the replica, the receipt spool) writing the same file.
+
+    A deferred transaction that reads, then sees another thread commit, then writes, fails
+    with "database is locked" whatever the busy timeout; transactions begin IMMEDIATE so the
+    second writer waits for the first instead.
+    """
+    other_thread: list[str] = []
+    errors: list[BaseException] = []
+
+    def file_from_another_thread() -> None:
+        try:
+            other_thread.append(file_petition(store, "from the spool thread")[0])
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with store.atomic():
+        store.db.execute_sql("SELECT count(*) FROM outbox").fetchone()
+        writer = threading.Thread(target=file_from_another_thread)
+        writer.start()
+        writer.join(0.3)  # give it every chance to commit first, were it allowed to
+        number = store.mint_petition_number()
+    writer.join(10)
+    assert errors == []
+    assert len(other_thread) == 1 and other_thread[0] != number
+    assert store.outbox.backlog().pending == 1

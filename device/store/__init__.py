@@ -57,7 +57,10 @@ class Store:
         self.path = Path(path)
         self.station_id = station_id
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = peewee.SqliteDatabase(str(self.path), pragmas=PRAGMAS)
+        # IMMEDIATE: a transaction takes the write lock when it begins. A deferred one that
+        # reads and then writes fails at once with "database is locked" if another thread
+        # (the receipt spool, the replica) committed in between; busy_timeout cannot save it.
+        self.db = peewee.SqliteDatabase(str(self.path), pragmas=PRAGMAS, lock_type="IMMEDIATE")
         self.db.connect()
         migrate(self.db)
         self.models = bind_models(self.db)
