@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from device.store import create_key_file
+from provisioning import synthetic
 from provisioning.broker import SERVER_USER, LocalBroker
 from provisioning.cardstack import CardStackError, LocalPcscd
 from provisioning.net import free_port, wait_for_port
@@ -82,6 +83,8 @@ class StationRig:
     slot: int
     printer_port: int
     printer_control_port: int
+    kiosk_port: int
+    building: str  # its replica scope: the building of the resident whose card is in its slot
 
     @property
     def printer_spool(self) -> str:
@@ -89,7 +92,12 @@ class StationRig:
 
 
 def _write_station(
-    root: Path, rig: StationRig, broker: LocalBroker, pcscd: LocalPcscd, tracking_url: str
+    root: Path,
+    rig: StationRig,
+    broker: LocalBroker,
+    pcscd: LocalPcscd,
+    tracking_url: str,
+    replica_key: str,
 ) -> Path:
     station_id = rig.station_id
     base = root / station_id
@@ -118,8 +126,23 @@ def _write_station(
         f'virtual = {{ host = "127.0.0.1", port = {rig.printer_port} }}\n'
         '\n[gpio]\nbackend = "virtual"\n'
         '\n[watchdog]\nbackend = "virtual"\ntimeout_s = 60\n'
+        "\n# The records of the residents of its building, sealed for this station.\n"
+        f'[replica]\nbuilding = "{rig.building}"\nserver_public_key = "{replica_key}"\n'
+        "\n# The touchscreen app; open it in a browser (loopback only).\n"
+        f'[kiosk]\nhost = "127.0.0.1"\nport = {rig.kiosk_port}\n'
     )
     return config
+
+
+def _server(env: dict[str, str], *args: str) -> str:
+    """Run a ``dcs-server`` command against the demo's server config; its stdout."""
+    return subprocess.run(
+        [_bin("dcs-server"), *args],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def _get_json(url: str) -> dict:
@@ -216,15 +239,47 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         server_env,
     )
     fleet.spawn("ingest-1", [_bin("dcs-server"), "ingest", "--worker-id", "1"], server_env)
+    fleet.spawn("kiosk-services-1", [_bin("dcs-server"), "kiosk"], server_env)
+    fleet.spawn("replicate-1", [_bin("dcs-server"), "replicate"], server_env)
     assert fleet.pcscd is not None
     tracking_url = f"http://127.0.0.1:{web_port}/track?number={{number}}"
+    replica_key = _server(server_env, "replica", "server-key")
+    card_holders = list(synthetic.residents(len(STATIONS)))
     rigs = [
-        StationRig(station_id, slot, free_port(), free_port())
+        StationRig(
+            station_id, slot, free_port(), free_port(), free_port(), card_holders[slot].building
+        )
         for slot, station_id in enumerate(STATIONS)
     ]
     configs = {
-        rig.station_id: _write_station(root, rig, broker, fleet.pcscd, tracking_url) for rig in rigs
+        rig.station_id: _write_station(root, rig, broker, fleet.pcscd, tracking_url, replica_key)
+        for rig in rigs
     }
+    for rig in rigs:  # the technician's enrolment: the station's key, then the server side
+        station_key = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "device.replica",
+                "key",
+                "--config",
+                str(configs[rig.station_id]),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        _server(
+            server_env,
+            "replica",
+            "enrol",
+            "--station",
+            rig.station_id,
+            "--building",
+            rig.building,
+            "--public-key",
+            station_key,
+        )
     # The first residents of the seeded population carry the demo's cards.
     cards = write_card_files(len(rigs), root / "cards")
     for rig, card in zip(rigs, cards, strict=True):
@@ -305,7 +360,17 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         console.print(f"[red]the receipt of {number} did not print; logs in {root}")
         return False
 
-    _print_guide(fleet, api, configs, rigs, number, receipt)
+    with console.status("waiting for the kiosks and the stations' replicas…"):
+        kiosks_up = all(wait_for_port("127.0.0.1", rig.kiosk_port) for rig in rigs)
+        replicas = {station_id: _wait_replica(config) for station_id, config in configs.items()}
+    if not kiosks_up:
+        console.print(f"[red]a kiosk did not start; logs in {root}")
+        return False
+    if missing := [station_id for station_id, records in replicas.items() if not records]:
+        console.print(f"[red]no replica reached {', '.join(missing)}; logs in {root}")
+        return False
+
+    _print_guide(fleet, api, configs, rigs, number, receipt, replicas)
     if check:
         console.print(
             f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed"
@@ -316,6 +381,22 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
             console.print(f"[red]{', '.join(dead)} exited; logs in {root}")
             return False
     return True
+
+
+def _wait_replica(config: Path, attempts: int = 150) -> int:
+    """How many residents the station's replica holds once it has some (0: none came)."""
+    for _ in range(attempts):
+        status = subprocess.run(
+            [sys.executable, "-m", "device.replica", "status", "--config", str(config)],
+            capture_output=True,
+            text=True,
+        )
+        for line in status.stdout.splitlines():
+            name, _, value = line.partition(" ")
+            if name == "records" and value.strip().isdigit() and int(value) > 0:
+                return int(value)
+        time.sleep(0.2)
+    return 0
 
 
 def _wait_receipt(rig: StationRig, root: Path, attempts: int = 300) -> Path | None:
@@ -345,14 +426,15 @@ def _print_guide(
     rigs: list[StationRig],
     number: str,
     receipt: Path,
+    replicas: dict[str, int],
 ) -> None:
-    from provisioning.synthetic import residents
-
     table = Table(title="Digital citizen station demo", show_lines=False)
     table.add_column("part", no_wrap=True)
     table.add_column("where", overflow="fold")
     table.add_row("server API", f"{api}/stations")
     table.add_row("first petition", f"{api}/petitions/{number}")
+    web = api.removesuffix("/api/v1")
+    table.add_row("tracking page", f"{web}/track?number={number} (phone 0812345678)")
     table.add_row("its receipt", str(receipt))
     table.add_row("broker", f"mqtt://{fleet.broker.host}:{fleet.broker.port} (auth + ACL)")
     if fleet.pcscd is not None:
@@ -361,14 +443,16 @@ def _print_guide(
         table.add_row(
             f"station {rig.station_id}",
             f"{configs[rig.station_id]}\nprinter 127.0.0.1:{rig.printer_port}"
-            f" (control {rig.printer_control_port}), card slot {rig.slot}",
+            f" (control {rig.printer_control_port}), card slot {rig.slot}\n"
+            f"replica: {replicas[rig.station_id]} residents of {rig.building}",
         )
+        table.add_row(f"kiosk {rig.station_id}", f"http://127.0.0.1:{rig.kiosk_port}/")
     table.add_row("logs", str(fleet.root))
     console.print(table)
     station = configs[STATIONS[1]]
     second = rigs[1]
     card_pid = fleet.processes[f"{second.station_id}-card"].pid
-    someone = next(residents(1)).citizen_id
+    someone = next(synthetic.residents(1)).citizen_id
     console.print(
         "\n[bold]Try[/bold] (in another terminal):\n"
         f"  .venv/bin/dcs-station petition --config {station} --phone 0812345678 --subject test\n"
@@ -377,6 +461,7 @@ def _print_guide(
         f"  .venv/bin/station-hw selftest --config {station} --require-card --photo\n"
         f"  .venv/bin/dcs-station lookup --config {station} {someone}   # a synthetic resident\n"
         f"  .venv/bin/dcs-station status --config {station}\n"
+        f"  chromium --app=http://127.0.0.1:{second.kiosk_port}/   # its touchscreen\n"
         f"  kill {card_pid}   # pull the card of {second.station_id} (see its log)\n"
         f"  pcsc_scan   # the virtual reader and card, as PC/SC sees them\n"
         f"  curl -s {api}/stations\n"
