@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import msgspec
+import peewee
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -401,3 +402,24 @@ def test_forged_tampered_replayed_and_foreign_parts_are_rejected(
     assert station.replica.insured_record(outsider.citizen_id) is None
     assert b"Forged" not in store_bytes(station)
     spy.close()
+
+
+def test_an_update_the_disk_refused_once_is_asked_for_again(publisher, replica_station):
+    """The replica's write failed (disk full, locked): the station asks again, not waits."""
+    station = replica_station(start=False)
+    store = station.replica._store
+    real_apply = store.apply
+    refusals: list[int] = []
+
+    def apply_failing_once(parts, *, full):  # type: ignore[no-untyped-def]
+        if not refusals:
+            refusals.append(len(parts))
+            raise peewee.OperationalError("disk I/O error")
+        return real_apply(parts, full=full)
+
+    store.apply = apply_failing_once
+    station.start()
+    ids = wait_for_full(station)
+    assert refusals, "the injected failure did not happen"
+    assert station.replica.store_failures == 0
+    assert station.replica.state.records == len(ids)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import msgspec
 import paho.mqtt.client as mqtt
+import peewee
 
 from contract import (
     Channel,
@@ -58,6 +59,10 @@ class ReplicaRejected(Exception):
     """A replica part that must not be stored; the message says why (no personal data)."""
 
 
+#: Times an update that could not be stored is asked for again before waiting for a reconnect.
+MAX_IMMEDIATE_RETRIES = 3
+
+
 class Replica:
     """One station's replica: receives updates, answers lookups, wipes itself on command."""
 
@@ -84,6 +89,8 @@ class Replica:
         #: Parts refused (forged, tampered, out of scope, unrequested) and updates applied.
         self.rejected = 0
         self.applied = 0
+        #: Updates that arrived whole but could not be stored, in a row (reset on success).
+        self.store_failures = 0
         self._listeners: list[Callable[[], None]] = []
         link.route(Channel.REPLICA, self.receive)
         link.on_connected(self._on_connected)
@@ -197,6 +204,19 @@ class Replica:
         except ReplicaRejected as exc:
             self.rejected += 1
             log.warning("replica part rejected: %s", exc)
+        except peewee.PeeweeException as exc:
+            # The update rolled back whole; without asking again the station would wait for
+            # a replica that the server thinks it already sent. A few immediate retries, then
+            # the next connect: a disk that keeps failing must not loop at network speed.
+            self.store_failures += 1
+            again = self.store_failures <= MAX_IMMEDIATE_RETRIES
+            log.error(
+                "replica update not stored (%s); asking again %s",
+                type(exc).__name__,
+                "now" if again else "at the next connect",
+            )
+            if again:
+                self.request()
 
     def _receive(self, payload: bytes) -> None:
         try:
@@ -282,6 +302,7 @@ class Replica:
             else:
                 self._store.drop_staged(update_id)
         self.applied += 1
+        self.store_failures = 0
         log.info("replica %s applied: %d records held", "full" if full else "delta", count)
         self._notify()
 
