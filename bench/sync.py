@@ -221,7 +221,7 @@ def start_ingest(broker: LocalBroker, workdir: Path) -> tuple[Child, Path]:
     """``dcs-server ingest`` on a fresh SQLite database; returns it and the database path."""
     db_path = workdir / "server.sqlite3"
     env = {
-        "DCS_SECRET_KEY": "bench-only-secret",
+        "DCS_SECRET_KEY": "bench-only-secret-0123456789abcdef-ghij",
         "DCS_DATABASE_URL": f"sqlite:///{db_path}",
         "DCS_MQTT_HOST": broker.host,
         "DCS_MQTT_PORT": str(broker.port),

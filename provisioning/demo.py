@@ -145,15 +145,17 @@ def _server(env: dict[str, str], *args: str) -> str:
     ).stdout.strip()
 
 
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URL
+def _get_json(url: str, token: str) -> dict:
+    # Our own loopback URL, http only.
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         return json.load(response)
 
 
-def _wait_applied(api: str, number: str, attempts: int = 300) -> bool:
+def _wait_applied(api: str, token: str, number: str, attempts: int = 300) -> bool:
     for _ in range(attempts):
         try:
-            if _get_json(f"{api}/petitions/{number}")["number"] == number:
+            if _get_json(f"{api}/petitions/{number}", token)["number"] == number:
                 return True
         except OSError:
             pass
@@ -224,6 +226,8 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
             check=True,
             capture_output=True,
         )
+    # The API wants a bearer token: one for the demo's own checks and the guide's curl.
+    api_token = _server(server_env, "api-token", "create", "--name", "demo", "--scope", "all")
     web_port = free_port()
     fleet.spawn(
         "web",
@@ -351,7 +355,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         text=True,
     ).stdout.strip()
     with console.status("waiting for the first petition to sync and its receipt to print…"):
-        synced = _wait_applied(api, number)
+        synced = _wait_applied(api, api_token, number)
         receipt = _wait_receipt(rigs[0], root) if synced else None
     if not synced:
         console.print(f"[red]petition {number} did not reach the server; logs in {root}")
@@ -370,7 +374,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         console.print(f"[red]no replica reached {', '.join(missing)}; logs in {root}")
         return False
 
-    _print_guide(fleet, api, configs, rigs, number, receipt, replicas)
+    _print_guide(fleet, api, api_token, configs, rigs, number, receipt, replicas)
     if check:
         console.print(
             f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed"
@@ -422,6 +426,7 @@ def _wait_receipt(rig: StationRig, root: Path, attempts: int = 300) -> Path | No
 def _print_guide(
     fleet: Fleet,
     api: str,
+    api_token: str,
     configs: dict[str, Path],
     rigs: list[StationRig],
     number: str,
@@ -432,6 +437,7 @@ def _print_guide(
     table.add_column("part", no_wrap=True)
     table.add_column("where", overflow="fold")
     table.add_row("server API", f"{api}/stations")
+    table.add_row("API token", f"{api_token} (Authorization: Bearer; docs/api.md)")
     table.add_row("first petition", f"{api}/petitions/{number}")
     web = api.removesuffix("/api/v1")
     table.add_row("tracking page", f"{web}/track?number={number} (phone 0812345678)")
@@ -464,7 +470,7 @@ def _print_guide(
         f"  chromium --app=http://127.0.0.1:{second.kiosk_port}/   # its touchscreen\n"
         f"  kill {card_pid}   # pull the card of {second.station_id} (see its log)\n"
         f"  pcsc_scan   # the virtual reader and card, as PC/SC sees them\n"
-        f"  curl -s {api}/stations\n"
+        f'  curl -s -H "Authorization: Bearer {api_token}" {api}/stations\n'
         f"  kill -STOP {fleet.broker.process.pid}   # freeze the broker, file petitions, then\n"
         f"  kill -CONT {fleet.broker.process.pid}   # ...they sync when it is back\n"
         "\nCtrl-C stops everything.",

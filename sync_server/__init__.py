@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from contract.transport import BrokerSettings
-from sync_server import db
+from sync_server import db, security
 from sync_server.config import DEFAULTS, ServerConfigError
 
 __all__ = ["ServerConfigError", "broker_settings", "create_app"]
@@ -33,11 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.update(test_config)
 
-    if not app.config.get("SECRET_KEY") and not app.testing:
-        raise ServerConfigError(
-            "SECRET_KEY is not set: put a long random value in the server config "
-            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-        )
+    security.init_app(app)  # refuses a missing or placeholder SECRET_KEY outside tests
     if not app.config["DATABASE_URL"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'dcs.sqlite3'}"
@@ -46,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from sync_server import api
 
-    app.register_blueprint(api.bp)
+    api.init_app(app)  # /api/v1, its OpenAPI document, /metrics
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -9,6 +9,7 @@ import threading
 import click
 
 from sync_server import broker_settings, create_app
+from sync_server.api.cli import api_token
 from sync_server.config import ServerConfigError
 from sync_server.db import database
 
@@ -182,3 +183,6 @@ def _replica_command(station_id: str, what: str) -> None:
         except ReplicaCommandError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{command.name} sent to {station_id} (command {command.command_id})")
+
+
+main.add_command(api_token)

@@ -19,6 +19,13 @@ DEFAULTS: dict[str, object] = {
     "REPLICA_SIGNING_KEY_FILE": None,  # None: instance/replica-signing.key, made on first use
     "REPLICA_POLL_S": 5.0,
     "REPLICA_COMMAND_TTL_S": 24 * 3600,
+    # Hardening (sync_server/security.py): PRODUCTION turns on HTTPS-only cookies, https URLs
+    # and HSTS; PROXY_COUNT trusts that many reverse proxies' X-Forwarded-* headers.
+    "PRODUCTION": False,
+    "PROXY_COUNT": 0,
+    "HSTS_MAX_AGE_S": 365 * 24 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
 }
 
 

@@ -122,3 +122,6 @@ ALL_MODELS.extend(MESSAGING_MODELS)
 from sync_server.kiosk_services.models import KIOSK_MODELS  # noqa: E402 - e-ID passwords
 
 ALL_MODELS.extend(KIOSK_MODELS)
+from sync_server.api.models import API_MODELS  # noqa: E402 - integration tokens
+
+ALL_MODELS.extend(API_MODELS)

@@ -245,7 +245,7 @@ def ingest_env(server_app, broker: LocalBroker) -> dict[str, str]:
     """``dcs-server ingest`` configured by DCS_* environment variables only."""
     config = server_app.config
     return {
-        "DCS_SECRET_KEY": "test-only-secret",
+        "DCS_SECRET_KEY": "test-only-secret-0123456789abcdefghij",
         "DCS_DATABASE_URL": config["DATABASE_URL"],
         "DCS_MQTT_HOST": broker.host,
         "DCS_MQTT_PORT": str(broker.port),

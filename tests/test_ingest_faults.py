@@ -18,6 +18,7 @@ from contract import (
 )
 from device.store.ids import new_tx_id, petition_number
 from sync_server.models import AppliedTransaction, Petition, RejectedMessage
+from tests.api_tokens import bearer
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
@@ -97,7 +98,8 @@ def test_bad_payloads_are_rejected_recorded_and_the_server_keeps_serving(
 def test_rejections_are_listed_by_the_api_without_content(server_app, ingest, raw):
     raw.publish(TX_TOPIC, b'{"v": 1, "phone": "0812345678"}')
     wait_until(lambda: RejectedMessage.select().count() == 1, "the rejection on record")
-    body = server_app.test_client().get("/api/v1/ingest/rejections").get_data(as_text=True)
+    client = server_app.test_client()
+    body = client.get("/api/v1/ingest/rejections", headers=bearer()).get_data(as_text=True)
     assert "0812345678" not in body
     assert "tx_id" in body
 

@@ -7,7 +7,10 @@ import pytest
 from sync_server import ServerConfigError, create_app
 from sync_server.db import database
 from sync_server.ingest.apply import apply_batch
+from tests.api_tokens import bearer
 from tests.test_ingest_databases import received
+
+FILE_KEY = "from-file-0123456789abcdefghijklmnop"
 
 
 def test_refuses_to_start_without_a_secret_key_outside_tests(tmp_path, monkeypatch):
@@ -20,11 +23,13 @@ def test_refuses_to_start_without_a_secret_key_outside_tests(tmp_path, monkeypat
 def test_config_file_then_environment_then_test_overrides(tmp_path, monkeypatch):
     config = tmp_path / "server.toml"
     database_url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
-    config.write_text(f'SECRET_KEY = "from-file"\nMQTT_PORT = 1\nDATABASE_URL = "{database_url}"\n')
+    config.write_text(
+        f'SECRET_KEY = "{FILE_KEY}"\nMQTT_PORT = 1\nDATABASE_URL = "{database_url}"\n'
+    )
     monkeypatch.setenv("DCS_SERVER_CONFIG", str(config))
     monkeypatch.setenv("DCS_MQTT_PORT", "2")
     app = create_app()
-    assert (app.config["SECRET_KEY"], app.config["MQTT_PORT"]) == ("from-file", 2)
+    assert (app.config["SECRET_KEY"], app.config["MQTT_PORT"]) == (FILE_KEY, 2)
     app = create_app({"TESTING": True, "MQTT_PORT": 3})
     assert app.config["MQTT_PORT"] == 3
     database.close()
@@ -34,6 +39,7 @@ def test_config_file_then_environment_then_test_overrides(tmp_path, monkeypatch)
 def client(tmp_path):
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"})
     with app.test_client() as client:
+        client.environ_base["HTTP_AUTHORIZATION"] = bearer()["Authorization"]
         yield client
     database.close()
 

@@ -8,6 +8,7 @@ from device.errors import LookupTimeoutError, ServerUnavailableError
 from provisioning.synthetic import residents
 from sync_server.models import AppliedTransaction, InsuredPerson, Petition, Station
 from sync_server.seed import seed_insured
+from tests.api_tokens import bearer
 from tests.helpers import wait_until
 
 PHONE = "0812345678"
@@ -19,7 +20,7 @@ def test_petition_is_applied_once_acked_and_visible(server_app, ingest, station_
 
     wait_until(lambda: station.store.outbox.backlog().pending == 0, "the outbox to drain")
     assert Petition.select().where(Petition.number == number).count() == 1
-    response = server_app.test_client().get(f"/api/v1/petitions/{number}")
+    response = server_app.test_client().get(f"/api/v1/petitions/{number}", headers=bearer())
     assert response.status_code == 200
     assert response.json == {
         "number": number,

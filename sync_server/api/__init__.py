@@ -1,0 +1,47 @@
+"""The public REST API under ``/api/v1``, its OpenAPI document, and the Prometheus metrics.
+
+Built on flask-smorest: each area is a blueprint whose marshmallow schemas both serialise the
+responses and generate ``/api/v1/openapi.json``. Every endpoint except the health check and
+the document itself needs a bearer token (``dcs-server api-token create``). See docs/api.md.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+API_DESCRIPTION = (
+    "Read-only API of the Digital Citizen Station central server for integrations. "
+    "Authenticate with `Authorization: Bearer <token>` (tokens: `dcs-server api-token create`). "
+    "Errors are JSON: `{code, status, message, errors?}`. No personal data is ever returned."
+)
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprints, the OpenAPI document and ``/metrics`` on ``app``."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from sync_server import metrics
+    from sync_server.api import health, ingest, petitions, stations
+    from sync_server.api.auth import SECURITY_SCHEME
+    from sync_server.api.errors import ScopedErrorsApi
+
+    app.config.setdefault("API_TITLE", "Digital Citizen Station API")
+    app.config.setdefault("API_VERSION", "1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = ScopedErrorsApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    api.spec.components.security_scheme(
+        SECURITY_SCHEME,
+        {"type": "http", "scheme": "bearer", "description": "a token from `dcs-server api-token`"},
+    )
+    blueprints = (health.blp, petitions.blp, stations.blp, ingest.blp)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(metrics.bp)
+
+    # Bearer tokens, no cookies: a browser cannot be tricked into sending them, so CSRF
+    # tokens would only get in an integration's way.
+    csrf = app.extensions.get("csrf") or CSRFProtect(app)
+    for blueprint in (*blueprints, metrics.bp):
+        csrf.exempt(blueprint)
