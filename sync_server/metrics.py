@@ -95,7 +95,9 @@ class FleetCollector(Collector):
         yield petitions
 
         by_presence = GaugeMetricFamily(
-            "dcs_stations", "Stations by presence (online from the retained presence)", ["presence"]
+            "dcs_stations",
+            "Stations by presence (online from the retained presence)",
+            labels=["presence"],
         )
         for presence in PRESENCES:
             by_presence.add_metric([presence], sum(s.presence == presence for s in stations))
