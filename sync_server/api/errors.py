@@ -24,4 +24,6 @@ class ScopedErrorsApi(Api):
             return error
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description)
-        return payload, code, headers
+        # Keep what the error itself says in headers (405's Allow, 429's Retry-After).
+        own = {name: value for name, value in error.get_headers() if name != "Content-Type"}
+        return payload, code, own | dict(headers or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask_smorest import Blueprint
 
 from sync_server.api.auth import documented_scope
@@ -30,7 +31,7 @@ def ingest_stats() -> dict[str, int]:
 
 @blp.get("/rejections")
 @documented_scope(blp, "ingest:read")
-@blp.arguments(RejectionArgsSchema, location="query")
+@blp.arguments(RejectionArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, RejectionListSchema)
 def rejections(args: dict[str, int]) -> dict[str, object]:
     """The latest rejected messages, newest first: topic, reason, size, hash."""

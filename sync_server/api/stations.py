@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import marshmallow as ma
 from flask_smorest import Blueprint, abort
 
 from sync_server.api.auth import documented_scope
@@ -21,7 +22,7 @@ blp = Blueprint(
 
 @blp.get("")
 @documented_scope(blp, "stations:read")
-@blp.arguments(StationListArgsSchema, location="query")
+@blp.arguments(StationListArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, StationListSchema)
 def stations(args: dict[str, str]) -> dict[str, object]:
     """Every known station with presence and sync figures, by station id."""
