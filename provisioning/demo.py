@@ -229,18 +229,10 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     # The API wants a bearer token: one for the demo's own checks and the guide's curl.
     api_token = _server(server_env, "api-token", "create", "--name", "demo", "--scope", "all")
     web_port = free_port()
-    fleet.spawn(
+    fleet.spawn(  # the production settings (gunicorn.conf.py), on a loopback port
         "web",
-        [
-            _bin("gunicorn"),
-            "--workers",
-            "2",
-            "--no-control-socket",  # its default lives in $HOME, shared by every demo
-            "--bind",
-            f"127.0.0.1:{web_port}",
-            "sync_server:create_app()",
-        ],
-        server_env,
+        [_bin("gunicorn"), "-c", str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")],
+        {**server_env, "DCS_BIND": f"127.0.0.1:{web_port}", "DCS_WEB_WORKERS": "2"},
     )
     fleet.spawn("ingest-1", [_bin("dcs-server"), "ingest", "--worker-id", "1"], server_env)
     fleet.spawn("kiosk-services-1", [_bin("dcs-server"), "kiosk"], server_env)
