@@ -80,7 +80,9 @@ def test_every_other_endpoint_answers_401_without_a_live_token_and_403_without_i
     denied = client.get(path, headers=other)
     assert_error(denied, 403, scope)
     assert f'scope="{scope}"' in denied.headers["WWW-Authenticate"]
-    assert client.get(path, headers=bearer(scope)).status_code in (200, 404)
+    allowed = client.get(path, headers=bearer(scope))
+    assert allowed.status_code in (200, 404)
+    assert allowed.headers["Cache-Control"] == "no-store"
 
 
 def test_a_revoked_token_stops_working_and_both_steps_are_audited(client):

@@ -7,7 +7,7 @@ the document itself needs a bearer token (``dcs-server api-token create``). See 
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 API_DESCRIPTION = (
     "Read-only API of the Digital Citizen Station central server for integrations. "
@@ -39,6 +39,12 @@ def init_app(app: Flask) -> None:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.register_blueprint(metrics.bp)
+
+    @app.after_request
+    def _no_store(response):  # what a token reads is for that integration, not for caches
+        if request.path.startswith(("/api/", "/metrics")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     # Bearer tokens, no cookies: a browser cannot be tricked into sending them, so CSRF
     # tokens would only get in an integration's way.
