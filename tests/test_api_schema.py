@@ -1,8 +1,9 @@
 """Schemathesis against the generated OpenAPI document: every response matches its schema.
 
 Each operation gets a bounded number of generated requests (``MAX_EXAMPLES``), sent with a
-valid token to an app whose database holds a petition with history, stations with and
-without heartbeats and a rejection, so both the 200 and the error paths are exercised.
+valid token to an app (on SQLite and on a real PostgreSQL) whose database holds a petition
+with history, stations with and without heartbeats and a rejection, so both the 200 and the
+error paths are exercised.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def _populate() -> str:
 
 
 @pytest.fixture
-def api_app(sqlite_url):
-    app = create_app({"TESTING": True, "SECRET_KEY": "schema-tests", "DATABASE_URL": sqlite_url})
+def api_app(database_url):
+    app = create_app({"TESTING": True, "SECRET_KEY": "schema-tests", "DATABASE_URL": database_url})
     with database.connection_context():
         app.config["TEST_PETITION"] = _populate()
     yield app
