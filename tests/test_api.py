@@ -206,3 +206,18 @@ def test_api_errors_are_json_and_the_pages_keep_theirs(client):
     page = client.get("/no-such-page")
     assert page.status_code == 404
     assert page.mimetype == "text/html"
+
+
+def test_the_reference_page_renders_the_document_with_local_assets_only(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    spec = client.get("/api/v1/openapi.json").json
+    for path in spec["paths"]:
+        assert f"<code>{path}</code>" in html
+    assert "<code>stations:read</code>" in html
+    assert "integer 1–1000, default 100" in html  # the rejections' limit
+    assert "<script" not in html
+    assert "http://" not in html and "https://" not in html  # nothing from elsewhere
+    with client.get("/api/v1/docs-static/api-docs.css") as css:
+        assert css.status_code == 200

@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     from sync_server import metrics
-    from sync_server.api import health, ingest, petitions, stations
+    from sync_server.api import docs_page, health, ingest, petitions, stations
     from sync_server.api.auth import SECURITY_SCHEME
     from sync_server.api.errors import ScopedErrorsApi
 
@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(docs_page.bp)
 
     @app.after_request
     def _no_store(response):  # what a token reads is for that integration, not for caches
