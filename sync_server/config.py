@@ -26,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "HSTS_MAX_AGE_S": 365 * 24 * 3600,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # /metrics: per-station series (six per station) on top of the fleet-wide ones.
+    "METRICS_PER_STATION": True,
 }
 
 

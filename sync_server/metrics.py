@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import peewee
-from flask import Blueprint, Response
+from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -44,7 +44,14 @@ def _aware(value: datetime) -> datetime:
 
 
 class FleetCollector(Collector):
-    """Fleet and ingest figures read from the server database on each scrape."""
+    """Fleet and ingest figures read from the server database on each scrape.
+
+    ``per_station=False`` leaves out the per-station series (six per station that has sent a
+    heartbeat) for fleets too large for them; the fleet-wide figures stay.
+    """
+
+    def __init__(self, *, per_station: bool = True) -> None:
+        self.per_station = per_station
 
     def collect(self) -> Iterator[Metric]:
         """The metric families (see docs/api.md for the list)."""
@@ -103,9 +110,22 @@ class FleetCollector(Collector):
             by_presence.add_metric([presence], sum(s.presence == presence for s in stations))
         yield by_presence
 
-        yield from self._per_station(stations, now)
+        reported = [s for s in stations if s.last_heartbeat_at is not None]
+        worst = GaugeMetricFamily(
+            "dcs_sync_lag_max_seconds", "The largest station sync lag in the fleet"
+        )
+        worst.add_metric([], max((s.oldest_undelivered_age_s or 0.0 for s in reported), default=0))
+        yield worst
+        total_backlog = GaugeMetricFamily(
+            "dcs_outbox_backlog", "Unacked transactions in every station's outbox, added up"
+        )
+        total_backlog.add_metric([], sum(s.backlog for s in reported))
+        yield total_backlog
+        if self.per_station:
+            yield from self._per_station(reported, now)
 
     def _per_station(self, stations: list[Station], now: datetime) -> Iterator[Metric]:
+        """Series per station that has sent a heartbeat (no figure beats a made-up zero)."""
         lag = GaugeMetricFamily(
             "dcs_station_sync_lag_seconds",
             "Age of the station's oldest unacked transaction at its last heartbeat (0: none)",
@@ -125,14 +145,9 @@ class FleetCollector(Collector):
             name: GaugeMetricFamily(f"dcs_station_{name}", doc, labels=["station_id"])
             for name, doc in DEVICE_GAUGES.items()
         }
-        worst_lag = 0.0
         for station in stations:
-            if station.last_heartbeat_at is None:
-                continue  # never reported: no figure is better than a made-up zero
             label = [station.station_id]
-            age = station.oldest_undelivered_age_s or 0.0
-            worst_lag = max(worst_lag, age)
-            lag.add_metric(label, age)
+            lag.add_metric(label, station.oldest_undelivered_age_s or 0.0)
             backlog.add_metric(label, station.backlog)
             heartbeat_age.add_metric(
                 label, max(0.0, (now - _aware(station.last_heartbeat_at)).total_seconds())
@@ -141,30 +156,30 @@ class FleetCollector(Collector):
             for name, family in devices.items():
                 if isinstance(gauges.get(name), int | float):
                     family.add_metric(label, float(gauges[name]))
-        worst = GaugeMetricFamily(
-            "dcs_sync_lag_max_seconds", "The largest station sync lag in the fleet"
-        )
-        worst.add_metric([], worst_lag)
-        total_backlog = GaugeMetricFamily(
-            "dcs_outbox_backlog", "Unacked transactions in every station's outbox, added up"
-        )
-        total_backlog.add_metric([], sum(s.backlog for s in stations))
-        yield from (lag, backlog, heartbeat_age, *devices.values(), worst, total_backlog)
+        yield from (lag, backlog, heartbeat_age, *devices.values())
 
 
-def build_registry() -> CollectorRegistry:
+def build_registry(*, per_station: bool = True) -> CollectorRegistry:
     """A registry with only the fleet collector (no per-process metrics of one web worker)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetCollector())
+    registry.register(FleetCollector(per_station=per_station))
     return registry
 
 
 bp = Blueprint("metrics", __name__)
-_registry = build_registry()
+
+
+def init_app(app: Flask) -> None:
+    """Serve ``/metrics`` for ``app`` (``METRICS_PER_STATION`` decides the per-station series)."""
+    app.extensions["dcs-metrics"] = build_registry(
+        per_station=bool(app.config.get("METRICS_PER_STATION", True))
+    )
+    app.register_blueprint(bp)
 
 
 @bp.get("/metrics")
 @require_scope("metrics:read")
 def metrics() -> Response:
     """The Prometheus text exposition."""
-    return Response(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)
+    registry = current_app.extensions["dcs-metrics"]
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

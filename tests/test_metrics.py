@@ -93,3 +93,24 @@ def test_the_figures_follow_a_running_ingest_worker(server_app, ingest, station_
     assert samples["dcs_transactions_applied_total", ()] == 3
     assert samples["dcs_stations", (("presence", "online"),)] == 1
     assert ("dcs_station_sync_lag_seconds", (("station_id", "st-a"),)) in samples
+
+
+def test_a_large_fleet_can_drop_the_per_station_series(sqlite_url):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "metrics",
+            "DATABASE_URL": sqlite_url,
+            "METRICS_PER_STATION": False,
+        }
+    )
+    with database.connection_context():
+        apply_batch(database.obj, [received(1)])
+        Station.update(
+            presence="online", last_heartbeat_at=datetime.now(UTC), backlog=2, metrics="{}"
+        ).execute()
+    samples = scrape(app)
+    assert not [key for key in samples if key[0].startswith("dcs_station_")]
+    assert samples["dcs_outbox_backlog", ()] == 2
+    assert samples["dcs_stations", (("presence", "online"),)] == 1
+    database.close()

@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
     blueprints = (health.blp, petitions.blp, stations.blp, ingest.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
-    app.register_blueprint(metrics.bp)
+    metrics.init_app(app)
     app.register_blueprint(docs_page.bp)
 
     @app.after_request
