@@ -63,6 +63,11 @@ SECURITY_HEADERS = {
 #: What ``PRODUCTION = true`` sets, whatever the config file says.
 PRODUCTION_SETTINGS = {
     "SESSION_COOKIE_SECURE": True,
+    # __Host-: browsers accept it only from HTTPS, for this host, for path / (no sub-domain
+    # or sibling site can plant or overwrite it).
+    "SESSION_COOKIE_NAME": "__Host-dcs-session",
+    "SESSION_COOKIE_PATH": "/",
+    "SESSION_COOKIE_DOMAIN": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PREFERRED_URL_SCHEME": "https",

@@ -77,7 +77,10 @@ def test_production_cookies_are_secure_httponly_samesite_and_urls_https(sqlite_u
     page = client.get("/track", base_url="https://dcs.example")
     assert page.status_code == 200
     cookie = page.headers["Set-Cookie"]  # the session carrying the form's CSRF token
+    assert cookie.startswith("__Host-dcs-session=")
     assert "Secure" in cookie
+    assert "Path=/" in cookie
+    assert "Domain" not in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
