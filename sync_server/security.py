@@ -2,16 +2,16 @@
 
 - Outside tests the server refuses a missing, short or placeholder ``SECRET_KEY``: it signs
   the session and CSRF tokens and keys the one-time-code hashes.
-- ``PRODUCTION = true`` (``DCS_PRODUCTION=true``) turns on HTTPS-only cookies, ``https`` URLs
-  and HSTS; ``PROXY_COUNT = 1`` trusts one reverse proxy's ``X-Forwarded-*`` headers so the
-  app knows a request came in over HTTPS.
+- ``PRODUCTION = true`` (``DCS_PRODUCTION=true``) redirects plain HTTP to HTTPS (308) and turns
+  on HTTPS-only cookies, ``https`` URLs and HSTS; ``PROXY_COUNT = 1`` trusts one reverse
+  proxy's ``X-Forwarded-*`` headers so the app knows a request came in over HTTPS.
 - Every response carries the security headers; the Content-Security-Policy allows only this
   server's own scripts, styles and images — no inline code, no CDN.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sync_server.config import ServerConfigError
@@ -59,6 +59,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
+
+#: Paths answered over plain HTTP in production; everything else is redirected to HTTPS.
+PLAIN_HTTP_PATHS = frozenset({"/api/v1/health"})
 
 #: What ``PRODUCTION = true`` sets, whatever the config file says.
 PRODUCTION_SETTINGS = {
@@ -119,6 +122,15 @@ def init_app(app: Flask) -> None:
     check_secret_key(app)
     apply_profile(app)
     hsts = f"max-age={int(app.config['HSTS_MAX_AGE_S'])}; includeSubDomains"
+
+    if app.config.get("PRODUCTION"):
+
+        @app.before_request
+        def _https_only() -> Response | None:
+            # Load balancers probe the health check over plain HTTP inside the network.
+            if request.is_secure or request.path in PLAIN_HTTP_PATHS:
+                return None
+            return redirect(request.url.replace("http://", "https://", 1), code=308)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -103,10 +103,19 @@ def test_behind_a_proxy_the_forwarded_scheme_turns_on_hsts(sqlite_url):
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     proxied = app.test_client().get("/api/v1/health", headers=forwarded)
     assert "Strict-Transport-Security" in proxied.headers
-    direct = app.test_client().get("/api/v1/health", base_url="http://dcs.example")
+    direct = app.test_client().get("/api/v1/health", base_url="http://dcs.example")  # plain
     assert "Strict-Transport-Security" not in direct.headers
 
 
 def test_production_and_testing_cannot_be_mixed(sqlite_url):
     with pytest.raises(ServerConfigError, match="PRODUCTION and TESTING"):
         production_app(sqlite_url, TESTING=True)
+
+
+def test_production_redirects_plain_http_to_https_except_the_health_check(sqlite_url):
+    client = production_app(sqlite_url).test_client()
+    plain = client.get("/track?number=P-ST-A-0000001-X", base_url="http://dcs.example")
+    assert plain.status_code == 308
+    assert plain.headers["Location"] == "https://dcs.example/track?number=P-ST-A-0000001-X"
+    assert client.get("/api/v1/health", base_url="http://dcs.example").status_code == 200
+    assert client.get("/track", base_url="https://dcs.example").status_code == 200
