@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sync_server.api.auth import require_scope
+from sync_server.api.errors import json_errors
 from sync_server.models import Petition, RejectedMessage, Station, utc_now
 
 PRESENCES = ("online", "offline", "unknown")
@@ -167,6 +168,7 @@ def build_registry(*, per_station: bool = True) -> CollectorRegistry:
 
 
 bp = Blueprint("metrics", __name__)
+json_errors(bp)  # JSON whatever handlers the pages add
 
 
 def init_app(app: Flask) -> None:

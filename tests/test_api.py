@@ -221,3 +221,14 @@ def test_the_reference_page_renders_the_document_with_local_assets_only(client):
     assert "http://" not in html and "https://" not in html  # nothing from elsewhere
     with client.get("/api/v1/docs-static/api-docs.css") as css:
         assert css.status_code == 200
+
+
+def test_a_pages_app_wide_404_handler_leaves_the_api_errors_json(app, client):
+    @app.errorhandler(404)
+    def page_not_found(error):
+        return "<h1>page not found</h1>", 404
+
+    headers = bearer("petitions:read")
+    assert_error(client.get("/api/v1/petitions/P-ST-A-0000009-X", headers=headers), 404, "no pet")
+    assert_error(client.get("/api/v1/stations"), 401, "token")
+    assert client.get("/no-such-page").get_data(as_text=True) == "<h1>page not found</h1>"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from sync_server.api.errors import json_errors
 from sync_server.api.schemas import HealthSchema
 from sync_server.db import database
 
 blp = Blueprint("api_health", __name__, url_prefix="/api/v1", description="Liveness")
+json_errors(blp)  # JSON whatever handlers the pages add
 
 
 @blp.get("/health")

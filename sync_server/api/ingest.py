@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from sync_server.api.auth import documented_scope
+from sync_server.api.errors import json_errors
 from sync_server.api.schemas import IngestStatsSchema, RejectionArgsSchema, RejectionListSchema
 from sync_server.models import AppliedTransaction, Petition, RejectedMessage
 
@@ -15,6 +16,7 @@ blp = Blueprint(
     url_prefix="/api/v1/ingest",
     description="Ingest counters and rejected messages (by size and hash, never content).",
 )
+json_errors(blp)  # JSON whatever handlers the pages add
 
 
 @blp.get("/stats")

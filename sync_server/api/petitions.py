@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint, abort
 
 from sync_server.api.auth import documented_scope
+from sync_server.api.errors import json_errors
 from sync_server.api.schemas import PetitionHistorySchema, PetitionStatusSchema
 from sync_server.models import Petition
 from sync_server.records.petitions import history
@@ -15,6 +16,7 @@ blp = Blueprint(
     url_prefix="/api/v1/petitions",
     description="Petition status by number (no phone, citizen id, form or comment).",
 )
+json_errors(blp)  # JSON whatever handlers the pages add
 
 
 def _petition(number: str) -> Petition:

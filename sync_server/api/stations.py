@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint, abort
 
 from sync_server.api.auth import documented_scope
+from sync_server.api.errors import json_errors
 from sync_server.api.schemas import StationDetailSchema, StationListArgsSchema, StationListSchema
 from sync_server.models import Station
 from sync_server.records.models import StationReplica
@@ -18,6 +19,7 @@ blp = Blueprint(
     url_prefix="/api/v1/stations",
     description="Stations: presence, outbox backlog and sync lag, device gauges.",
 )
+json_errors(blp)  # JSON whatever handlers the pages add
 
 
 @blp.get("")
