@@ -54,6 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if "csrf" not in app.extensions:  # every form posts with a CSRF token
         CSRFProtect(app)
     app.register_blueprint(tracking_bp)
+
+    from sync_server import operators
+
+    operators.init_app(app)  # log in, accounts, audit trail; guards the other pages
     return app
 
 

@@ -12,6 +12,7 @@ from sync_server import broker_settings, create_app
 from sync_server.api.cli import api_token
 from sync_server.config import ServerConfigError
 from sync_server.db import database
+from sync_server.operators.cli import operator_cli
 
 
 @click.group()
@@ -186,3 +187,6 @@ def _replica_command(station_id: str, what: str) -> None:
 
 
 main.add_command(api_token)
+
+
+main.add_command(operator_cli)

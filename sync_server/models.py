@@ -125,3 +125,6 @@ ALL_MODELS.extend(KIOSK_MODELS)
 from sync_server.api.models import API_MODELS  # noqa: E402 - integration tokens
 
 ALL_MODELS.extend(API_MODELS)
+from sync_server.operators.models import OPERATOR_MODELS  # noqa: E402 - accounts, sessions
+
+ALL_MODELS.extend(OPERATOR_MODELS)

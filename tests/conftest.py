@@ -16,6 +16,7 @@ from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
 from tests.helpers import wait_until
+from tests.operator_fixtures import login_client, make_operator  # noqa: F401 - fixtures
 from tests.pg import PostgresServer
 
 STATION_IDS = ("st-a", "st-b", "st-c")

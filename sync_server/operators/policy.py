@@ -1,0 +1,105 @@
+"""What a password and an operator's profile must be (seed 003's form rules).
+
+Each check returns a list of problems as ``(field, message)``; the message is Thai with
+English after a slash, as the pages show it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hardware.card.record import citizen_id_valid
+
+MIN_PASSWORD_LENGTH = 10
+
+# Passwords people pick first; a leaked-password list would be better, but this machine
+# has no network and the list must ship with the code.
+_COMMON = {
+    "password",
+    "password1",
+    "password123",
+    "passw0rd",
+    "qwerty123",
+    "qwertyuiop",
+    "1234567890",
+    "0123456789",
+    "iloveyou",
+    "admin12345",
+    "welcome123",
+    "letmein123",
+    "changeme123",
+}
+
+_THAI_WORDS = re.compile(r"^[\u0E01-\u0E4E]+(?: [\u0E01-\u0E4E]+)*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^0\d{2}-\d{7}$")
+
+Problems = list[tuple[str, str]]
+
+
+def password_problems(password: str, *, username: str) -> Problems:
+    """Why ``password`` is not strong enough (empty: it is)."""
+    problems: Problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(
+            (
+                "new_password",
+                f"รหัสผ่านต้องยาวอย่างน้อย {MIN_PASSWORD_LENGTH} ตัวอักษร / "
+                f"At least {MIN_PASSWORD_LENGTH} characters",
+            )
+        )
+    classes = sum(
+        [
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        ]
+    )
+    if classes < 3:
+        problems.append(
+            (
+                "new_password",
+                "ใช้อย่างน้อย 3 ใน 4 แบบ: ตัวพิมพ์เล็ก ตัวพิมพ์ใหญ่ ตัวเลข สัญลักษณ์ / "
+                "Use three of: lower case, upper case, digits, symbols",
+            )
+        )
+    lowered = password.lower()
+    if username and username.lower() in lowered:
+        problems.append(("new_password", "รหัสผ่านต้องไม่มีชื่อผู้ใช้ / It must not contain the username"))
+    if lowered in _COMMON:
+        problems.append(("new_password", "รหัสผ่านนี้ถูกใช้บ่อยเกินไป / Too common a password"))
+    return problems
+
+
+def profile_problems(
+    *,
+    first_name: str,
+    last_name: str,
+    position: str,
+    citizen_id: str,
+    email: str,
+    phone: str,
+) -> Problems:
+    """Why a profile would be refused (empty: it is valid)."""
+    problems: Problems = []
+    for field, value, label in (
+        ("first_name", first_name, "ชื่อ / First name"),
+        ("last_name", last_name, "นามสกุล / Last name"),
+        ("position", position, "ตำแหน่ง / Position"),
+    ):
+        if not _THAI_WORDS.match(value.strip()):
+            problems.append((field, f"{label}: ใช้ตัวอักษรไทยเท่านั้น / Thai letters only"))
+    if not (citizen_id.isascii() and citizen_id_valid(citizen_id)):
+        problems.append(
+            (
+                "citizen_id",
+                "เลขประจำตัวประชาชน 13 หลักไม่ถูกต้อง / "
+                "The 13-digit citizen id is wrong (length or check digit)",
+            )
+        )
+    if not _EMAIL.match(email.strip()):
+        problems.append(("email", "อีเมลไม่ถูกต้อง / Not an e-mail address"))
+    if not _PHONE.match(phone.strip()):
+        problems.append(("phone", "เบอร์โทรศัพท์ต้องเป็นแบบ 0xx-xxxxxxx / Phone as 0xx-xxxxxxx"))
+    return problems
