@@ -58,6 +58,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from sync_server import operators
 
     operators.init_app(app)  # log in, accounts, audit trail; guards the other pages
+
+    from sync_server.backoffice.views import bp as backoffice_bp
+    from sync_server.sms.views import bp as sms_bp
+
+    app.register_blueprint(backoffice_bp)  # officers: the petition queue
+    app.register_blueprint(sms_bp)  # operations: what the SMS driver sent
     return app
 
 

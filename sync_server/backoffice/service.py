@@ -191,3 +191,15 @@ def change_status(
 def audit(actor: str, action: str, subject: str, outcome: str) -> None:
     """One audit event (who, what, which petition, result); never personal data."""
     AuditEvent.create(actor=actor[:64], action=action, subject=subject[:64], outcome=outcome[:32])
+
+
+def assignable_officers() -> list[str]:
+    """Usernames a petition can be assigned to: unlocked officers and administrators."""
+    from sync_server.operators.models import Operator
+
+    query = (
+        Operator.select(Operator.username)
+        .where(Operator.role.in_(("officer", "administrator")) & ~Operator.locked)
+        .order_by(Operator.username)
+    )
+    return [operator.username for operator in query]

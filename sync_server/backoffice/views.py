@@ -1,0 +1,146 @@
+"""``/backoffice``: the officers' queue, a petition's page, assign and change status.
+
+Server-rendered on the operators' base template; every form carries the CSRF token; only the
+officer and administrator roles get in (``sync_server.operators.require_role``).
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from sync_server.backoffice import service
+from sync_server.backoffice.labels import (
+    SERVICE_LABELS,
+    STATUS_LABELS,
+    service_label,
+    status_label,
+    thai_time,
+)
+from sync_server.backoffice.service import QueueFilter
+from sync_server.models import Station
+from sync_server.operators import current_operator, require_role
+from sync_server.records.petitions import STATUSES, PetitionError
+from sync_server.sms import gateway
+
+bp = Blueprint("backoffice", __name__, url_prefix="/backoffice", template_folder="templates")
+bp.add_app_template_filter(thai_time, "track_time")
+
+ROLES = ("officer", "administrator")
+
+
+@bp.context_processor
+def _labels() -> dict[str, object]:
+    return {"status_label": status_label, "service_label": service_label}
+
+
+def _me() -> str:
+    return current_operator().username
+
+
+def tracking_url(number: str) -> str:
+    """The link the citizen gets: ``TRACKING_URL`` (as the stations print it) or ours."""
+    template = current_app.config.get("TRACKING_URL")
+    if template:
+        return template.format(number=number)
+    return url_for("tracking.start", number=number, _external=True)
+
+
+@bp.get("/")
+@require_role(*ROLES)
+def queue() -> str:
+    """The queue with its filters and pages."""
+    args = request.args
+    assignee = args.get("assignee") or None
+    if assignee == "me":
+        assignee = _me()
+    filters = QueueFilter(
+        status=args.get("status") or "open",
+        service=args.get("service") or None,
+        station=args.get("station") or None,
+        kind=args.get("kind") or None,
+        assignee=assignee,
+    )
+    page = service.queue(filters, page=args.get("page", 1, type=int))
+    stations = [
+        s.station_id for s in Station.select(Station.station_id).order_by(Station.station_id)
+    ]
+    return render_template(
+        "backoffice/queue.html",
+        page=page,
+        filters=filters,
+        chosen=args,
+        statuses=STATUSES,
+        status_labels=STATUS_LABELS,
+        services=SERVICE_LABELS,
+        stations=stations,
+    )
+
+
+@bp.get("/petitions/<number>")
+@require_role(*ROLES)
+def petition(number: str) -> str:
+    """One petition: details, history, assign and status forms."""
+    try:
+        view = service.petition_view(number, viewer=_me())
+    except PetitionError:
+        abort(404)
+    return render_template(
+        "backoffice/petition.html", petition=view, officers=service.assignable_officers()
+    )
+
+
+@bp.post("/petitions/<number>/assign")
+@require_role(*ROLES)
+def assign(number: str) -> Response:
+    """Assign to the chosen officer (or to me)."""
+    assignee = request.form.get("assignee", "").strip()
+    if assignee == "me":
+        assignee = _me()
+    if assignee not in service.assignable_officers():
+        flash("เลือกเจ้าหน้าที่ที่มีอยู่ในระบบ / Choose an existing officer", "error")
+    else:
+        try:
+            service.assign(number, assignee, assigned_by=_me())
+        except PetitionError:
+            abort(404)
+        flash(f"มอบหมายให้ {assignee} แล้ว / Assigned to {assignee}", "ok")
+    return redirect(url_for("backoffice.petition", number=number), code=303)
+
+
+@bp.post("/petitions/<number>/status")
+@require_role(*ROLES)
+def change_status(number: str) -> Response:
+    """Change the status with a comment, then text the citizen."""
+    to_status = request.form.get("status", "")
+    try:
+        result = service.change_status(
+            number,
+            to_status,
+            actor=_me(),
+            comment=request.form.get("comment", ""),
+            gateway=gateway(),
+            tracking_url=tracking_url(number),
+        )
+    except PetitionError as exc:
+        flash(f"เปลี่ยนสถานะไม่ได้ / Status not changed: {exc}", "error")
+        return redirect(url_for("backoffice.petition", number=number), code=303)
+    thai, english = status_label(result.to_status)
+    if result.sms_error:
+        flash(
+            f"เปลี่ยนเป็น “{thai}” แล้ว แต่ส่ง SMS ไม่สำเร็จ / "
+            f"Now “{english}”, but the SMS was not sent: {result.sms_error}",
+            "error",
+        )
+    else:
+        flash(f"เปลี่ยนเป็น “{thai}” และส่ง SMS แล้ว / Now “{english}”; SMS sent", "ok")
+    return redirect(url_for("backoffice.petition", number=number), code=303)
