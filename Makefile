@@ -37,6 +37,7 @@ bench: setup
 # Screenshots of every kiosk screen into docs/screens/ (needs pcscd free: not during tests).
 screens: setup
 	$(BIN)/python -m tests.kiosk_screens
+	$(BIN)/python -m tests.server_screens
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
