@@ -98,6 +98,8 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     watchdog: WatchdogConfig | None = None
     replica: ReplicaConfig | None = None  # None: no replica, lookups need the server
     kiosk: KioskConfig | None = None  # None: no touchscreen (a headless test station)
+    #: What the ``reboot`` remote command runs (after answering); the demo records instead.
+    reboot_command: list[str] = msgspec.field(default_factory=lambda: ["systemctl", "reboot"])
 
     @property
     def store_path(self) -> Path:

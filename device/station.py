@@ -8,8 +8,10 @@ from datetime import datetime
 
 from device.config import StationConfig
 from device.hardware import StationHardware
+from device.maintenance import disk_gauges, schedule_reboot
 from device.receipts import ReceiptLine, ReceiptSpool
 from device.replica import Replica, attach_replica
+from device.service_lock import ServiceLock
 from device.store import Store, open_store, utc_now
 from device.sync import SyncAgent
 from hardware.printer import Receipt
@@ -35,6 +37,8 @@ class Station:
     hardware: StationHardware | None = None
     #: The residents' records for offline lookups (always present; empty without [replica]).
     replica: Replica | None = None
+    #: Out of service by remote command (the kiosk shows a closed screen).
+    service_lock: ServiceLock | None = None
 
     def file_petition(
         self,
@@ -124,6 +128,11 @@ def build_station(
             clock=clock,
         )
         replica = attach_replica(config, store, sync, clock)
+        service_lock = ServiceLock(config.data_dir)
+        sync.commands.register("lock", lambda args: service_lock.lock(str(args.get("reason", ""))))
+        sync.commands.register("unlock", lambda args: service_lock.unlock())
+        sync.commands.register("reboot", lambda args: schedule_reboot(config.reboot_command))
+        sync.metric_sources.append(lambda: disk_gauges(config.data_dir))
         if devices:
             hardware = StationHardware(config, store)
             sync.metric_sources.append(hardware.metrics)
@@ -146,4 +155,5 @@ def build_station(
         receipts=receipts,
         hardware=hardware,
         replica=replica,
+        service_lock=service_lock,
     )

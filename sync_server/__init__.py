@@ -64,6 +64,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(backoffice_bp)  # officers: the petition queue
     app.register_blueprint(sms_bp)  # operations: what the SMS driver sent
+
+    from sync_server import dashboard
+
+    dashboard.init_app(app)  # operations: fleet, alarms, commands, charts
     return app
 
 

@@ -190,3 +190,18 @@ main.add_command(api_token)
 
 
 main.add_command(operator_cli)
+
+
+@main.command("alarms")
+def alarms_worker() -> None:
+    """Evaluate the alarm rules and expire commands until SIGTERM or Ctrl-C."""
+    from sync_server.dashboard.worker import AlarmWorker
+
+    app = _app()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with AlarmWorker(database.obj, app.config):
+        click.echo("alarm rules running", err=True)
+        stop.wait()
+    click.echo("alarm rules stopped", err=True)

@@ -128,3 +128,6 @@ ALL_MODELS.extend(API_MODELS)
 from sync_server.operators.models import OPERATOR_MODELS  # noqa: E402 - accounts, sessions
 
 ALL_MODELS.extend(OPERATOR_MODELS)
+from sync_server.dashboard.models import DASHBOARD_MODELS  # noqa: E402 - alarms, commands
+
+ALL_MODELS.extend(DASHBOARD_MODELS)

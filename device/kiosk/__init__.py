@@ -53,8 +53,21 @@ def create_kiosk_app(
     for module in (home, stream, insured, petition, tracking, password, eid):
         app.register_blueprint(module.bp)
     app.after_request(_no_store)
+    app.before_request(_out_of_service)
     app.register_error_handler(VisitGoneError, _visit_gone)
     return app
+
+
+def _out_of_service():  # type: ignore[no-untyped-def]
+    """While operations hold the kiosk out of service, every screen is the closed screen."""
+    from flask import current_app, render_template, request
+
+    lock = kiosk_state(current_app).station.service_lock
+    if lock is None or not lock.locked or request.endpoint in (None, "static"):
+        return None
+    if request.endpoint.startswith("stream."):
+        return None  # the page keeps its event stream, to reload when unlocked
+    return render_template("locked.html"), 503
 
 
 def kiosk_state(app: Flask) -> KioskState:

@@ -288,6 +288,13 @@ class IngestWorker:
         except ContractError as exc:
             self._reject(item.topic, station_id, None, str(exc), item.payload)
             return
+        if result.station_id != station_id:
+            self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
+            return
+        from sync_server.dashboard.commands import settle
+
+        if not settle(result, item.received_at):
+            log.warning("a result for a command this server did not send, from %s", station_id)
         log.info("command %s on %s: %s", result.command_id, station_id, result.status)
 
     def _upsert_station(self, station_id: str, seen_at: datetime, **fields: object) -> None:

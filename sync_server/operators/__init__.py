@@ -112,7 +112,7 @@ def _navigation() -> list[tuple[str, str, str]]:
     links = [
         ("backoffice.queue", "คำร้อง", "Petitions", ("officer", "administrator")),
         ("dashboard.fleet", "ตู้บริการ", "Fleet", ("operations", "administrator")),
-        ("dashboard.alarms", "การแจ้งเตือน", "Alarms", ("operations", "administrator")),
+        ("dashboard.alarms_page", "การแจ้งเตือน", "Alarms", ("operations", "administrator")),
         ("sms.sent", "SMS ที่ส่ง", "SMS sent", ("operations", "administrator")),
         ("operators.admin_list", "เจ้าหน้าที่", "Operators", ("administrator",)),
         ("operators.audit", "บันทึกการใช้งาน", "Audit trail", ("administrator",)),

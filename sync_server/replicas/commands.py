@@ -70,8 +70,13 @@ def send_command(
     ttl: timedelta | None = None,
     publish: Publisher | None = None,
     actor: str = "server",
+    before_send: Callable[[Command], None] | None = None,
 ) -> Command:
-    """Send a contract command to one station and note it in the audit trail."""
+    """Send a contract command to one station and note it in the audit trail.
+
+    ``before_send`` sees the command before it leaves (the dashboard records it as pending
+    first, so a result that comes back at once always finds its record).
+    """
     now = utc_now()
     command = Command(
         command_id=str(uuid.uuid4()),
@@ -81,6 +86,8 @@ def send_command(
         issued_at=now,
         expires_at=now + (ttl or _default_ttl()),
     )
+    if before_send is not None:
+        before_send(command)
     (publish or _default_publisher())(station_topic(station_id, Channel.COMMAND), encode(command))
     with write_transaction(database.obj):
         AuditEvent.create(actor=actor, action=f"command.{name}", subject=station_id, outcome="sent")
@@ -104,10 +111,18 @@ def request_replica_refresh(
     ttl: timedelta | None = None,
     publish: Publisher | None = None,
     actor: str = "server",
+    before_send: Callable[[Command], None] | None = None,
 ) -> Command:
     """Make the station fetch its whole replica again (and lift a wipe's suspension)."""
     _set_state(station_id, suspended=False)
-    return send_command(station_id, "refresh_replica", ttl=ttl, publish=publish, actor=actor)
+    return send_command(
+        station_id,
+        "refresh_replica",
+        ttl=ttl,
+        publish=publish,
+        actor=actor,
+        before_send=before_send,
+    )
 
 
 def wipe_replica(
@@ -116,7 +131,10 @@ def wipe_replica(
     ttl: timedelta | None = None,
     publish: Publisher | None = None,
     actor: str = "server",
+    before_send: Callable[[Command], None] | None = None,
 ) -> Command:
     """Make the station delete its replica; the server sends it none until a refresh."""
     _set_state(station_id, suspended=True)
-    return send_command(station_id, "wipe_replica", ttl=ttl, publish=publish, actor=actor)
+    return send_command(
+        station_id, "wipe_replica", ttl=ttl, publish=publish, actor=actor, before_send=before_send
+    )

@@ -1,0 +1,163 @@
+"""Alarm rules over the fleet: raise when a condition starts, clear when it ends.
+
+Evaluated by ``dcs-server alarms`` (a loop) with an injectable clock, so "offline longer than
+N minutes" is raised even when no message arrives. One open alarm per station and rule.
+Thresholds come from the server config (``ALARM_*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync_server.dashboard.fleet import COLUMNS, StationRow, row_from_tuple
+from sync_server.dashboard.models import Alarm
+from sync_server.db import write_transaction
+from sync_server.models import Station, utc_now
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "ALARM_OFFLINE_AFTER_S": 600.0,
+    "ALARM_SILENT_AFTER_S": 900.0,  # no heartbeat although "online": a hung station
+    "ALARM_BACKLOG": 1000.0,
+    "ALARM_LAG_S": 1800.0,
+    "ALARM_DISK_FREE_PCT": 10.0,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that holds for a station now."""
+
+    rule: str
+    severity: str
+    message: str
+
+
+Rule = Callable[[StationRow, datetime, Mapping[str, float]], Finding | None]
+
+
+def _offline(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
+    after = timedelta(seconds=limits["ALARM_OFFLINE_AFTER_S"])
+    if row.presence == "offline" and row.presence_at and now - row.presence_at >= after:
+        minutes = int((now - row.presence_at).total_seconds() // 60)
+        return Finding("offline", "critical", f"ออฟไลน์ {minutes} นาที · offline for {minutes} min")
+    silent = timedelta(seconds=limits["ALARM_SILENT_AFTER_S"])
+    if row.presence == "online" and row.last_heartbeat_at and now - row.last_heartbeat_at >= silent:
+        return Finding("offline", "critical", "ไม่มีสัญญาณชีพ · no heartbeat although online")
+    return None
+
+
+def _paper(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
+    if row.paper == "paper-out":
+        return Finding("paper_out", "critical", "กระดาษหมด · printer out of paper")
+    return None
+
+
+def _tamper(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
+    if row.tamper_open:
+        return Finding("tamper", "critical", "ตู้ถูกเปิด · enclosure opened")
+    return None
+
+
+def _backlog(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
+    if row.backlog > limits["ALARM_BACKLOG"]:
+        return Finding("backlog", "warning", f"ค้างส่ง {row.backlog} · backlog {row.backlog}")
+    lag = row.oldest_undelivered_age_s
+    if lag is not None and lag > limits["ALARM_LAG_S"]:
+        minutes = int(lag // 60)
+        return Finding("backlog", "warning", f"ค้างนาน {minutes} นาที · oldest waits {minutes} min")
+    return None
+
+
+def _disk(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
+    free = row.disk_free_pct
+    if free is not None and free < limits["ALARM_DISK_FREE_PCT"]:
+        return Finding("disk", "warning", f"พื้นที่ว่าง {free:.0f}% · disk {free:.0f}% free")
+    return None
+
+
+RULES: tuple[Rule, ...] = (_offline, _paper, _tamper, _backlog, _disk)
+
+
+def thresholds(config: Mapping[str, object] | None = None) -> dict[str, float]:
+    """The rule thresholds: defaults overridden by ``config``."""
+    values = dict(DEFAULT_THRESHOLDS)
+    for key in values:
+        if config is not None and key in config:
+            values[key] = float(config[key])  # type: ignore[arg-type]
+    return values
+
+
+def evaluate(now: datetime | None = None, limits: Mapping[str, float] | None = None) -> dict:
+    """Raise new alarms and clear ended ones across the fleet; returns what changed."""
+    now = now or utc_now()
+    limits = limits or thresholds()
+    raised: list[tuple[str, str]] = []
+    cleared: list[tuple[str, str]] = []
+    with write_transaction():
+        open_alarms = {
+            (a.station_id, a.rule): a for a in Alarm.select().where(Alarm.cleared_at.is_null())
+        }
+        for values in Station.select(*COLUMNS).tuples().iterator():
+            row = row_from_tuple(values)
+            holding: dict[str, Finding] = {}
+            for rule in RULES:
+                finding = rule(row, now, limits)
+                if finding is not None:
+                    holding[finding.rule] = finding
+            for name, finding in holding.items():
+                if (row.station_id, name) not in open_alarms:
+                    Alarm.create(
+                        station_id=row.station_id,
+                        rule=name,
+                        severity=finding.severity,
+                        message=finding.message,
+                        raised_at=now,
+                    )
+                    raised.append((row.station_id, name))
+            for (station_id, name), alarm in open_alarms.items():
+                if station_id == row.station_id and name not in holding:
+                    alarm.cleared_at = now
+                    alarm.cleared_by = "rule"
+                    alarm.save()
+                    cleared.append((station_id, name))
+    return {"raised": raised, "cleared": cleared}
+
+
+def acknowledge(alarm_id: int, by: str) -> Alarm:
+    """Someone has seen it; it stays open until its condition ends or it is cleared."""
+    with write_transaction():
+        alarm = Alarm.get_by_id(alarm_id)
+        if alarm.acknowledged_at is None:
+            alarm.acknowledged_at = utc_now()
+            alarm.acknowledged_by = by
+            alarm.save()
+    return alarm
+
+
+def clear(alarm_id: int, by: str) -> Alarm:
+    """Close an alarm by hand (it is raised again if its condition still holds)."""
+    with write_transaction():
+        alarm = Alarm.get_by_id(alarm_id)
+        if alarm.cleared_at is None:
+            alarm.cleared_at = utc_now()
+            alarm.cleared_by = by
+            alarm.save()
+    return alarm
+
+
+def open_alarms(station_id: str | None = None) -> list[Alarm]:
+    """Open alarms, critical first, newest first."""
+    query = Alarm.select().where(Alarm.cleared_at.is_null())
+    if station_id is not None:
+        query = query.where(Alarm.station_id == station_id)
+    return sorted(query, key=lambda a: (a.severity != "critical", -a.id))
+
+
+def history(station_id: str | None = None, limit: int = 100) -> list[Alarm]:
+    """Cleared alarms, newest first."""
+    query = Alarm.select().where(Alarm.cleared_at.is_null(False))
+    if station_id is not None:
+        query = query.where(Alarm.station_id == station_id)
+    return list(query.order_by(Alarm.id.desc()).limit(limit))

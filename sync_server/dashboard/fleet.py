@@ -1,0 +1,146 @@
+"""The fleet as the dashboard shows it: one row per station from what the ingest stored."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import peewee
+
+from sync_server.models import Station
+
+#: ``printer_state`` gauge values (device/hardware.py PRINTER_STATES) and their labels.
+PRINTER_STATES = {
+    0: ("ok", "ปกติ", "OK"),
+    1: ("paper-low", "กระดาษใกล้หมด", "Paper low"),
+    2: ("paper-out", "กระดาษหมด", "Out of paper"),
+    3: ("cover-open", "ฝาเปิด", "Cover open"),
+    4: ("error", "ขัดข้อง", "Error"),
+    5: ("offline", "ไม่ตอบสนอง", "Offline"),
+    6: ("unknown", "ไม่ทราบ", "Unknown"),
+}
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """UTC-aware (PostgreSQL reads timestamps back naive; they were written as UTC)."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StationRow:
+    """What the fleet list and the station page show of one station."""
+
+    station_id: str
+    presence: str
+    presence_at: datetime | None
+    last_heartbeat_at: datetime | None
+    backlog: int
+    oldest_undelivered_age_s: float | None
+    software_version: str | None
+    transactions_applied: int
+    metrics: dict[str, float]
+
+    @property
+    def paper(self) -> str | None:
+        """The printer's state name, or ``None`` without a printer."""
+        code = self.metrics.get("printer_state")
+        return None if code is None else PRINTER_STATES.get(int(code), PRINTER_STATES[6])[0]
+
+    @property
+    def tamper_open(self) -> bool:
+        """Whether the enclosure was open at the last heartbeat."""
+        return bool(self.metrics.get("tamper_open"))
+
+    @property
+    def watchdog_resets(self) -> int | None:
+        """Resets the watchdog board made, as it reported at boot."""
+        value = self.metrics.get("watchdog_resets")
+        return None if value is None else int(value)
+
+    @property
+    def disk_free_pct(self) -> float | None:
+        """Free space on the station's data disk, in percent."""
+        return self.metrics.get("disk_free_pct")
+
+    def as_event(self) -> dict[str, object]:
+        """The row as the live stream sends it (no personal data exists here)."""
+        return {
+            "station_id": self.station_id,
+            "presence": self.presence,
+            "last_heartbeat_at": _iso(self.last_heartbeat_at),
+            "backlog": self.backlog,
+            "oldest_undelivered_age_s": self.oldest_undelivered_age_s,
+            "paper": self.paper,
+            "tamper_open": self.tamper_open,
+            "watchdog_resets": self.watchdog_resets,
+            "disk_free_pct": self.disk_free_pct,
+            "software_version": self.software_version,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def row_from_tuple(values: tuple) -> StationRow:
+    """A :class:`StationRow` from the columns of :data:`COLUMNS` in order."""
+    (sid, presence, presence_at, beat_at, backlog, oldest, version, applied, metrics) = values
+    try:
+        gauges = json.loads(metrics) if metrics else {}
+    except ValueError:
+        gauges = {}
+    return StationRow(
+        sid,
+        presence,
+        aware(presence_at),
+        aware(beat_at),
+        backlog,
+        oldest,
+        version,
+        applied,
+        gauges if isinstance(gauges, dict) else {},
+    )
+
+
+COLUMNS = (
+    Station.station_id,
+    Station.presence,
+    Station.presence_at,
+    Station.last_heartbeat_at,
+    Station.backlog,
+    Station.oldest_undelivered_age_s,
+    Station.software_version,
+    Station.transactions_applied,
+    Station.metrics,
+)
+
+
+def stations(
+    *, presence: str | None = None, search: str | None = None, page: int = 1, size: int = 50
+) -> tuple[list[StationRow], int]:
+    """One page of the fleet, ordered by station id, and the number of matching stations."""
+    query = Station.select(*COLUMNS)
+    if presence in ("online", "offline", "unknown"):
+        query = query.where(Station.presence == presence)
+    if search:
+        query = query.where(Station.station_id.contains(search.strip().lower()))
+    total = query.count()
+    rows = query.order_by(Station.station_id).paginate(max(page, 1), size).tuples()
+    return [row_from_tuple(values) for values in rows], total
+
+
+def station(station_id: str) -> StationRow | None:
+    """One station, or ``None``."""
+    values = Station.select(*COLUMNS).where(Station.station_id == station_id).tuples().first()
+    return row_from_tuple(values) if values else None
+
+
+def counts() -> dict[str, int]:
+    """Stations by presence."""
+    query = Station.select(Station.presence, peewee.fn.COUNT(Station.station_id)).group_by(
+        Station.presence
+    )
+    return {presence: count for presence, count in query.tuples()}

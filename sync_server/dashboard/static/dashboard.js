@@ -1,0 +1,77 @@
+// Live dashboard: server-sent events update station rows, the alarm count and command results.
+(function () {
+  const live = document.getElementById("live");
+  if (!live || !window.EventSource) return;
+  const state = document.getElementById("live-state");
+  const source = new EventSource(live.dataset.events);
+  const labels = { online: "ออนไลน์ · online", offline: "ออฟไลน์ · offline" };
+
+  function age(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    seconds = Math.floor(seconds);
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+  function when(iso) {
+    return iso ? iso.replace("T", " ").slice(0, 19) + " UTC" : "—";
+  }
+  function badge(text, kind) {
+    const span = document.createElement("span");
+    span.className = "badge " + kind;
+    span.textContent = text;
+    return span;
+  }
+  function put(scope, field, content) {
+    scope.querySelectorAll('[data-field="' + field + '"]').forEach(function (cell) {
+      if (typeof content === "string") cell.textContent = content;
+      else cell.replaceChildren(content);
+    });
+  }
+
+  source.addEventListener("open", function () {
+    state.textContent = "● live";
+    state.className = "live-state";
+  });
+  source.addEventListener("error", function () {
+    state.textContent = "○ reconnecting";
+    state.className = "live-state down";
+  });
+  source.addEventListener("station", function (event) {
+    const row = JSON.parse(event.data);
+    document.querySelectorAll('[data-station="' + row.station_id + '"]').forEach(function (scope) {
+      scope.querySelectorAll('[data-field="presence"]').forEach(function (cell) {
+        cell.textContent = labels[row.presence] || "ไม่ทราบ · unknown";
+        cell.className = "badge " + (row.presence === "online" ? "good" : row.presence === "offline" ? "bad" : "warn");
+      });
+      put(scope, "last_heartbeat_at", when(row.last_heartbeat_at));
+      put(scope, "backlog", String(row.backlog));
+      put(scope, "oldest_undelivered_age_s", age(row.oldest_undelivered_age_s));
+      put(scope, "paper", row.paper === null ? "—" : badge(row.paper, row.paper === "ok" ? "good" : row.paper === "paper-low" ? "warn" : "bad"));
+      put(scope, "tamper_open", row.tamper_open ? badge("เปิด · open", "bad") : "ปิด · closed");
+      put(scope, "watchdog_resets", row.watchdog_resets === null ? "—" : String(row.watchdog_resets));
+      put(scope, "disk_free_pct", row.disk_free_pct === null ? "—" : Math.round(row.disk_free_pct) + "%");
+      put(scope, "software_version", row.software_version || "—");
+    });
+  });
+  let alarms = null;
+  source.addEventListener("alarms", function (event) {
+    const open = JSON.parse(event.data).open;
+    const count = document.getElementById("alarm-count");
+    if (count) {
+      count.querySelector('[data-field="open"]').textContent = String(open);
+      count.className = "badge " + (open ? "bad" : "good");
+    }
+    if (alarms !== null && alarms !== open && live.dataset.reloadOnAlarms) window.location.reload();
+    alarms = open;
+  });
+  source.addEventListener("command", function (event) {
+    const result = JSON.parse(event.data);
+    const row = document.querySelector('[data-command="' + result.command_id + '"]');
+    if (!row) return;
+    const status = row.querySelector('[data-field="status"]');
+    status.textContent = result.status;
+    status.className = "badge " + (result.status === "done" ? "good" : result.status === "pending" ? "warn" : "bad");
+    row.querySelector('[data-field="detail"]').textContent = result.detail;
+  });
+})();

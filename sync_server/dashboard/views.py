@@ -1,0 +1,227 @@
+"""``/dashboard``: fleet, station, alarms, commands, charts and the live event stream."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from sync_server.dashboard import alarms, charts, commands, fleet
+from sync_server.dashboard.models import Alarm, CommandRecord
+from sync_server.db import database
+from sync_server.operators import current_operator, record_audit, require_role
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+ROLES = ("operations", "administrator")
+PAGE_SIZE = 50
+
+
+@bp.app_template_filter("age")
+def age(seconds: float | None) -> str:
+    """``95`` → ``1 min 35 s``; ``None`` → ``—``."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@bp.get("/")
+@require_role(*ROLES)
+def fleet_page() -> str:
+    """Every station, 50 a page, with presence and health; live over SSE."""
+    page = max(request.args.get("page", 1, type=int), 1)
+    presence = request.args.get("presence") or None
+    search = request.args.get("q") or None
+    rows, total = fleet.stations(presence=presence, search=search, page=page, size=PAGE_SIZE)
+    open_by_station: dict[str, int] = {}
+    for alarm in alarms.open_alarms():
+        open_by_station[alarm.station_id] = open_by_station.get(alarm.station_id, 0) + 1
+    return render_template(
+        "dashboard/fleet.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        presence=presence,
+        search=search or "",
+        counts=fleet.counts(),
+        open_by_station=open_by_station,
+        open_alarms=sum(open_by_station.values()),
+        chart=charts.bar_chart(
+            charts.hourly(),
+            "transactions",
+            title="ธุรกรรมต่อชั่วโมง · Transactions per hour (fleet, 24 h)",
+            unit="tx",
+        ),
+    )
+
+
+# The fleet page is the blueprint's landing page under its conventional name too.
+bp.add_url_rule("/", endpoint="fleet", view_func=fleet_page)
+
+
+@bp.get("/stations/<station_id>")
+@require_role(*ROLES)
+def station_page(station_id: str) -> str:
+    """One station: state, gauges, alarms, commands and its charts."""
+    row = fleet.station(station_id)
+    if row is None:
+        abort(404)
+    points = charts.hourly(station_id)
+    return render_template(
+        "dashboard/station.html",
+        row=row,
+        alarms_open=alarms.open_alarms(station_id),
+        alarm_history=alarms.history(station_id, limit=20),
+        commands=commands.recent(station_id),
+        command_names=commands.COMMANDS,
+        tx_chart=charts.bar_chart(
+            points, "transactions", title="ธุรกรรมต่อชั่วโมง · Transactions per hour", unit="tx"
+        ),
+        lag_chart=charts.bar_chart(
+            points,
+            "mean_lag_s",
+            title="ความล่าช้าเฉลี่ย · Mean sync lag per hour",
+            unit="s",
+            color="#a45d00",
+        ),
+    )
+
+
+@bp.post("/stations/<station_id>/commands")
+@require_role(*ROLES)
+def send_command(station_id: str) -> Response:
+    """Send a remote command; it waits for an offline station until its time to live ends."""
+    if fleet.station(station_id) is None:
+        abort(404)
+    name = request.form.get("name", "")
+    me = current_operator().username
+    ttl = timedelta(seconds=float(current_app.config["COMMAND_TTL_S"]))
+    try:
+        record = commands.issue(station_id, name, actor=me, ttl=ttl)
+    except commands.CommandError as exc:
+        flash(f"ส่งคำสั่งไม่ได้ / Not sent: {exc}", "error")
+        record_audit(f"command.{name}"[:64], subject=station_id, outcome="refused")
+    except OSError as exc:
+        flash(f"ติดต่อโบรกเกอร์ไม่ได้ / The broker is unreachable: {exc}", "error")
+        record_audit(f"command.{name}"[:64], subject=station_id, outcome="broker-down")
+    else:
+        thai, english = commands.COMMANDS[name]
+        flash(f"ส่ง “{thai}” แล้ว รอผล / “{english}” sent; waiting for the station", "ok")
+        record_audit(f"command.{name}", subject=station_id, outcome=record.status)
+    return redirect(url_for("dashboard.station_page", station_id=station_id), code=303)
+
+
+@bp.get("/alarms")
+@require_role(*ROLES)
+def alarms_page() -> str:
+    """Open alarms (critical first) and the history."""
+    return render_template(
+        "dashboard/alarms.html",
+        open_alarms=alarms.open_alarms(),
+        history=alarms.history(limit=200),
+    )
+
+
+@bp.post("/alarms/<int:alarm_id>/<action>")
+@require_role(*ROLES)
+def alarm_action(alarm_id: int, action: str) -> Response:
+    """Acknowledge or clear an alarm."""
+    me = current_operator().username
+    try:
+        if action == "ack":
+            alarm = alarms.acknowledge(alarm_id, me)
+        elif action == "clear":
+            alarm = alarms.clear(alarm_id, me)
+        else:
+            abort(404)
+    except Alarm.DoesNotExist:
+        abort(404)
+    record_audit(f"alarm.{action}", subject=f"{alarm.station_id}:{alarm.rule}")
+    return redirect(request.form.get("next") or url_for("dashboard.alarms_page"), code=303)
+
+
+@bp.get("/events")
+@require_role(*ROLES)
+def events() -> Response:
+    """Server-sent events: station rows that changed, the open-alarm count, command states.
+
+    Polls the database (the ingest workers are other processes) every ``DASHBOARD_POLL_S``
+    and ends after ``DASHBOARD_STREAM_S`` so long-lived connections do not pin a web worker;
+    the browser's EventSource reconnects by itself.
+    """
+    station_id = request.args.get("station") or None
+    poll = float(current_app.config["DASHBOARD_POLL_S"])
+    deadline = time.monotonic() + float(current_app.config["DASHBOARD_STREAM_S"])
+
+    def stream() -> Iterator[str]:
+        seen_rows: dict[str, dict] = {}
+        seen_alarms: int | None = None
+        seen_commands: dict[str, str] = {}
+        yield "retry: 2000\n\n"
+        while time.monotonic() < deadline:
+            with database.connection_context():
+                if station_id is None:
+                    rows, _ = fleet.stations(page=1, size=100_000)
+                else:
+                    one = fleet.station(station_id)
+                    rows = [one] if one is not None else []
+                open_count = Alarm.select().where(Alarm.cleared_at.is_null()).count()
+                states = {}
+                if station_id is not None:
+                    states = {
+                        c.command_id: f"{c.status}|{c.detail or ''}"
+                        for c in commands.recent(station_id)
+                    }
+            for row in rows:
+                event = row.as_event()
+                if seen_rows.get(row.station_id) != event:
+                    seen_rows[row.station_id] = event
+                    yield f"event: station\ndata: {json.dumps(event)}\n\n"
+            if open_count != seen_alarms:
+                seen_alarms = open_count
+                yield f"event: alarms\ndata: {json.dumps({'open': open_count})}\n\n"
+            for command_id, state in states.items():
+                if seen_commands.get(command_id) != state:
+                    seen_commands[command_id] = state
+                    status, _, detail = state.partition("|")
+                    payload = {"command_id": command_id, "status": status, "detail": detail}
+                    yield f"event: command\ndata: {json.dumps(payload)}\n\n"
+            time.sleep(poll)
+
+    return Response(
+        stream_with_context(stream()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@bp.context_processor
+def _labels() -> dict[str, object]:
+    return {"printer_states": fleet.PRINTER_STATES, "CommandRecord": CommandRecord}

@@ -1,0 +1,75 @@
+"""The rules loop: evaluate alarms and expire commands every ``ALARM_POLL_S``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import peewee
+
+from sync_server.dashboard import alarms, commands
+from sync_server.models import utc_now
+
+log = logging.getLogger(__name__)
+
+
+class AlarmWorker:
+    """Runs :func:`alarms.evaluate` and :func:`commands.expire` in a thread until stopped."""
+
+    def __init__(
+        self,
+        db: peewee.Database,
+        config: Mapping[str, object],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._limits = alarms.thresholds(config)
+        self._poll_s = float(config.get("ALARM_POLL_S", 15.0))  # type: ignore[arg-type]
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+
+    def run_once(self) -> dict:
+        """One evaluation; returns what was raised and cleared."""
+        with self._db.connection_context():
+            now = self._clock()
+            changes = alarms.evaluate(now, self._limits)
+            expired = commands.expire(now)
+        for station_id, rule in changes["raised"]:
+            log.warning("alarm raised: %s on %s", rule, station_id)
+        for station_id, rule in changes["cleared"]:
+            log.info("alarm cleared: %s on %s", rule, station_id)
+        if expired:
+            log.info("%d command(s) expired", expired)
+        self.rounds += 1
+        return changes
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except peewee.PeeweeException:
+                log.exception("alarm evaluation failed; trying again")
+            self._stop.wait(self._poll_s)
+
+    def start(self) -> AlarmWorker:
+        """Start the loop in a daemon thread."""
+        self._thread = threading.Thread(target=self._loop, name="alarms", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the loop and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> AlarmWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
