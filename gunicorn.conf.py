@@ -16,7 +16,10 @@ workers = int(os.environ.get("DCS_WEB_WORKERS", str(2 * multiprocessing.cpu_coun
 timeout = 30
 graceful_timeout = 20
 # A stateless app: the database is the only shared state, so workers are plain sync workers.
-worker_class = "sync"
+# Threads: the dashboard's live stream (server-sent events) holds a request open for minutes;
+# a sync worker would be killed by the timeout and serve nobody else meanwhile.
+worker_class = "gthread"
+threads = int(os.environ.get("DCS_WEB_THREADS", "8"))
 # The default control socket lives in $HOME, shared by every server run by that user.
 control_socket_disable = True
 # Trust X-Forwarded-* only from a proxy on this host (see PROXY_COUNT in docs/api.md).

@@ -26,6 +26,74 @@ from tests.web_login import login
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screens"
 
 
+def _fleet(app) -> None:  # type: ignore[no-untyped-def]
+    """Twelve stations in assorted states, their alarms, a few commands and an hour of traffic."""
+    import json
+    import uuid
+    from datetime import timedelta
+
+    from sync_server.dashboard import alarms
+    from sync_server.dashboard.models import CommandRecord
+    from sync_server.models import AppliedTransaction, Station, utc_now
+
+    now = utc_now()
+    with app.app_context(), database.connection_context():
+        for index in range(12):
+            station_id = (
+                ["st-lobby-a", "st-lobby-b"][index] if index < 2 else f"st-tower-{index:02d}"
+            )
+            gauges = {
+                "printer_state": 0,
+                "tamper_open": 0,
+                "watchdog_resets": 0,
+                "disk_free_pct": 71,
+            }
+            presence = "online"
+            if index == 3:
+                gauges["printer_state"] = 2
+            if index == 5:
+                gauges["tamper_open"] = 1
+            if index == 7:
+                presence = "offline"
+            Station.insert(
+                station_id=station_id,
+                presence=presence,
+                presence_at=now - timedelta(minutes=25 if presence == "offline" else 300),
+                last_heartbeat_at=now - timedelta(seconds=12 + index),
+                backlog=0 if presence == "online" else 37,
+                oldest_undelivered_age_s=None if presence == "online" else 1500.0,
+                software_version="0.1.0",
+                transactions_applied=40 + index,
+                metrics=json.dumps(gauges),
+            ).on_conflict_replace().execute()
+        for minute in range(0, 24 * 60, 7):
+            received = now - timedelta(minutes=minute)
+            AppliedTransaction.create(
+                tx_id=f"00000000-0000-7000-8000-{minute:012d}",
+                station_id="st-lobby-a",
+                seq=minute,
+                kind="petition.filed",
+                station_time=received - timedelta(seconds=2 + minute % 5),
+                received_at=received,
+            )
+        alarms.evaluate(now, alarms.thresholds({"ALARM_OFFLINE_AFTER_S": 600}))
+        for name, status, detail in (
+            ("print_test_page", "done", "printed; printer ok"),
+            ("ping", "done", "pong"),
+            ("reboot", "expired", "no answer within its time to live"),
+        ):
+            record = CommandRecord.create(
+                command_id=str(uuid.uuid4()),
+                station_id="st-lobby-a",
+                name=name,
+                issued_by="ops1",
+                expires_at=now + timedelta(hours=1),
+            )
+            CommandRecord.update(status=status, detail=detail, finished_at=now).where(
+                CommandRecord.command_id == record.command_id
+            ).execute()
+
+
 def main() -> None:
     """Serve, seed, log in as each role and photograph its pages."""
     root = Path(tempfile.mkdtemp(prefix="dcs-screens-"))
@@ -49,6 +117,7 @@ def main() -> None:
             gateway=SinkGateway(),
             tracking_url=f"https://dcs.example.invalid/track?number={numbers[0]}",
         )
+    _fleet(app)
     officer = create_test_operator("officer", "officer1")
     operations = create_test_operator("operations", "ops1")
     admin = create_test_operator("administrator", "admin1")
@@ -78,6 +147,11 @@ def main() -> None:
         page.goto(f"{base}/account/profile")
         page.screenshot(path=OUT / "server-profile.png")
         page = session(operations)
+        page.screenshot(path=OUT / "server-dashboard-fleet.png", full_page=True)
+        page.goto(f"{base}/dashboard/stations/st-lobby-a")
+        page.screenshot(path=OUT / "server-dashboard-station.png", full_page=True)
+        page.goto(f"{base}/dashboard/alarms")
+        page.screenshot(path=OUT / "server-dashboard-alarms.png", full_page=True)
         page.goto(f"{base}/sms/sent")
         page.screenshot(path=OUT / "server-sms-sent.png", full_page=True)
         page = session(admin)
