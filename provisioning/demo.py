@@ -114,6 +114,8 @@ def _write_station(
         f'data_dir = "{base / "data"}"\n'
         f'secrets_dir = "{secrets_dir}"\n'
         f'tracking_url = "{tracking_url}"\n'
+        "# A demo station must not reboot this machine: the request is written down instead.\n"
+        f'reboot_command = ["touch", "{base / "reboot-requested"}"]\n'
         "\n[broker]\n"
         f'host = "{broker.host}"\n'
         f"port = {broker.port}\n"
@@ -237,6 +239,13 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     fleet.spawn("ingest-1", [_bin("dcs-server"), "ingest", "--worker-id", "1"], server_env)
     fleet.spawn("kiosk-services-1", [_bin("dcs-server"), "kiosk"], server_env)
     fleet.spawn("replicate-1", [_bin("dcs-server"), "replicate"], server_env)
+    fleet.spawn("alarms", [_bin("dcs-server"), "alarms"], server_env)
+    fleet.spawn("operator-sweep", [_bin("dcs-server"), "operator", "sweep"], server_env)
+    # One account per role; each password is shown once and must be changed at first login.
+    accounts = {
+        role: _server(server_env, "operator", "create", f"demo-{role}", "--role", role)
+        for role in ("administrator", "operations", "officer")
+    }
     assert fleet.pcscd is not None
     tracking_url = f"http://127.0.0.1:{web_port}/track?number={{number}}"
     replica_key = _server(server_env, "replica", "server-key")
@@ -366,7 +375,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         console.print(f"[red]no replica reached {', '.join(missing)}; logs in {root}")
         return False
 
-    _print_guide(fleet, api, api_token, configs, rigs, number, receipt, replicas)
+    _print_guide(fleet, api, api_token, configs, rigs, number, receipt, replicas, accounts)
     if check:
         console.print(
             f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed"
@@ -424,14 +433,20 @@ def _print_guide(
     number: str,
     receipt: Path,
     replicas: dict[str, int],
+    accounts: dict[str, str],
 ) -> None:
     table = Table(title="Digital citizen station demo", show_lines=False)
     table.add_column("part", no_wrap=True)
     table.add_column("where", overflow="fold")
+    web = api.removesuffix("/api/v1")
+    table.add_row("operators", f"{web}/login")
+    for role, password in accounts.items():
+        table.add_row(f"  {role}", f"demo-{role} / {password} (change it at first login)")
+    table.add_row("dashboard", f"{web}/dashboard/ (operations, administrator)")
+    table.add_row("back office", f"{web}/backoffice/ (officer, administrator)")
     table.add_row("server API", f"{api}/stations")
     table.add_row("API token", f"{api_token} (Authorization: Bearer; docs/api.md)")
     table.add_row("first petition", f"{api}/petitions/{number}")
-    web = api.removesuffix("/api/v1")
     table.add_row("tracking page", f"{web}/track?number={number} (phone 0812345678)")
     table.add_row("its receipt", str(receipt))
     table.add_row("broker", f"mqtt://{fleet.broker.host}:{fleet.broker.port} (auth + ACL)")

@@ -149,6 +149,8 @@ def station_config(
                 "password_file": "broker.password",
             },
             "sync": settings,
+            # Never the test machine's own reboot: the request is written down instead.
+            "reboot_command": ["touch", str(root / station_id / "reboot-requested")],
         }
     )
 
