@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from bench import card, kiosk, outbox, records, sync
+from bench import card, dashboard, kiosk, outbox, records, sync
 from bench.common import Row, machine_header, print_table
 
 BENCHES = {
@@ -21,6 +21,7 @@ BENCHES = {
     "card": lambda quick: card.run(quick=quick)["rows"],
     "records": records.run,
     "kiosk": kiosk.run,
+    "dashboard": dashboard.run,
 }
 
 
