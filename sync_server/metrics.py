@@ -111,6 +111,28 @@ class FleetCollector(Collector):
             by_presence.add_metric([presence], sum(s.presence == presence for s in stations))
         yield by_presence
 
+        from sync_server.dashboard.models import Alarm, CommandRecord
+
+        open_alarms = GaugeMetricFamily(
+            "dcs_alarms_open", "Open alarms by rule and severity", labels=["rule", "severity"]
+        )
+        for rule, severity, count in (
+            Alarm.select(Alarm.rule, Alarm.severity, peewee.fn.COUNT(Alarm.id))
+            .where(Alarm.cleared_at.is_null())
+            .group_by(Alarm.rule, Alarm.severity)
+            .tuples()
+        ):
+            open_alarms.add_metric([rule, severity], count)
+        yield open_alarms
+        pending = GaugeMetricFamily("dcs_commands", "Remote commands by state", labels=["status"])
+        for status, count in (
+            CommandRecord.select(CommandRecord.status, peewee.fn.COUNT(CommandRecord.command_id))
+            .group_by(CommandRecord.status)
+            .tuples()
+        ):
+            pending.add_metric([status], count)
+        yield pending
+
         reported = [s for s in stations if s.last_heartbeat_at is not None]
         worst = GaugeMetricFamily(
             "dcs_sync_lag_max_seconds", "The largest station sync lag in the fleet"

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sync_server import create_app
+from sync_server.dashboard import alarms
 from sync_server.db import database
 from sync_server.ingest.apply import apply_batch
 from sync_server.models import RejectedMessage, Station
@@ -51,6 +52,7 @@ def test_the_exposition_parses_and_reports_the_fleet(app):
             metrics=json.dumps({"printer_state": 2, "tamper_open": 1.0, "card_present": 1.0}),
         ).where(Station.station_id == "st-a").execute()
         Station.update(presence="offline").where(Station.station_id == "st-b").execute()
+        alarms.evaluate(datetime.now(UTC), alarms.thresholds())
 
     samples = scrape(app)
     st_a = (("station_id", "st-a"),)
@@ -69,6 +71,8 @@ def test_the_exposition_parses_and_reports_the_fleet(app):
     assert samples["dcs_station_tamper_open", st_a] == 1
     assert samples["dcs_sync_lag_max_seconds", ()] == 90
     assert samples["dcs_outbox_backlog", ()] == 7
+    assert samples["dcs_alarms_open", (("rule", "paper_out"), ("severity", "critical"))] == 1
+    assert samples["dcs_alarms_open", (("rule", "tamper"), ("severity", "critical"))] == 1
     # st-b never sent a heartbeat: no invented per-station figures; nothing personal at all.
     assert not [key for key in samples if ("station_id", "st-b") in key[1]]
     assert not [key for key in samples if "card_present" in key[0]]
