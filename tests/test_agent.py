@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -67,10 +68,12 @@ def test_commands_get_results_done_rejected_or_expired(server_side, station_fact
     station = station_factory()
     wait_until(lambda: station.sync.link.connected, "the station")
     ping = send_command(server_side, "ping")
-    unsupported = send_command(server_side, "reboot")
+    unsupported = send_command(server_side, "print_test_page")  # this station has no printer
     stale = send_command(server_side, "ping", ttl=timedelta(seconds=-1))
+    reboot = send_command(server_side, "reboot")
     wait_until(
-        lambda: all(result_of(server_side, c) for c in (ping, unsupported, stale)), "results"
+        lambda: all(result_of(server_side, c) for c in (ping, unsupported, stale, reboot)),
+        "results",
     )
     assert (result_of(server_side, ping).status, result_of(server_side, ping).detail) == (
         "done",
@@ -78,6 +81,10 @@ def test_commands_get_results_done_rejected_or_expired(server_side, station_fact
     )
     assert result_of(server_side, unsupported).status == "rejected"
     assert result_of(server_side, stale).status == "expired"
+    # The reboot answers first, then runs the configured command (a file in tests).
+    assert result_of(server_side, reboot).status == "done"
+    requested = Path(station.config.data_dir).parent / "reboot-requested"
+    wait_until(requested.exists, "the reboot command to run")
 
 
 def write_station_toml(path, config) -> None:
