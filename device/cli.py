@@ -52,9 +52,13 @@ def run(config_path: Path) -> None:
         station = build_station(load_config(config_path), devices=True)
     except (StationError, HardwareError, OSError) as exc:
         raise _fail(exc) from None
+    from device.sdnotify import SystemdNotifier
+
+    systemd = SystemdNotifier()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stalled_after = 3 * station.config.sync.heartbeat_interval_s + 30
     with station:
         station.start()
         kiosk = None
@@ -64,10 +68,14 @@ def run(config_path: Path) -> None:
             kiosk = KioskServer(station).start()
             click.echo(f"kiosk on {kiosk.url}", err=True)
         click.echo(f"station {station.config.station_id} running", err=True)
+        systemd.ready(f"station {station.config.station_id} running")
         try:
             while not stop.wait(1.0):
                 station.tick()
+                if station.sync.making_progress(stalled_after):
+                    systemd.watchdog()
         finally:
+            systemd.stopping()
             if kiosk is not None:
                 kiosk.stop()
     click.echo(f"station {station.config.station_id} stopped", err=True)
