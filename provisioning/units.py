@@ -1,0 +1,175 @@
+"""systemd units for a station and for the central server.
+
+Station: the daemon (``Type=notify``, systemd watchdog fed only while the sync loop makes
+progress — see device/sdnotify.py) and Chromium in kiosk mode on the loopback kiosk, started
+after the daemon is ready. Server: gunicorn (gunicorn.conf.py), ingest workers as a template
+unit (``dcs-ingest@1``, ``dcs-ingest@2``...), the kiosk-services worker, the replica
+publisher, the alarm rules and the abandoned-session sweeper. Each runs as its own service
+user with systemd's sandboxing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+UNIT_DIR = Path("etc/systemd/system")
+
+#: Sandboxing shared by every service (they write only under their state directory).
+_HARDENING = """NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=strict
+ProtectHome=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+"""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things live on the target machine."""
+
+    prefix: str = "/opt/dcs"  # the virtualenv is <prefix>/.venv
+    config_dir: str = "/etc/dcs"
+    state_dir: str = "/var/lib/dcs"
+    user: str = "dcs"
+    kiosk_user: str = "dcs-kiosk"
+    kiosk_url: str = "http://127.0.0.1:8080/"
+    ingest_workers: int = 2
+
+    @property
+    def bin(self) -> str:
+        """The virtualenv's bin directory."""
+        return f"{self.prefix}/.venv/bin"
+
+
+def station_units(layout: Layout) -> dict[str, str]:
+    """The station's unit files by name."""
+    daemon = f"""[Unit]
+Description=Digital citizen station daemon (store, sync, devices, kiosk app)
+Wants=network-online.target pcscd.service
+After=network-online.target pcscd.service
+
+[Service]
+Type=notify
+NotifyAccess=main
+ExecStart={layout.bin}/dcs-station run --config {layout.config_dir}/station.toml
+User={layout.user}
+Group={layout.user}
+SupplementaryGroups=gpio dialout
+WatchdogSec=60
+Restart=always
+RestartSec=5
+TimeoutStopSec=30
+StateDirectory=dcs
+ReadWritePaths={layout.state_dir}
+{_HARDENING}
+[Install]
+WantedBy=multi-user.target
+"""
+    kiosk = f"""[Unit]
+Description=Digital citizen station touchscreen (Chromium in kiosk mode)
+Requires=dcs-station.service
+After=dcs-station.service graphical.target
+
+[Service]
+User={layout.kiosk_user}
+Environment=XDG_RUNTIME_DIR=/run/user/%U
+ExecStart=/usr/bin/chromium --kiosk --incognito --no-first-run --noerrdialogs \\
+    --disable-translate --disable-features=TranslateUI --disable-pinch \\
+    --overscroll-history-navigation=0 --check-for-update-interval=31536000 {layout.kiosk_url}
+Restart=always
+RestartSec=3
+
+[Install]
+WantedBy=graphical.target
+"""
+    return {"dcs-station.service": daemon, "dcs-kiosk-browser.service": kiosk}
+
+
+def _server_unit(layout: Layout, description: str, command: str, *, instance: bool) -> str:
+    extra = "Environment=DCS_WORKER_ID=%i\n" if instance else ""
+    return f"""[Unit]
+Description={description}
+Wants=network-online.target
+After=network-online.target postgresql.service mosquitto.service
+
+[Service]
+Type=simple
+User={layout.user}
+Group={layout.user}
+Environment=DCS_SERVER_CONFIG={layout.config_dir}/server.toml
+{extra}WorkingDirectory={layout.prefix}
+ExecStart={command}
+Restart=always
+RestartSec=5
+StateDirectory=dcs
+ReadWritePaths={layout.state_dir}
+{_HARDENING}
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def server_units(layout: Layout) -> dict[str, str]:
+    """The central server's unit files by name."""
+    b = layout.bin
+    return {
+        "dcs-web.service": _server_unit(
+            layout,
+            "DCS central server web app (gunicorn)",
+            f"{b}/gunicorn -c {layout.prefix}/gunicorn.conf.py",
+            instance=False,
+        ),
+        "dcs-ingest@.service": _server_unit(
+            layout, "DCS ingest worker %i", f"{b}/dcs-server ingest --worker-id %i", instance=True
+        ),
+        "dcs-kiosk-services.service": _server_unit(
+            layout, "DCS kiosk services worker", f"{b}/dcs-server kiosk", instance=False
+        ),
+        "dcs-replicate.service": _server_unit(
+            layout, "DCS replica publisher", f"{b}/dcs-server replicate", instance=False
+        ),
+        "dcs-alarms.service": _server_unit(
+            layout, "DCS alarm rules", f"{b}/dcs-server alarms", instance=False
+        ),
+        "dcs-operator-sweep.service": _server_unit(
+            layout,
+            "DCS abandoned operator sessions",
+            f"{b}/dcs-server operator sweep",
+            instance=False,
+        ),
+    }
+
+
+def install(role: str, root: Path, layout: Layout | None = None) -> list[Path]:
+    """Write the role's units under ``root``; on the real root also reload systemd."""
+    layout = layout or Layout()
+    units = station_units(layout) if role == "station" else server_units(layout)
+    target = Path(root) / UNIT_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in units.items():
+        path = target / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        path.chmod(0o644)
+        written.append(path)
+    if Path(root).resolve() == Path("/"):
+        subprocess.run(["systemctl", "daemon-reload"], check=True)
+    return written
+
+
+def enable_commands(role: str, layout: Layout | None = None) -> list[list[str]]:
+    """The ``systemctl enable --now`` commands the technician runs after installing."""
+    layout = layout or Layout()
+    if role == "station":
+        return [
+            ["systemctl", "enable", "--now", "dcs-station.service", "dcs-kiosk-browser.service"]
+        ]
+    names = [n for n in server_units(layout) if "@" not in n]
+    names += [f"dcs-ingest@{n}.service" for n in range(1, layout.ingest_workers + 1)]
+    return [["systemctl", "enable", "--now", *names]]

@@ -1,0 +1,156 @@
+"""dcs-provision: systemd units, hardening, the station self-test, the watchdog flasher."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from provisioning.cli import main as provision
+from provisioning.cli.watchdog import FIRMWARE_DIR, flash_commands
+from provisioning.harden import VPCD_DRIVER
+from tests.conftest import station_config
+from tests.test_crash import write_station_toml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(provision, list(args), env={"COLUMNS": "100"})
+
+
+def unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # systemd keys are case-sensitive
+    parser.read(path)
+    return parser
+
+
+def test_station_units_notify_watchdog_and_kiosk_browser(tmp_path):
+    result = invoke("units", "install", "--role", "station", "--root", str(tmp_path),
+                    "--prefix", str(REPO))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    units = tmp_path / "etc/systemd/system"
+    daemon = unit(units / "dcs-station.service")["Service"]
+    assert daemon["Type"] == "notify" and daemon["WatchdogSec"] == "60"
+    assert daemon["Restart"] == "always" and daemon["User"] == "dcs"
+    assert daemon["ExecStart"].endswith("dcs-station run --config /etc/dcs/station.toml")
+    assert daemon["NoNewPrivileges"] == "yes" and daemon["ProtectSystem"] == "strict"
+    browser = unit(units / "dcs-kiosk-browser.service")
+    assert browser["Unit"]["Requires"] == "dcs-station.service"
+    assert "--kiosk" in browser["Service"]["ExecStart"]
+    assert "http://127.0.0.1:8080/" in browser["Service"]["ExecStart"]
+    assert "systemctl enable --now dcs-station.service" in result.output
+    again = invoke("units", "install", "--role", "station", "--root", str(tmp_path),
+                   "--prefix", str(REPO))  # fmt: skip
+    assert again.exit_code == 0  # idempotent
+
+
+def test_server_units_run_gunicorn_and_each_worker(tmp_path):
+    assert invoke("units", "install", "--role", "server", "--root", str(tmp_path),
+                  "--prefix", str(REPO)).exit_code == 0  # fmt: skip
+    units = tmp_path / "etc/systemd/system"
+    names = sorted(p.name for p in units.iterdir())
+    assert names == [
+        "dcs-alarms.service",
+        "dcs-ingest@.service",
+        "dcs-kiosk-services.service",
+        "dcs-operator-sweep.service",
+        "dcs-replicate.service",
+        "dcs-web.service",
+    ]
+    ingest = unit(units / "dcs-ingest@.service")["Service"]
+    assert ingest["ExecStart"].endswith("dcs-server ingest --worker-id %i")
+    web = unit(units / "dcs-web.service")["Service"]
+    assert "gunicorn -c" in web["ExecStart"]
+    assert web["Environment"] == "DCS_SERVER_CONFIG=/etc/dcs/server.toml"
+
+
+def test_systemd_accepts_every_unit(tmp_path):
+    for role in ("station", "server"):
+        assert invoke("units", "install", "--role", role, "--root", str(tmp_path),
+                      "--prefix", str(REPO)).exit_code == 0  # fmt: skip
+    files = [str(p) for p in (tmp_path / "etc/systemd/system").iterdir() if "@" not in p.name]
+    checked = subprocess.run(
+        ["systemd-analyze", "verify", *files], capture_output=True, text=True, timeout=60
+    )
+    # verify exits 0 on many problems but names each one: nothing may be said.
+    complaints = [line for line in checked.stderr.splitlines() if "dcs-" in line]
+    assert complaints == []
+
+
+def test_harden_writes_a_firewall_nft_accepts_and_ssh_keys_only(tmp_path):
+    result = invoke("harden", "--root", str(tmp_path), "--broker-port", "8883")
+    assert result.exit_code == 0, result.output
+    policy = tmp_path / "etc/nftables.d/dcs-station.nft"
+    text = policy.read_text()
+    assert "policy drop" in text and "tcp dport 8883 accept" in text
+    assert "tcp dport 22 ct state new" in text and "tcp dport 1883" not in text
+    checked = subprocess.run(["nft", "-c", "-f", str(policy)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    sshd = (tmp_path / "etc/ssh/sshd_config.d/dcs-station.conf").read_text()
+    assert "PasswordAuthentication no" in sshd and "PermitRootLogin no" in sshd
+
+
+def test_station_selftest_table_hardening_and_server_round_trip(
+    tmp_path, broker, server_app, ingest
+):
+    config = station_config(tmp_path, broker)
+    toml = write_station_toml(tmp_path / "station.toml", config)
+    secrets = Path(config.secrets_dir)
+    secrets.chmod(0o755)
+    (secrets / "broker.password").chmod(0o644)
+
+    loose = invoke("station", "selftest", "--config", str(toml), "--root", str(tmp_path))
+    assert loose.exit_code == 1
+    assert "secrets directory" in loose.output and "mode 755" in loose.output
+    assert "2 check(s) failed" in loose.output
+
+    secrets.chmod(0o700)
+    (secrets / "broker.password").chmod(0o600)
+    good = invoke("station", "selftest", "--config", str(toml), "--root", str(tmp_path))
+    assert good.exit_code == 0, good.output
+    assert "round trip" in good.output and "the server answered (not_found)" in good.output
+    assert "self-test passed" in good.output
+
+    (tmp_path / VPCD_DRIVER).parent.mkdir(parents=True)
+    (tmp_path / VPCD_DRIVER).write_bytes(b"")
+    production = invoke("station", "selftest", "--config", str(toml), "--root", str(tmp_path))
+    assert production.exit_code == 1 and "vsmartcard-vpcd is installed" in production.output
+    development = invoke(
+        "station", "selftest", "--config", str(toml), "--root", str(tmp_path), "--development"
+    )
+    assert development.exit_code == 0
+
+
+def test_station_selftest_says_when_the_server_is_unreachable(tmp_path, broker):
+    config = station_config(tmp_path, broker)
+    toml = write_station_toml(tmp_path / "station.toml", config)
+    Path(config.secrets_dir).chmod(0o700)
+    broker.stop()
+    result = invoke(
+        "station", "selftest", "--config", str(toml), "--root", str(tmp_path),
+        "--server-timeout", "1",
+    )  # fmt: skip
+    assert result.exit_code == 1 and "no connection to 127.0.0.1" in result.output
+
+
+def test_watchdog_flash_copies_the_firmware_with_mpremote(tmp_path):
+    commands = flash_commands("/dev/ttyACM0", "mpremote")
+    assert commands[0] == [
+        "mpremote", "connect", "/dev/ttyACM0", "fs", "cp",
+        str(FIRMWARE_DIR / "watchdog_logic.py"), ":watchdog_logic.py",
+    ]  # fmt: skip
+    assert commands[1][-1] == ":main.py" and commands[-1][-1] == "reset"
+    assert all(Path(c[5]).is_file() for c in commands[:2])
+    missing = invoke("watchdog", "flash", "--port", str(tmp_path / "ttyACM9"))
+    assert missing.exit_code == 1 and "plug the watchdog board in" in missing.output
+
+
+@pytest.mark.parametrize("args", [["units", "install", "--role", "toaster"], ["nope"]])
+def test_bad_input_is_a_usage_error_not_a_traceback(args):
+    result = invoke(*args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
