@@ -1,0 +1,269 @@
+"""The fleet's certificate authority: an offline root, an intermediate that signs, the CRL.
+
+Layout of a CA directory (``ca init``)::
+
+    root.crt.pem, root.key.pem                   the root (keep offline; key encrypted)
+    intermediate.crt.pem, intermediate.key.pem   signs stations, the broker, servers, bundles
+    chain.pem                                    intermediate + root, what clients trust
+    crl.pem                                      revoked serials, signed by the intermediate
+    issued.json                                  every certificate issued, for revocation
+
+Keys are ECDSA P-256, the CA keys encrypted with the passphrase. A station's identity is
+its certificate's common name (= the station id, also a DNS SAN): Mosquitto's
+``use_identity_as_username`` turns it into the MQTT username the ACL confines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ROOT_DAYS = 20 * 365
+INTERMEDIATE_DAYS = 10 * 365
+LEAF_DAYS = 2 * 365
+ORGANISATION = "Digital Citizen Station fleet"
+
+
+class PkiError(Exception):
+    """A CA operation that cannot be done; the message says why."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes | None) -> None:
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    )
+    path.chmod(0o600)
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _ca_cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    days: int,
+    path_length: int,
+) -> x509.Certificate:
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer.subject if issuer else _name(subject))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@dataclass
+class CertificateAuthority:
+    """An opened CA directory (the intermediate's key decrypted in memory)."""
+
+    directory: Path
+    intermediate: x509.Certificate
+    intermediate_key: ec.EllipticCurvePrivateKey
+    root: x509.Certificate
+
+    @classmethod
+    def init(cls, directory: Path, passphrase: bytes) -> CertificateAuthority:
+        """Make the root and the intermediate in an empty directory."""
+        directory = Path(directory)
+        if (directory / "root.crt.pem").exists():
+            raise PkiError(f"{directory} already holds a CA; refusing to overwrite it")
+        if len(passphrase) < 12:
+            raise PkiError("the CA passphrase must be at least 12 characters")
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        root_key = ec.generate_private_key(ec.SECP256R1())
+        root = _ca_cert("DCS fleet root CA", root_key, None, root_key, ROOT_DAYS, 1)
+        key = ec.generate_private_key(ec.SECP256R1())
+        intermediate = _ca_cert("DCS fleet issuing CA", key, root, root_key, INTERMEDIATE_DAYS, 0)
+        _write_key(directory / "root.key.pem", root_key, passphrase)
+        _write_key(directory / "intermediate.key.pem", key, passphrase)
+        (directory / "root.crt.pem").write_bytes(_pem(root))
+        (directory / "intermediate.crt.pem").write_bytes(_pem(intermediate))
+        (directory / "chain.pem").write_bytes(_pem(intermediate) + _pem(root))
+        (directory / "issued.json").write_text("[]")
+        ca = cls(directory, intermediate, key, root)
+        ca.publish_crl()
+        return ca
+
+    @classmethod
+    def open(cls, directory: Path, passphrase: bytes) -> CertificateAuthority:
+        """Open an existing CA; a wrong passphrase is a clear error."""
+        directory = Path(directory)
+        try:
+            key = serialization.load_pem_private_key(
+                (directory / "intermediate.key.pem").read_bytes(), passphrase
+            )
+            intermediate = x509.load_pem_x509_certificate(
+                (directory / "intermediate.crt.pem").read_bytes()
+            )
+            root = x509.load_pem_x509_certificate((directory / "root.crt.pem").read_bytes())
+        except FileNotFoundError as exc:
+            raise PkiError(f"no CA in {directory} (run `dcs-provision ca init`): {exc}") from None
+        except (ValueError, TypeError):
+            raise PkiError("wrong CA passphrase") from None
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return cls(directory, intermediate, key, root)
+
+    # -- issuing -------------------------------------------------------------------------
+
+    def issue(
+        self,
+        common_name: str,
+        *,
+        kind: str,
+        days: int = LEAF_DAYS,
+        hosts: tuple[str, ...] = (),
+        not_before: dt.datetime | None = None,
+    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        """A key and a certificate: ``kind`` is ``client`` (stations, workers) or ``server``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = not_before or (_now() - dt.timedelta(minutes=5))
+        names: list[x509.GeneralName] = [x509.DNSName(common_name)]
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        usage = (
+            ExtendedKeyUsageOID.SERVER_AUTH if kind == "server" else ExtendedKeyUsageOID.CLIENT_AUTH
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name))
+            .issuer_name(self.intermediate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.intermediate_key.public_key()
+                ),
+                critical=False,
+            )
+            .sign(self.intermediate_key, hashes.SHA256())
+        )
+        issued = self._issued()
+        issued.append(
+            {
+                "name": common_name,
+                "kind": kind,
+                "serial": format(cert.serial_number, "x"),
+                "not_after": cert.not_valid_after_utc.isoformat(),
+                "revoked_at": None,
+            }
+        )
+        self._save_issued(issued)
+        return key, cert
+
+    def chain_pem(self) -> bytes:
+        """Intermediate then root."""
+        return _pem(self.intermediate) + _pem(self.root)
+
+    # -- revocation ----------------------------------------------------------------------
+
+    def revoke(self, common_name: str) -> list[str]:
+        """Revoke every live certificate of ``common_name``; republish the CRL. Serials."""
+        issued = self._issued()
+        revoked = []
+        for entry in issued:
+            if entry["name"] == common_name and entry["revoked_at"] is None:
+                entry["revoked_at"] = _now().isoformat()
+                revoked.append(entry["serial"])
+        if not revoked:
+            raise PkiError(f"no live certificate for {common_name}")
+        self._save_issued(issued)
+        self.publish_crl()
+        return revoked
+
+    def publish_crl(self, days: int = 30) -> Path:
+        """Write ``crl.pem`` with every revoked serial, signed by the intermediate."""
+        now = _now()
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.intermediate.subject)
+            .last_update(now - dt.timedelta(minutes=5))
+            .next_update(now + dt.timedelta(days=days))
+        )
+        for entry in self._issued():
+            if entry["revoked_at"]:
+                builder = builder.add_revoked_certificate(
+                    x509.RevokedCertificateBuilder()
+                    .serial_number(int(entry["serial"], 16))
+                    .revocation_date(dt.datetime.fromisoformat(entry["revoked_at"]))
+                    .build()
+                )
+        crl = builder.sign(self.intermediate_key, hashes.SHA256())
+        path = self.directory / "crl.pem"
+        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        return path
+
+    def _issued(self) -> list[dict]:
+        return json.loads((self.directory / "issued.json").read_text())
+
+    def _save_issued(self, issued: list[dict]) -> None:
+        (self.directory / "issued.json").write_text(json.dumps(issued, indent=1))
+
+
+def write_key_and_cert(
+    directory: Path, stem: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
+) -> tuple[Path, Path]:
+    """``<stem>.key.pem`` (0600, unencrypted: a service reads it) and ``<stem>.crt.pem``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = directory / f"{stem}.key.pem", directory / f"{stem}.crt.pem"
+    _write_key(key_path, key, None)
+    cert_path.write_bytes(_pem(cert))
+    return key_path, cert_path
