@@ -49,6 +49,10 @@ def main(verbose: bool) -> None:
 def run(config_path: Path) -> None:
     """Run the station daemon (sync agent and the fitted devices) until SIGTERM or Ctrl-C."""
     try:
+        if (config_path.parent / "manifest.json").exists():
+            from device.bundle import verify_bundle
+
+            verify_bundle(config_path.parent)  # a bundle the fleet CA did not sign never runs
         station = build_station(load_config(config_path), devices=True)
     except (StationError, HardwareError, OSError) as exc:
         raise _fail(exc) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -90,6 +91,8 @@ def build(ca: CertificateAuthority, plan: StationPlan, out: Path, days: int) -> 
     write_key_and_cert(secrets, "station", key, cert)
     (secrets / "chain.pem").write_bytes(ca.chain_pem())
     (bundle / "station.toml").write_text(station_toml(plan))
+    # What `station rotate` rebuilds from; signed with the rest (nothing secret in it).
+    (bundle / "plan.json").write_text(json.dumps(dataclasses.asdict(plan), indent=1))
     sign(bundle, ca, plan.station_id)
     return bundle
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from provisioning.cli.broker import broker
+from provisioning.cli.ca import ca
 from provisioning.cli.harden import harden
 from provisioning.cli.station import station
 from provisioning.cli.units import units
@@ -19,6 +21,8 @@ def main() -> None:
     """Provision digital citizen stations and the central server."""
 
 
+main.add_command(ca)
+main.add_command(broker)
 main.add_command(units)
 main.add_command(harden)
 main.add_command(station)

@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from provisioning.cli.common import ca_dir_option, open_ca, passphrase_option
+
 
 @click.group()
 def station() -> None:
@@ -76,3 +78,223 @@ def _round_trip(config, timeout_s: float) -> tuple[str, str]:  # type: ignore[no
     except (StationError, OSError) as exc:
         return "fail", f"{type(exc).__name__}: {exc}"
     return "ok", f"the server answered ({response.status}) in {elapsed:.0f} ms"
+
+
+def _fingerprint(cert) -> str:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import hashes
+
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+@station.command("new")
+@ca_dir_option
+@passphrase_option
+@click.option("--station-id", required=True, help="Lowercase slug, e.g. st-lobby-a.")
+@click.option("--broker-host", required=True)
+@click.option("--broker-port", default=8883, show_default=True)
+@click.option("--building", help="Replica scope: the building whose residents it serves.")
+@click.option("--replica-key", help="`dcs-server replica server-key` (with --building).")
+@click.option("--language", type=click.Choice(["th", "vi", "en"]), default="th")
+@click.option(
+    "--hardware-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML with the station's [card] [printer] [gpio] [watchdog] sections (pin map).",
+)
+@click.option("--data-dir", default="/var/lib/dcs", show_default=True)
+@click.option("--secrets-dir", default="/etc/dcs/bundle/secrets", show_default=True)
+@click.option("--days", default=730, show_default=True, help="Certificate lifetime.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path))
+def new(
+    ca_dir: Path,
+    passphrase_file: Path | None,
+    station_id: str,
+    broker_host: str,
+    broker_port: int,
+    building: str | None,
+    replica_key: str | None,
+    language: str,
+    hardware_file: Path | None,
+    data_dir: str,
+    secrets_dir: str,
+    days: int,
+    out: Path | None,
+) -> None:
+    """A key pair, a certificate for the station id and its signed config bundle."""
+    from contract.topics import is_valid_station_id
+    from provisioning.bundle import StationPlan, build
+
+    if not is_valid_station_id(station_id):
+        raise click.BadParameter("a lowercase slug of 3-32 characters", param_hint="--station-id")
+    authority = open_ca(ca_dir, passphrase_file)
+    out = out or ca_dir / "stations" / station_id
+    if (out / "manifest.json").exists():
+        raise click.ClickException(f"{out} already holds a bundle; use `station rotate`")
+    plan = StationPlan(
+        station_id=station_id,
+        broker_host=broker_host,
+        broker_port=broker_port,
+        data_dir=data_dir,
+        secrets_dir=secrets_dir,
+        building=building,
+        replica_server_key=replica_key,
+        language=language,
+        hardware_toml=hardware_file.read_text() if hardware_file else "",
+    )
+    bundle = build(authority, plan, out, days=days)
+    Console().print(f"bundle for {station_id} in {bundle} (signed by the fleet CA)")
+
+
+@station.command("enroll")
+@click.option(
+    "--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--target",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The mounted SD card's root (or a directory).",
+)
+@click.option(
+    "--fleet-root",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The fleet root certificate (the CA's root.crt.pem).",
+)
+@click.option(
+    "--server-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Record the enrolment on the central server (its TOML config).",
+)
+@click.option("--by", "technician", default="technician", show_default=True)
+def enroll(
+    bundle: Path, target: Path, fleet_root: Path, server_config: Path | None, technician: str
+) -> None:
+    """Verify the bundle, write it onto the target (idempotent), record who enrolled it."""
+    import shutil
+
+    from cryptography import x509
+
+    from device.bundle import BundleError, verify_bundle
+    from provisioning.bundle import enroll as install
+
+    try:
+        manifest = verify_bundle(bundle, fleet_root)
+    except BundleError as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    installed, changed = install(bundle, target)
+    root_copy = Path(target) / "etc/dcs/fleet-root.crt.pem"
+    if not root_copy.exists():
+        shutil.copyfile(fleet_root, root_copy)
+    cert = x509.load_pem_x509_certificate((installed / "secrets/station.crt.pem").read_bytes())
+    if server_config is not None and changed:
+        _record(server_config, manifest["station_id"], cert, technician, "enrol")
+    Console().print(
+        f"{manifest['station_id']} {'enrolled' if changed else 'already enrolled'} in {installed}"
+    )
+
+
+def _record(server_config: Path, station_id: str, cert, by: str, kind: str) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from sync_server import ServerConfigError, create_app
+    from sync_server.db import database
+    from sync_server.enrollments import record_enrollment
+
+    os.environ["DCS_SERVER_CONFIG"] = str(server_config)
+    try:
+        app = create_app()
+    except ServerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    with app.app_context(), database.connection_context():
+        record_enrollment(
+            station_id,
+            serial=format(cert.serial_number, "x"),
+            sha256=_fingerprint(cert),
+            not_after=cert.not_valid_after_utc,
+            by=by,
+            kind=kind,
+        )
+
+
+@station.command("rotate")
+@ca_dir_option
+@passphrase_option
+@click.option(
+    "--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option("--days", default=730, show_default=True)
+def rotate(ca_dir: Path, passphrase_file: Path | None, bundle: Path, days: int) -> None:
+    """A new key and certificate for the same station id, the bundle re-signed (then enroll)."""
+    import json
+
+    from provisioning.bundle import StationPlan, build
+
+    authority = open_ca(ca_dir, passphrase_file)
+    try:
+        plan = StationPlan(**json.loads((bundle / "plan.json").read_text()))
+    except (OSError, TypeError, ValueError) as exc:
+        raise click.ClickException(f"not a bundle made by `station new`: {exc}") from None
+    build(authority, plan, bundle, days=days)
+    Console().print(f"{plan.station_id}: new certificate, bundle re-signed; enroll it again")
+
+
+@station.command("decommission")
+@ca_dir_option
+@passphrase_option
+@click.option("--station-id", required=True)
+@click.option("--server-config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--on-site",
+    "target",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also wipe the mounted station's bundle and data here.",
+)
+def decommission(
+    ca_dir: Path,
+    passphrase_file: Path | None,
+    station_id: str,
+    server_config: Path | None,
+    target: Path | None,
+) -> None:
+    """Revoke its certificate, republish the CRL, wipe its replica (remotely or on site)."""
+    import shutil
+
+    from provisioning.pki import PkiError
+
+    authority = open_ca(ca_dir, passphrase_file)
+    try:
+        serials = authority.revoke(station_id)
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from None
+    console = Console()
+    console.print(
+        f"revoked {', '.join(serials)}; CRL republished: {ca_dir / 'crl.pem'}", soft_wrap=True
+    )
+    console.print("copy it to the broker and reload Mosquitto (SIGHUP) to refuse the station now")
+    if server_config is not None:
+        _remote_wipe(server_config, station_id, console)
+    if target is not None:
+        for part in ("etc/dcs/bundle", "var/lib/dcs"):
+            shutil.rmtree(target / part, ignore_errors=True)
+        console.print(f"wiped the bundle and data under {target}")
+
+
+def _remote_wipe(server_config: Path, station_id: str, console: Console) -> None:
+    import os
+
+    from sync_server import ServerConfigError, create_app
+    from sync_server.db import database
+    from sync_server.replicas import ReplicaCommandError, wipe_replica
+
+    os.environ["DCS_SERVER_CONFIG"] = str(server_config)
+    try:
+        app = create_app()
+    except ServerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    with app.app_context(), database.connection_context():
+        try:
+            command = wipe_replica(station_id, actor="dcs-provision")
+        except ReplicaCommandError as exc:
+            console.print(f"no replica to wipe: {exc}")
+            return
+    console.print(f"wipe_replica sent (command {command.command_id}); it waits for the station")

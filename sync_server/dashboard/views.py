@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from sync_server import enrollments
 from sync_server.dashboard import alarms, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database
@@ -101,6 +102,7 @@ def station_page(station_id: str) -> str:
         alarm_history=alarms.history(station_id, limit=20),
         commands=commands.recent(station_id),
         command_names=commands.COMMANDS,
+        enrollments=enrollments.history(station_id),
         tx_chart=charts.bar_chart(
             points, "transactions", title="ธุรกรรมต่อชั่วโมง · Transactions per hour", unit="tx"
         ),

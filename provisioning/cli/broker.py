@@ -1,0 +1,42 @@
+"""``dcs-provision broker config``: Mosquitto with client certificates, the ACL and the CRL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from provisioning.broker_tls import write_broker_config
+from provisioning.cli.common import ca_dir_option, open_ca, passphrase_option
+
+
+@click.group()
+def broker() -> None:
+    """The fleet's MQTT broker."""
+
+
+@broker.command("config")
+@ca_dir_option
+@passphrase_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a broker listens for the fleet
+@click.option("--port", default=8883, show_default=True)
+@click.option("--hostname", "hostnames", multiple=True, help="Names stations use for it.")
+def config(
+    ca_dir: Path,
+    passphrase_file: Path | None,
+    out: Path,
+    host: str,
+    port: int,
+    hostnames: tuple[str, ...],
+) -> None:
+    """Write mosquitto.conf, its certificate, the server workers' certificate, ACL and CRL."""
+    authority = open_ca(ca_dir, passphrase_file)
+    conf = write_broker_config(
+        authority, out, host=host, port=port, hostnames=hostnames or ("localhost", "127.0.0.1")
+    )
+    console = Console()
+    console.print(f"wrote {conf}")
+    console.print(f"server workers connect with {out / 'clients'} (identity dcs-server)")
+    console.print("after each revocation: copy the CA's crl.pem here and reload Mosquitto")

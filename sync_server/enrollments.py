@@ -1,0 +1,56 @@
+"""When, by whom and with which certificate each station was enrolled (issue 7)."""
+
+from __future__ import annotations
+
+import peewee
+
+from sync_server.db import write_transaction
+from sync_server.models import AuditEvent, BaseModel, utc_now
+
+
+class Enrollment(BaseModel):
+    """One enrolment (or certificate rotation) of a station."""
+
+    id = peewee.AutoField()
+    station_id = peewee.CharField(max_length=32, index=True)
+    certificate_serial = peewee.CharField(max_length=64)
+    certificate_sha256 = peewee.CharField(max_length=64)
+    not_after = peewee.DateTimeField()
+    enrolled_at = peewee.DateTimeField(default=utc_now)
+    enrolled_by = peewee.CharField(max_length=64)
+    kind = peewee.CharField(max_length=16, default="enrol")  # enrol | rotate | decommission
+
+
+def record_enrollment(
+    station_id: str,
+    *,
+    serial: str,
+    sha256: str,
+    not_after: object,
+    by: str,
+    kind: str = "enrol",
+) -> Enrollment:
+    """Store one enrolment event and audit it."""
+    with write_transaction():
+        entry = Enrollment.create(
+            station_id=station_id,
+            certificate_serial=serial,
+            certificate_sha256=sha256,
+            not_after=not_after,
+            enrolled_by=by[:64],
+            kind=kind,
+        )
+        AuditEvent.create(actor=by[:64], action=f"station.{kind}", subject=station_id, outcome="ok")
+    return entry
+
+
+def history(station_id: str) -> list[Enrollment]:
+    """A station's enrolments, newest first."""
+    return list(
+        Enrollment.select()
+        .where(Enrollment.station_id == station_id)
+        .order_by(Enrollment.id.desc())
+    )
+
+
+ENROLLMENT_MODELS = [Enrollment]
