@@ -193,3 +193,14 @@ def test_a_certificate_cannot_publish_under_another_stations_topic(
             listener.kill()
     # Only its own topic got through; the line under st-a's topic never arrived.
     assert out.strip() == "dcs/v1/stations/st-b/tx from st-b as st-b"
+
+
+def test_a_bundle_carrying_another_stations_certificate_is_refused(ca, tls_broker, tmp_path):
+    from provisioning.bundle import sign
+
+    installed = enrolled(ca, tls_broker, tmp_path, "st-a")
+    key, cert = ca.issue("st-b", kind="client")
+    write_key_and_cert(installed / "secrets", "station", key, cert)
+    sign(installed, ca, "st-a")  # even signed by the fleet CA, the identity must match
+    with pytest.raises(BundleError, match="certificate is for another station"):
+        verify_bundle(installed, ca.directory / "root.crt.pem")
