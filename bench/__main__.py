@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from bench import card, dashboard, kiosk, outbox, records, sync
+from bench import card, dashboard, kiosk, outbox, provision, records, sync
 from bench.common import Row, machine_header, print_table
 
 BENCHES = {
@@ -22,6 +22,7 @@ BENCHES = {
     "records": records.run,
     "kiosk": kiosk.run,
     "dashboard": dashboard.run,
+    "provision": provision.run,
 }
 
 
