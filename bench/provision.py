@@ -118,7 +118,7 @@ def run(quick: bool = False) -> list[Row]:
     finally:
         if worker is not None:
             worker.stop()
-        broker.stop()
+        broker.cleanup()
         database.close()
         os.environ.pop("DCS_SERVER_CONFIG", None)
         shutil.rmtree(root, ignore_errors=True)

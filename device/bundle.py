@@ -26,6 +26,8 @@ from device.errors import StationError
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 DEFAULT_FLEET_ROOT = Path("/etc/dcs/fleet-root.crt.pem")
+#: Secrets the station makes itself (the store's AES key, the replica's X25519 key).
+STATION_MADE = frozenset({"secrets/store.key", "secrets/replica.key"})
 
 
 class BundleError(StationError):
@@ -44,8 +46,8 @@ def file_digests(bundle: Path) -> dict[str, str]:
         relative = path.relative_to(bundle).as_posix()
         if relative in (MANIFEST, SIGNATURE) or relative.startswith("data/"):
             continue
-        if relative == "secrets/store.key":
-            continue  # made on the station at enrolment, never part of what the CA signs
+        if relative in STATION_MADE:
+            continue  # made on the station, never part of what the CA signs
         digests[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 

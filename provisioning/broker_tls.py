@@ -90,6 +90,7 @@ class TlsBroker:
     port: int = 0
     process: subprocess.Popen | None = None
     limits: BrokerLimits = field(default_factory=BrokerLimits)
+    _made_directory: bool = False
 
     @property
     def server_cert(self) -> tuple[Path, Path]:
@@ -105,7 +106,10 @@ class TlsBroker:
     def start(self) -> TlsBroker:
         """Write the config and start Mosquitto; wait until it accepts connections."""
         if self.directory is None:
+            # Under the system temp dir: Mosquitto runs as its own user, which often cannot
+            # traverse a pytest or home directory above the one it is given.
             self.directory = Path(tempfile.mkdtemp(prefix="dcs-mosquitto-tls-"))
+            self._made_directory = True
         self.port = self.port or free_port(self.host)
         conf = write_broker_config(
             self.ca, self.directory, host=self.host, port=self.port, limits=self.limits
@@ -138,6 +142,12 @@ class TlsBroker:
             return
         for path in [self.directory, *self.directory.rglob("*")]:  # type: ignore[union-attr]
             shutil.chown(path, "mosquitto", "mosquitto")
+
+    def cleanup(self) -> None:
+        """Stop, and delete the directory when this runner made it."""
+        self.stop()
+        if self._made_directory and self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def stop(self) -> None:
         """SIGTERM by pid, then SIGKILL if it lingers; safe twice."""

@@ -32,6 +32,7 @@ class StationPlan:
     kiosk_port: int = 8080
     tracking_url: str = "https://dcs.example.invalid/track?number={number}"
     hardware_toml: str = ""  # the pin map and devices, verbatim ([card], [printer], [gpio]...)
+    reboot_command: tuple[str, ...] | None = None  # None: the daemon's default (systemctl)
 
 
 def station_toml(plan: StationPlan) -> str:
@@ -41,6 +42,10 @@ def station_toml(plan: StationPlan) -> str:
         f'data_dir = "{plan.data_dir}"',
         f'secrets_dir = "{plan.secrets_dir}"',
         f'tracking_url = "{plan.tracking_url}"',
+    ]
+    if plan.reboot_command:
+        lines.append("reboot_command = " + json.dumps(list(plan.reboot_command)))
+    lines += [
         "",
         "[broker]",
         f'host = "{plan.broker_host}"',

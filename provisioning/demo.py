@@ -1,7 +1,9 @@
 """``dcs-demo``: the whole system on its embedded defaults, on this machine.
 
-Mosquitto (password auth + ACL) on a free loopback port, the central server on SQLite under
-gunicorn, one ingest worker, synthetic residents, and two stations with virtual hardware: each
+A throw-away fleet CA; Mosquitto with the generated TLS configuration (client certificates,
+the station ACL, the CRL) on a free loopback port; the central server on SQLite under gunicorn
+and its workers (connecting with the server certificate); synthetic residents; and two
+stations provisioned like real ones (signed bundle, enrolled, recorded) with virtual hardware: each
 has a virtual Thai ID card in its own slot of a vpcd reader behind the real pcscd (read with
 pyscard, as on a kiosk), a virtual network printer on a loopback port, gpiozero's mock pins and
 the virtual watchdog board. Ctrl-C stops everything by pid.
@@ -26,11 +28,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from device.store import create_key_file
 from provisioning import synthetic
-from provisioning.broker import SERVER_USER, LocalBroker
+from provisioning.broker_tls import TlsBroker
 from provisioning.cardstack import CardStackError, LocalPcscd
 from provisioning.net import free_port, wait_for_port
+from provisioning.pki import CertificateAuthority
 from provisioning.synthetic import write_card_files
 
 STATIONS = ("st-lobby-a", "st-lobby-b")
@@ -42,7 +44,8 @@ class Fleet:
     """The demo's processes, stopped in reverse order by pid."""
 
     root: Path
-    broker: LocalBroker
+    broker: TlsBroker
+    ca: CertificateAuthority | None = None
     pcscd: LocalPcscd | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -94,46 +97,51 @@ class StationRig:
 def _write_station(
     root: Path,
     rig: StationRig,
-    broker: LocalBroker,
-    pcscd: LocalPcscd,
+    fleet: Fleet,
     tracking_url: str,
     replica_key: str,
+    server_config: Path,
 ) -> Path:
+    """Provision the station as a technician would: a signed bundle, enrolled onto its "card"."""
+    from provisioning.bundle import StationPlan, build
+
+    assert fleet.pcscd is not None and fleet.ca is not None
     station_id = rig.station_id
-    base = root / station_id
-    secrets_dir = base / "secrets"
-    secrets_dir.mkdir(parents=True)
-    os.chmod(secrets_dir, 0o700)
-    password_file = secrets_dir / "broker.password"
-    password_file.write_text(broker.credentials[station_id])
-    os.chmod(password_file, 0o600)
-    create_key_file(secrets_dir / "store.key")
-    config = base / "station.toml"
-    config.write_text(
-        f'station_id = "{station_id}"\n'
-        f'data_dir = "{base / "data"}"\n'
-        f'secrets_dir = "{secrets_dir}"\n'
-        f'tracking_url = "{tracking_url}"\n'
-        "# A demo station must not reboot this machine: the request is written down instead.\n"
-        f'reboot_command = ["touch", "{base / "reboot-requested"}"]\n'
-        "\n[broker]\n"
-        f'host = "{broker.host}"\n'
-        f"port = {broker.port}\n"
-        'password_file = "broker.password"\n'
-        "\n[sync]\nheartbeat_interval_s = 5.0\nack_timeout_s = 5.0\n"
+    target = root / station_id  # the station's SD card
+    hardware = (
+        "[sync]\nheartbeat_interval_s = 5.0\nack_timeout_s = 5.0\n"
         "\n# The real PC/SC stack; the card in this slot is a virtual one.\n"
-        '[card]\nbackend = "real"\n'
-        f'reader_filter = "{pcscd.reader(rig.slot)}"\n'
+        f'[card]\nbackend = "real"\nreader_filter = "{fleet.pcscd.reader(rig.slot)}"\n'
         '\n[printer]\nbackend = "virtual"\n'
         f'virtual = {{ host = "127.0.0.1", port = {rig.printer_port} }}\n'
         '\n[gpio]\nbackend = "virtual"\n'
         '\n[watchdog]\nbackend = "virtual"\ntimeout_s = 60\n'
-        "\n# The records of the residents of its building, sealed for this station.\n"
-        f'[replica]\nbuilding = "{rig.building}"\nserver_public_key = "{replica_key}"\n'
-        "\n# The touchscreen app; open it in a browser (loopback only).\n"
-        f'[kiosk]\nhost = "127.0.0.1"\nport = {rig.kiosk_port}\n'
     )
-    return config
+    plan = StationPlan(
+        station_id=station_id,
+        broker_host=fleet.broker.host,
+        broker_port=fleet.broker.port,
+        data_dir=str(target / "var/lib/dcs"),
+        secrets_dir=str(target / "etc/dcs/bundle/secrets"),
+        building=rig.building,
+        replica_server_key=replica_key,
+        kiosk_port=rig.kiosk_port,
+        tracking_url=tracking_url,
+        hardware_toml=hardware,
+        # A demo station must not reboot this machine: the request is written down instead.
+        reboot_command=("touch", str(target / "reboot-requested")),
+    )
+    bundle = build(fleet.ca, plan, root / "ca" / "stations" / station_id, days=30)
+    subprocess.run(  # the technician's enrolment: verified, written, recorded on the server
+        [
+            _bin("dcs-provision"), "station", "enroll", "--bundle", str(bundle),
+            "--target", str(target), "--fleet-root", str(fleet.ca.directory / "root.crt.pem"),
+            "--server-config", str(server_config), "--by", "demo-technician",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return target / "etc/dcs/bundle/station.toml"
 
 
 def _server(env: dict[str, str], *args: str) -> str:
@@ -178,12 +186,10 @@ def main(root: Path, residents: int, check: bool) -> None:
         shutil.rmtree(root)
     root.mkdir(parents=True)
 
-    broker = LocalBroker()
-    broker.add_user(SERVER_USER)
-    for station_id in STATIONS:
-        broker.add_user(station_id)
-    broker.start()
-    fleet = Fleet(root=root, broker=broker)
+    # The fleet's CA (a throw-away one) and Mosquitto with its generated TLS configuration.
+    ca = CertificateAuthority.init(root / "ca", secrets.token_urlsafe(24).encode())
+    broker = TlsBroker(ca).start()
+    fleet = Fleet(root=root, broker=broker, ca=ca)
     fleet.pcscd = LocalPcscd(workdir=root / "pcscd")
     try:
         fleet.pcscd.start()
@@ -215,8 +221,9 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         f'DATABASE_URL = "sqlite:///{server_dir / "dcs.sqlite3"}"\n'
         f'MQTT_HOST = "{broker.host}"\n'
         f"MQTT_PORT = {broker.port}\n"
-        f'MQTT_USERNAME = "{SERVER_USER}"\n'
-        f'MQTT_PASSWORD = "{broker.credentials[SERVER_USER]}"\n'
+        f'MQTT_CA_FILE = "{broker.chain}"\n'
+        f'MQTT_CERT_FILE = "{broker.server_cert[0]}"\n'
+        f'MQTT_KEY_FILE = "{broker.server_cert[1]}"\n'
     )
     os.chmod(server_config, 0o600)
     server_env = {"DCS_SERVER_CONFIG": str(server_config)}
@@ -257,7 +264,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         for slot, station_id in enumerate(STATIONS)
     ]
     configs = {
-        rig.station_id: _write_station(root, rig, broker, fleet.pcscd, tracking_url, replica_key)
+        rig.station_id: _write_station(root, rig, fleet, tracking_url, replica_key, server_config)
         for rig in rigs
     }
     for rig in rigs:  # the technician's enrolment: the station's key, then the server side
@@ -334,7 +341,11 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         console.print(f"[red]the self-test of {STATIONS[0]} failed")
         return False
     for station_id, config in configs.items():
-        fleet.spawn(station_id, [_bin("dcs-station"), "-v", "run", "--config", str(config)], {})
+        fleet.spawn(
+            station_id,
+            [_bin("dcs-station"), "-v", "run", "--config", str(config)],
+            {"DCS_FLEET_ROOT": str(root / station_id / "etc/dcs/fleet-root.crt.pem")},
+        )
     if not wait_for_port("127.0.0.1", web_port):
         console.print(f"[red]the web server did not start; see {root / 'web.log'}")
         return False
@@ -449,7 +460,11 @@ def _print_guide(
     table.add_row("first petition", f"{api}/petitions/{number}")
     table.add_row("tracking page", f"{web}/track?number={number} (phone 0812345678)")
     table.add_row("its receipt", str(receipt))
-    table.add_row("broker", f"mqtt://{fleet.broker.host}:{fleet.broker.port} (auth + ACL)")
+    table.add_row(
+        "broker",
+        f"mqtts://{fleet.broker.host}:{fleet.broker.port} (client certificates + ACL + CRL)",
+    )
+    table.add_row("fleet CA", f"{fleet.root / 'ca'} (station bundles in stations/)")
     if fleet.pcscd is not None:
         table.add_row("card reader", f"pcscd pid {fleet.pcscd.process.pid}, vpcd two slots")
     for rig in rigs:

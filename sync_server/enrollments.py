@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import peewee
-
 from sync_server.db import write_transaction
-from sync_server.models import AuditEvent, BaseModel, utc_now
 
+# isort: off
+from sync_server.models import AuditEvent  # first: it loads every model, Enrollment included
+from sync_server.enrollment_model import Enrollment
 
-class Enrollment(BaseModel):
-    """One enrolment (or certificate rotation) of a station."""
-
-    id = peewee.AutoField()
-    station_id = peewee.CharField(max_length=32, index=True)
-    certificate_serial = peewee.CharField(max_length=64)
-    certificate_sha256 = peewee.CharField(max_length=64)
-    not_after = peewee.DateTimeField()
-    enrolled_at = peewee.DateTimeField(default=utc_now)
-    enrolled_by = peewee.CharField(max_length=64)
-    kind = peewee.CharField(max_length=16, default="enrol")  # enrol | rotate | decommission
+# isort: on
 
 
 def record_enrollment(
@@ -51,6 +41,3 @@ def history(station_id: str) -> list[Enrollment]:
         .where(Enrollment.station_id == station_id)
         .order_by(Enrollment.id.desc())
     )
-
-
-ENROLLMENT_MODELS = [Enrollment]

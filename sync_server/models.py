@@ -131,6 +131,6 @@ ALL_MODELS.extend(OPERATOR_MODELS)
 from sync_server.dashboard.models import DASHBOARD_MODELS  # noqa: E402 - alarms, commands
 
 ALL_MODELS.extend(DASHBOARD_MODELS)
-from sync_server.enrollments import ENROLLMENT_MODELS  # noqa: E402 - who enrolled each station
+from sync_server.enrollment_model import ENROLLMENT_MODELS  # noqa: E402 - who enrolled each station
 
 ALL_MODELS.extend(ENROLLMENT_MODELS)

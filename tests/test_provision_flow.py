@@ -89,6 +89,7 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
         finally:
             daemon.terminate()
             daemon.wait(30)
+            daemon.stdout.close()
 
         # An altered bundle: the daemon refuses to start.
         config.write_text(config.read_text() + "\n# edited on the card\n")
@@ -112,7 +113,7 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
         again = invoke("station", "decommission", "--ca", str(ca_dir), "--station-id", "st-lobby-z")
         assert again.exit_code == 1 and "no live certificate" in again.output
     finally:
-        broker.stop()
+        broker.cleanup()
         database.close()
 
 

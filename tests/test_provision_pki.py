@@ -40,7 +40,7 @@ def ca(tmp_path) -> CertificateAuthority:
 def tls_broker(ca) -> Iterator[TlsBroker]:
     broker = TlsBroker(ca).start()
     yield broker
-    broker.stop()
+    broker.cleanup()
 
 
 @pytest.fixture

@@ -194,17 +194,10 @@ def enroll(
 
 
 def _record(server_config: Path, station_id: str, cert, by: str, kind: str) -> None:  # type: ignore[no-untyped-def]
-    import os
-
-    from sync_server import ServerConfigError, create_app
     from sync_server.db import database
     from sync_server.enrollments import record_enrollment
 
-    os.environ["DCS_SERVER_CONFIG"] = str(server_config)
-    try:
-        app = create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    app = _server_app(server_config)
     with app.app_context(), database.connection_context():
         record_enrollment(
             station_id,
@@ -280,17 +273,10 @@ def decommission(
 
 
 def _remote_wipe(server_config: Path, station_id: str, console: Console) -> None:
-    import os
-
-    from sync_server import ServerConfigError, create_app
     from sync_server.db import database
     from sync_server.replicas import ReplicaCommandError, wipe_replica
 
-    os.environ["DCS_SERVER_CONFIG"] = str(server_config)
-    try:
-        app = create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    app = _server_app(server_config)
     with app.app_context(), database.connection_context():
         try:
             command = wipe_replica(station_id, actor="dcs-provision")
@@ -298,3 +284,17 @@ def _remote_wipe(server_config: Path, station_id: str, console: Console) -> None
             console.print(f"no replica to wipe: {exc}")
             return
     console.print(f"wipe_replica sent (command {command.command_id}); it waits for the station")
+
+
+def _server_app(server_config: Path):  # type: ignore[no-untyped-def]
+    """The central server's app from its TOML config (without touching this process's env)."""
+    import tomllib
+
+    from sync_server import ServerConfigError, create_app
+
+    try:
+        with server_config.open("rb") as file:
+            settings = tomllib.load(file)
+        return create_app(settings)
+    except (OSError, tomllib.TOMLDecodeError, ServerConfigError) as exc:
+        raise click.ClickException(f"server config {server_config}: {exc}") from None
