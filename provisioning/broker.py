@@ -2,8 +2,9 @@
 
 Anonymous access is off; every station has its own credential and an ACL that confines it to
 its own topics, in the right direction only. The server's account sees the whole tree.
-(A later step moves station identity to TLS client certificates; the ACL stays the same
-with ``use_identity_as_username``.)
+With a certificate authority (``LocalBroker(ca=...)``) the same runner uses TLS client
+certificates instead (``require_certificate``, ``use_identity_as_username``, the CRL): the
+identity is the certificate's common name and the ACL stays the same.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import ROOT, Channel, is_valid_station_id
+from contract.transport import BrokerSettings
 from provisioning.net import free_port, wait_for_port
+
+if TYPE_CHECKING:
+    from provisioning.pki import CertificateAuthority
 
 SERVER_USER = "dcs-server"
 
@@ -121,6 +127,78 @@ class LocalBroker:
     port: int = 0
     host: str = "127.0.0.1"
     process: subprocess.Popen | None = None
+    #: Set: clients authenticate with certificates from this CA (provisioning.pki), not passwords.
+    ca: CertificateAuthority | None = None
+
+    # -- what a client needs to connect, whichever the mode ------------------------------
+
+    def client_files(self, username: str) -> tuple[Path, Path, Path]:
+        """TLS mode: the CA chain, ``username``'s certificate and its key."""
+        if self.ca is None or self.workdir is None:
+            raise BrokerError("this broker uses passwords, not certificates")
+        clients = self.workdir / "clients"
+        return (
+            self.workdir / "chain.pem",
+            clients / f"{username}.crt.pem",
+            clients / f"{username}.key.pem",
+        )
+
+    def settings_for(self, username: str) -> BrokerSettings:
+        """Connection settings for ``username`` (a password, or its certificate)."""
+        if self.ca is None:
+            return BrokerSettings(
+                host=self.host,
+                port=self.port,
+                username=username,
+                password=self.credentials[username],
+            )
+        ca_file, cert_file, key_file = self.client_files(username)
+        return BrokerSettings(
+            host=self.host,
+            port=self.port,
+            username=username,
+            password=None,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+        )
+
+    def server_config(self) -> dict[str, object]:
+        """The ``MQTT_*`` entries of the central server's config."""
+        entries: dict[str, object] = {
+            "MQTT_HOST": self.host,
+            "MQTT_PORT": self.port,
+            "MQTT_USERNAME": SERVER_USER,
+        }
+        if self.ca is None:
+            entries["MQTT_PASSWORD"] = self.credentials[SERVER_USER]
+        else:
+            ca_file, cert_file, key_file = self.client_files(SERVER_USER)
+            entries.update(
+                MQTT_PASSWORD=None,
+                MQTT_CA_FILE=str(ca_file),
+                MQTT_CERT_FILE=str(cert_file),
+                MQTT_KEY_FILE=str(key_file),
+            )
+        return entries
+
+    def station_broker(self, station_id: str, secrets_dir: Path) -> dict[str, object]:
+        """Put the station's credential in ``secrets_dir``; its ``[broker]`` config section."""
+        section: dict[str, object] = {"host": self.host, "port": self.port}
+        if self.ca is None:
+            (secrets_dir / "broker.password").write_text(self.credentials[station_id])
+            section["password_file"] = "broker.password"  # noqa: S105 - a file name
+            return section
+        for source, name in zip(
+            self.client_files(station_id),
+            ("chain.pem", "station.crt.pem", "station.key.pem"),
+            strict=True,
+        ):
+            target = secrets_dir / name
+            target.write_bytes(source.read_bytes())
+            target.chmod(0o600)
+        section.update(ca_file="chain.pem", cert_file="station.crt.pem", key_file="station.key.pem")
+        return section
 
     def add_user(self, username: str) -> str:
         """Create a credential (random password) and return the password."""
@@ -138,13 +216,31 @@ class LocalBroker:
         (self.workdir / "data").mkdir(exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
-        hash_passwords(self.workdir / "passwd", self.credentials)
         (self.workdir / "acl").write_text(acl_text())
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(mosquitto_conf(self.workdir, self.port, self.limits, self.host))
+        if self.ca is None:
+            hash_passwords(self.workdir / "passwd", self.credentials)
+            conf.write_text(mosquitto_conf(self.workdir, self.port, self.limits, self.host))
+        else:
+            self._issue_certificates()
+            from provisioning.broker_tls import mosquitto_tls_conf
+
+            conf.write_text(mosquitto_tls_conf(self.workdir, self.host, self.port, self.limits))
         if os.geteuid() == 0:
             self._give_to_mosquitto_user()
         return conf
+
+    def _issue_certificates(self) -> None:
+        from provisioning.pki import write_key_and_cert
+
+        assert self.ca is not None and self.workdir is not None
+        key, cert = self.ca.issue("dcs-broker", kind="server", hosts=("localhost", self.host))
+        write_key_and_cert(self.workdir, "broker", key, cert)
+        (self.workdir / "chain.pem").write_bytes(self.ca.chain_pem())
+        shutil.copyfile(self.ca.directory / "crl.pem", self.workdir / "crl.pem")
+        for username in self.credentials:
+            key, cert = self.ca.issue(username, kind="client")
+            write_key_and_cert(self.workdir / "clients", username, key, cert)
 
     def _give_to_mosquitto_user(self) -> None:
         try:

@@ -12,6 +12,7 @@ from device.station import Station, build_station
 from device.store import create_key_file
 from provisioning.broker import SERVER_USER, BrokerLimits, LocalBroker
 from provisioning.cardstack import CardStackError, LocalPcscd
+from provisioning.pki import CertificateAuthority
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
@@ -45,12 +46,26 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
+_TEST_CA: list[CertificateAuthority] = []
+
+
+def session_ca() -> CertificateAuthority:
+    """One fleet CA for the whole test session: brokers and clients use its certificates."""
+    if not _TEST_CA:
+        import tempfile
+
+        directory = Path(tempfile.mkdtemp(prefix="dcs-test-ca-")) / "ca"
+        _TEST_CA.append(CertificateAuthority.init(directory, b"test-session-ca-passphrase"))
+    return _TEST_CA[0]
+
+
 @pytest.fixture
 def broker_factory() -> Iterator[Callable[..., LocalBroker]]:
     brokers: list[LocalBroker] = []
 
     def make(limits: BrokerLimits | None = None) -> LocalBroker:
-        broker = LocalBroker(limits=limits or BrokerLimits())
+        # The generated TLS configuration: client certificates, the station ACL, the CRL.
+        broker = LocalBroker(limits=limits or BrokerLimits(), ca=session_ca())
         broker.add_user(SERVER_USER)
         for station_id in STATION_IDS:
             broker.add_user(station_id)
@@ -85,10 +100,7 @@ def server_config(database_url: str, broker: LocalBroker) -> dict:
         "TESTING": True,
         "SECRET_KEY": "test-only-secret",
         "DATABASE_URL": database_url,
-        "MQTT_HOST": broker.host,
-        "MQTT_PORT": broker.port,
-        "MQTT_USERNAME": SERVER_USER,
-        "MQTT_PASSWORD": broker.credentials[SERVER_USER],
+        **broker.server_config(),
     }
 
 
@@ -125,7 +137,7 @@ def station_config(
     """A station config under ``root`` with short timeouts for tests; writes its secrets."""
     secrets_dir = root / station_id / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
-    (secrets_dir / "broker.password").write_text(broker.credentials[station_id])
+    broker_section = broker.station_broker(station_id, secrets_dir)
     if not (secrets_dir / "store.key").exists():
         create_key_file(secrets_dir / "store.key")
     settings = {
@@ -143,11 +155,7 @@ def station_config(
             "station_id": station_id,
             "data_dir": str(root / station_id / "data"),
             "secrets_dir": str(secrets_dir),
-            "broker": {
-                "host": broker.host,
-                "port": broker.port,
-                "password_file": "broker.password",
-            },
+            "broker": broker_section,
             "sync": settings,
             # Never the test machine's own reboot: the request is written down instead.
             "reboot_command": ["touch", str(root / station_id / "reboot-requested")],

@@ -107,7 +107,9 @@ class KioskStack:
     def start(self, *, replica: bool = True, services: bool = True) -> KioskStack:
         """Broker, server (seeded), workers, station with its devices, and the kiosk."""
         self.card_files = write_card_files(4, self.root / "cards")
-        self.broker = LocalBroker(limits=BrokerLimits())
+        from tests.conftest import session_ca
+
+        self.broker = LocalBroker(limits=BrokerLimits(), ca=session_ca())
         self.broker.add_user(SERVER_USER)
         self.broker.add_user(STATION_ID)
         self.broker.start()
@@ -115,10 +117,7 @@ class KioskStack:
             "TESTING": True,
             "SECRET_KEY": "kiosk-test-secret",
             "DATABASE_URL": f"sqlite:///{self.root / 'server.sqlite3'}",
-            "MQTT_HOST": self.broker.host,
-            "MQTT_PORT": self.broker.port,
-            "MQTT_USERNAME": SERVER_USER,
-            "MQTT_PASSWORD": self.broker.credentials[SERVER_USER],
+            **self.broker.server_config(),
         }
         self.app = create_app(config)
         seed_records(POPULATION, as_of=AS_OF)

@@ -7,7 +7,7 @@ import threading
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from contract.transport import BrokerSettings, new_client
+from contract.transport import new_client
 from provisioning.broker import LocalBroker
 from tests.helpers import wait_until
 
@@ -16,12 +16,7 @@ class RawClient:
     """Publishes raw payloads and records PUBACK reason codes and received messages."""
 
     def __init__(self, broker: LocalBroker, username: str, client_id: str | None = None) -> None:
-        settings = BrokerSettings(
-            host=broker.host,
-            port=broker.port,
-            username=username,
-            password=broker.credentials[username],
-        )
+        settings = broker.settings_for(username)
         self.client = new_client(client_id or f"raw-{username}", settings)
         self.pubacks: dict[int, mqtt.ReasonCode] = {}
         self.subacks: list[list[mqtt.ReasonCode]] = []

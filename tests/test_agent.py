@@ -94,8 +94,12 @@ def write_station_toml(path, config) -> None:
         f'secrets_dir = "{config.secrets_dir}"\n'
         "[broker]\n"
         f"port = {config.broker.port}\n"
-        'password_file = "broker.password"\n'
-        "[sync]\nlookup_timeout_s = 3.0\n"
+        + "".join(
+            f'{name} = "{getattr(config.broker, name)}"\n'
+            for name in ("password_file", "ca_file", "cert_file", "key_file")
+            if getattr(config.broker, name)
+        )
+        + "[sync]\nlookup_timeout_s = 3.0\n"
     )
 
 

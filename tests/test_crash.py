@@ -249,11 +249,12 @@ def ingest_env(server_app, broker: LocalBroker) -> dict[str, str]:
     return {
         "DCS_SECRET_KEY": "test-only-secret-0123456789abcdefghij",
         "DCS_DATABASE_URL": config["DATABASE_URL"],
-        "DCS_MQTT_HOST": broker.host,
-        "DCS_MQTT_PORT": str(broker.port),
-        "DCS_MQTT_USERNAME": SERVER_USER,
         # JSON-quoted: Flask parses DCS_* values as JSON, and a password could look like one.
-        "DCS_MQTT_PASSWORD": json.dumps(broker.credentials[SERVER_USER]),
+        **{
+            f"DCS_{key}": json.dumps(value)
+            for key, value in broker.server_config().items()
+            if value is not None
+        },
     }
 
 

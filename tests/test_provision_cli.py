@@ -102,7 +102,7 @@ def test_station_selftest_table_hardening_and_server_round_trip(
     toml = write_station_toml(tmp_path / "station.toml", config)
     secrets = Path(config.secrets_dir)
     secrets.chmod(0o755)
-    (secrets / "broker.password").chmod(0o644)
+    (secrets / "station.key.pem").chmod(0o644)
 
     loose = invoke("station", "selftest", "--config", str(toml), "--root", str(tmp_path))
     assert loose.exit_code == 1
@@ -110,7 +110,7 @@ def test_station_selftest_table_hardening_and_server_round_trip(
     assert "2 check(s) failed" in loose.output
 
     secrets.chmod(0o700)
-    (secrets / "broker.password").chmod(0o600)
+    (secrets / "station.key.pem").chmod(0o600)
     good = invoke("station", "selftest", "--config", str(toml), "--root", str(tmp_path))
     assert good.exit_code == 0, good.output
     assert "round trip" in good.output and "the server answered (not_found)" in good.output
