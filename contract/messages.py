@@ -270,6 +270,9 @@ ServiceAction = Literal[
     "petitions.mine",  # the petitions filed with the card holder's id, with their history
     "track.start",  # seed 004: petition number + the phone used to file it -> code sent
     "track.check",  # ...the code -> the petition's status history
+    "operator.login",  # counter mode (seed 003): username + password -> an operator session
+    "operator.touch",  # ...the session is still in use at this station (the page is open)
+    "operator.logout",  # ...ended by the officer (one tap after each resident)
 ]
 OtpPurpose = Literal["petition", "kiosk_password_reset", "eid_register", "tracking"]
 TicketId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
@@ -304,6 +307,8 @@ class ServiceRequest(Message, kw_only=True):
     declared: DeclaredIdentity | None = None
     guardian: bool = False  # eid.register: the card holder registers a child under 14
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=128)] | None = None
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
+    session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
 
 
 class StatusStep(msgspec.Struct, kw_only=True):
@@ -346,6 +351,9 @@ class ServiceResponse(Message, kw_only=True):
     temporary_password: str | None = None
     level: Annotated[int, msgspec.Meta(ge=1, le=2)] | None = None
     petitions: list[PetitionStatus] = []
+    #: operator.login: the session token (kept in the station's memory only) and who it is.
+    session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
+    operator_name: Annotated[str, msgspec.Meta(max_length=130)] | None = None
 
 
 # --- replicas: the records of the residents a station serves --------------------------------

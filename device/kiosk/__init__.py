@@ -48,12 +48,23 @@ def create_kiosk_app(
     i18n.init_app(app, config.default_language)
     _language_urls(app, config.default_language)
 
-    from device.kiosk.views import eid, home, insured, password, petition, stream, tracking
+    from device.kiosk.views import (
+        counter,
+        eid,
+        home,
+        insured,
+        password,
+        petition,
+        stream,
+        tracking,
+    )
 
-    for module in (home, stream, insured, petition, tracking, password, eid):
+    for module in (home, stream, insured, petition, tracking, password, eid, counter):
         app.register_blueprint(module.bp)
     app.after_request(_no_store)
     app.before_request(_out_of_service)
+    app.before_request(_officer_first)
+    app.context_processor(_counter_context)
     app.register_error_handler(VisitGoneError, _visit_gone)
     return app
 
@@ -68,6 +79,32 @@ def _out_of_service():  # type: ignore[no-untyped-def]
     if request.endpoint.startswith("stream."):
         return None  # the page keeps its event stream, to reload when unlocked
     return render_template("locked.html"), 503
+
+
+def _officer_first():  # type: ignore[no-untyped-def]
+    """Counter mode: no screen but the login until an officer is logged in."""
+    from flask import current_app, redirect, request, url_for
+
+    counter = kiosk_state(current_app).counter
+    if counter is None:
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint == "static" or endpoint.startswith(("counter.", "stream.")):
+        return None
+    if endpoint in ("home.root", "home.display"):
+        return None
+    if counter.officer is not None:
+        if request.method != "GET" or counter.still_valid():
+            return None
+        return redirect(url_for("counter.login", error="session_ended"))
+    return redirect(url_for("counter.login"))
+
+
+def _counter_context() -> dict[str, Any]:
+    from flask import current_app
+
+    counter = kiosk_state(current_app).counter
+    return {"counter": counter, "officer": counter.officer if counter is not None else None}
 
 
 def kiosk_state(app: Flask) -> KioskState:

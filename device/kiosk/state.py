@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from device.config import KioskConfig
+from device.kiosk.counter import Counter
 from device.kiosk.events import Event, EventBus
 from device.kiosk.lookup import RecordView, find_record
 from device.kiosk.services import ServiceClient
@@ -53,6 +54,8 @@ class KioskState:
         self.services = ServiceClient(
             station.sync.link, timeout_s=station.config.sync.lookup_timeout_s
         )
+        #: Counter mode (seed 003): the officer's session; None at a public kiosk.
+        self.counter = Counter(self.services) if config.counter_mode else None
         self._find = find
         self._clock = clock
         self._lock = threading.RLock()

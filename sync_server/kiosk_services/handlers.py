@@ -111,6 +111,9 @@ class KioskServices:
             "petitions.mine": self._petitions_mine,
             "track.start": self._track_start,
             "track.check": self._track_check,
+            "operator.login": self._operator_login,
+            "operator.touch": self._operator_touch,
+            "operator.logout": self._operator_logout,
         }
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
@@ -284,6 +287,45 @@ class KioskServices:
             received_at=_aware(petition.received_at),
             history=steps,
         )
+
+    # -- counter mode (seed 003): an officer logged in at this station ------------------
+
+    @staticmethod
+    def _operator_login(station_id: str, request: ServiceRequest) -> ServiceResponse:
+        from sync_server.operators import sessions
+
+        _need(request, "username", "password")
+        try:
+            operator, token = sessions.open_session(
+                request.username, request.password, f"station:{station_id}"
+            )
+        except sessions.BadCredentials:
+            return ServiceResponse(status="refused", reason="bad_credentials")
+        except sessions.AccountLocked:
+            return ServiceResponse(status="refused", reason="account_locked")
+        except sessions.AlreadyLoggedIn:
+            return ServiceResponse(status="refused", reason="already_logged_in")
+        if operator.role not in ("officer", "administrator"):
+            sessions.close_session(token)
+            return ServiceResponse(status="refused", reason="not_an_officer")
+        return ServiceResponse(status="ok", session=token, operator_name=operator.display_name)
+
+    @staticmethod
+    def _operator_touch(station_id: str, request: ServiceRequest) -> ServiceResponse:
+        from sync_server.operators import sessions
+
+        _need(request, "session")
+        if sessions.touch(request.session):
+            return ServiceResponse(status="ok")
+        return ServiceResponse(status="refused", reason="session_ended")
+
+    @staticmethod
+    def _operator_logout(station_id: str, request: ServiceRequest) -> ServiceResponse:
+        from sync_server.operators import sessions
+
+        _need(request, "session")
+        sessions.close_session(request.session)
+        return ServiceResponse(status="ok")
 
     @staticmethod
     def _audit(station_id: str, request: ServiceRequest, subject: str | None, outcome: str) -> None:

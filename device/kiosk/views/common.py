@@ -40,6 +40,11 @@ ERROR_KEYS = frozenset(
         "guardian_not_needed",
         "card_mismatch",
         "bad_child",
+        "bad_credentials",
+        "account_locked",
+        "already_logged_in",
+        "not_an_officer",
+        "session_ended",
     )
 )
 
