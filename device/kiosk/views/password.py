@@ -10,19 +10,16 @@ it leaves memory with the visit. On no match, seed 000's message. Needs the serv
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 from flask import Blueprint, Response, redirect, request, url_for
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
+from device.kiosk import speech
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
 bp = Blueprint("password", __name__, url_prefix="/<lang>/password")
 
 _OFFLINE = (ServerUnavailableError, LookupTimeoutError)
-#: espeak-ng voices for the read-aloud, by screen language.
-VOICES = {"th": "th", "vi": "vi", "en": "en"}
 
 
 def _card_visit():  # type: ignore[no-untyped-def]
@@ -120,7 +117,7 @@ def done() -> Response | str:
         visit=visit,
         page="password-done",
         password=flow["temporary"],
-        can_read_aloud=kiosk().config.read_aloud and shutil.which("espeak-ng") is not None,
+        can_read_aloud=kiosk().config.read_aloud and speech.available(),
     )
 
 
@@ -129,15 +126,8 @@ def read_aloud() -> Response:
     """Spell the password through the headphone jack (espeak-ng), nothing written anywhere."""
     visit = visit_from_form()
     password = visit.flows.get("password", {}).get("temporary")
-    espeak = shutil.which("espeak-ng")
-    if password and espeak and kiosk().config.read_aloud:
+    if password and speech.available() and kiosk().config.read_aloud:
         from flask import g
 
-        spelled = ", ".join(password)  # one character at a time
-        subprocess.run(  # the text goes on stdin: never on a command line others can read
-            [espeak, "-v", VOICES.get(g.lang, "en"), "-s", "120", "--stdin"],
-            input=spelled.encode(),
-            check=False,
-            timeout=60,
-        )
+        speech.speak(speech.spell(password), g.lang)  # on stdin, never on a command line
     return redirect(url_for("password.done"))
