@@ -134,5 +134,35 @@ def main() -> None:
     print(f"screenshots in {OUT}")
 
 
+def counter_screens() -> None:
+    """Counter mode: the officer's login, then a resident's summary with the officer's bar."""
+    from device.config import KioskConfig
+    from tests.operator_fixtures import create_test_operator
+
+    workdir = Path(tempfile.mkdtemp(prefix="dcs-screens-counter-"))
+    pcscd = LocalPcscd(workdir=workdir / "pcscd")
+    stack = KioskStack(workdir, pcscd, kiosk_config=KioskConfig(port=0, counter_mode=True))
+    try:
+        pcscd.start()
+        stack.start(replica=False)
+        username, password = create_test_operator("officer", "officer.somchai")
+        with chromium() as (_, browser):
+            page = open_page(browser, stack.url + "th/")
+            page.wait_for_function("() => window.kioskPaintedAt")
+            page.screenshot(path=OUT / "counter-login-th.png")
+            page.fill("#counter-login input[name=username]", username)
+            page.fill("#counter-login input[name=password]", password)
+            page.click("#counter-login button[type=submit]")
+            page.wait_for_selector("[data-officer]")
+            stack.insert(0)
+            page.wait_for_selector("dl[data-summary]", timeout=30_000)
+            page.screenshot(path=OUT / "counter-summary-th.png")
+    finally:
+        stack.stop()
+        pcscd.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main()
+    counter_screens()
