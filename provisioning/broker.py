@@ -84,20 +84,27 @@ def mosquitto_conf(workdir: Path, port: int, limits: BrokerLimits, host: str = "
             f"password_file {workdir / 'passwd'}",
             f"acl_file {workdir / 'acl'}",
             f"listener {port} {host}",
-            "persistence true",
-            f"persistence_location {workdir / 'data'}/",
-            "autosave_interval 30",
-            f"max_queued_messages {limits.max_queued_messages}",
-            f"max_inflight_messages {limits.max_inflight_messages}",
-            f"max_packet_size {limits.max_packet_size}",
-            "set_tcp_nodelay true",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
-            "",
+            *persistence_and_limits(workdir, limits),
         ]
     )
+
+
+def persistence_and_limits(workdir: Path, limits: BrokerLimits) -> list[str]:
+    """The mosquitto.conf lines every listener setup shares: persistence, queues, logging."""
+    return [
+        "persistence true",
+        f"persistence_location {workdir / 'data'}/",
+        "autosave_interval 30",
+        f"max_queued_messages {limits.max_queued_messages}",
+        f"max_inflight_messages {limits.max_inflight_messages}",
+        f"max_packet_size {limits.max_packet_size}",
+        "set_tcp_nodelay true",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "",
+    ]
 
 
 def hash_passwords(path: Path, credentials: dict[str, str]) -> None:

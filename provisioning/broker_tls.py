@@ -15,7 +15,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provisioning.broker import SERVER_USER, BrokerError, BrokerLimits, acl_text
+from provisioning.broker import (
+    SERVER_USER,
+    BrokerError,
+    BrokerLimits,
+    acl_text,
+    persistence_and_limits,
+)
 from provisioning.net import free_port, wait_for_port
 from provisioning.pki import CertificateAuthority, write_key_and_cert
 
@@ -36,17 +42,7 @@ def mosquitto_tls_conf(directory: Path, host: str, port: int, limits: BrokerLimi
             "require_certificate true",
             "use_identity_as_username true",
             "tls_version tlsv1.2",
-            "persistence true",
-            f"persistence_location {directory / 'data'}/",
-            f"max_queued_messages {limits.max_queued_messages}",
-            f"max_inflight_messages {limits.max_inflight_messages}",
-            f"max_packet_size {limits.max_packet_size}",
-            "set_tcp_nodelay true",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
-            "",
+            *persistence_and_limits(directory, limits),
         ]
     )
 

@@ -7,34 +7,26 @@ in ``dcs-server alarms``; the page follows over server-sent events without reloa
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page, expect
 
-from provisioning.net import free_port
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.dashboard.worker import AlarmWorker
 from sync_server.db import database
 from sync_server.models import Station
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator
+from tests.web_browser import headless_chromium, serving
 from tests.web_login import login
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture
 def live_url(server_app) -> Iterator[str]:
     server_app.config.update(DASHBOARD_POLL_S=0.2, DASHBOARD_STREAM_S=60)
-    server = make_server("127.0.0.1", free_port(), server_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(server_app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -46,12 +38,8 @@ def rules(server_app) -> Iterator[AlarmWorker]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ the officer works it in the browser and the SMS sink page, seen by operations, s
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page, expect
 
-from provisioning.net import free_port
 from sync_server.db import database
 from sync_server.models import Petition, utc_now
 from sync_server.operators import sessions
@@ -23,29 +20,20 @@ from sync_server.operators.models import Operator
 from sync_server.sms.models import SentSms
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator
+from tests.web_browser import headless_chromium, serving
 from tests.web_login import login
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture
 def live_url(server_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", free_port(), server_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(server_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_page(browser: Browser) -> Page:

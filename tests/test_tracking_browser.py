@@ -9,49 +9,32 @@ status change then shows up on the page and in the sink.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page, expect
 
-from provisioning.net import free_port
 from sync_server.backoffice import service as backoffice
 from sync_server.db import database
 from sync_server.models import Petition
 from sync_server.sms import SinkGateway
 from sync_server.sms.models import SentSms
 from tests.helpers import wait_until
+from tests.web_browser import headless_chromium, serving
 
 PHONE = "0812345678"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def live_url(server_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", free_port(), server_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(server_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
