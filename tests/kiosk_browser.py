@@ -234,3 +234,17 @@ def open_page(browser: Browser, url: str, lang: str = "th") -> Page:
     page = context.new_page()
     page.goto(url)
     return page
+
+
+def settled_content(page: Page, attempts: int = 50) -> str:
+    """The page's HTML once it is not in the middle of a navigation (the kiosk clears a
+    screen by navigating home, so a check right after may land mid-way)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(attempts):
+        try:
+            page.wait_for_load_state()
+            return page.content()
+        except PlaywrightError:
+            page.wait_for_timeout(100)
+    return page.content()

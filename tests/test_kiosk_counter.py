@@ -18,7 +18,7 @@ from sync_server.db import database
 from sync_server.models import utc_now
 from sync_server.operators import sessions
 from sync_server.operators.models import Operator, OperatorSession
-from tests.kiosk_browser import KioskStack, chromium, open_page
+from tests.kiosk_browser import KioskStack, chromium, open_page, settled_content
 from tests.operator_fixtures import create_test_operator
 
 
@@ -57,7 +57,7 @@ def test_officer_logs_in_serves_a_card_holder_and_logs_out_with_one_tap(stack, b
 
     page.click("[data-action=officer-logout]")
     expect(page.locator("#counter-login")).to_be_visible()
-    assert resident.first_th not in page.content()
+    assert resident.first_th not in settled_content(page)
     with database.connection_context():
         ended = OperatorSession.get(
             OperatorSession.machine == "station:" + stack.station.config.station_id

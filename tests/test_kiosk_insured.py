@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, expect
 
 from provisioning.cardstack import LocalPcscd
 from sync_server.models import AuditEvent
-from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
+from tests.kiosk_browser import KioskStack, chromium, open_page, settled_content, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_insert_shows_the_live_summary_then_removal_clears_it(stack: KioskStack,
     stack.remove()
     expect(page.locator("[data-summary]")).to_have_count(0, timeout=5_000)
     expect(page.locator("h1")).to_contain_text("กรุณาเสียบบัตรประจำตัวประชาชน")
-    assert resident.full_name_th not in page.content()
+    assert resident.full_name_th not in settled_content(page)
     assert stack.kiosk.state.visit is None
 
 
@@ -116,7 +116,7 @@ def test_offline_the_summary_comes_from_the_replica_labelled_offline(stack, brow
     stack.remove()
     expect(page.locator("[data-summary]")).to_have_count(0, timeout=5_000)
     wait_for(lambda: stack.kiosk.state.visit is None, "the visit to end")
-    assert resident.citizen_id not in page.content()
+    assert resident.citizen_id not in settled_content(page)
     # Back online, the offline lookup reaches the server's audit trail.
     stack.broker.start()
     wait_for(
