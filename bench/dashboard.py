@@ -47,8 +47,9 @@ def _p95(values: list[float]) -> float:
 
 def _seed_fleet(stations: int) -> None:
     from sync_server.dashboard import alarms
-    from sync_server.db import database, write_transaction
-    from sync_server.models import AppliedTransaction, Station, utc_now
+    from sync_server.db import database, utc_now, write_transaction
+    from sync_server.fleet.models import Station
+    from sync_server.ingest.models import AppliedTransaction
 
     rng = random.Random(5)
     now = utc_now()
@@ -124,6 +125,7 @@ def fleet_page(quick: bool) -> list[Row]:
     """p50/p95 of the fleet page with 5,000 stations against its bare SQL."""
     from sync_server import create_app
     from sync_server.db import database
+    from sync_server.migrations import upgrade_url
     from tests.operator_fixtures import create_test_operator, log_in
 
     root = Path(tempfile.mkdtemp(prefix="dcs-bench-dash-"))
@@ -133,7 +135,7 @@ def fleet_page(quick: bool) -> list[Row]:
             {
                 "TESTING": True,
                 "SECRET_KEY": "bench-dashboard-secret-0123456789abcdef",
-                "DATABASE_URL": f"sqlite:///{path}",
+                "DATABASE_URL": upgrade_url(f"sqlite:///{path}"),
             }
         )
         started = time.perf_counter()
@@ -258,8 +260,9 @@ def heartbeats(quick: bool) -> list[Row]:
     """Waves of heartbeats from 2,000 stations; delay until the dashboard's data has them."""
     from sync_server import broker_settings, create_app
     from sync_server.db import database
+    from sync_server.fleet.models import Station
     from sync_server.ingest.worker import IngestWorker
-    from sync_server.models import Station
+    from sync_server.migrations import upgrade_url
 
     count = 500 if quick else HEARTBEAT_STATIONS
     waves = 2 if quick else 4
@@ -273,7 +276,7 @@ def heartbeats(quick: bool) -> list[Row]:
             {
                 "TESTING": True,
                 "SECRET_KEY": "bench-heartbeats-secret-0123456789abcdef",
-                "DATABASE_URL": f"sqlite:///{root / 'server.sqlite3'}",
+                "DATABASE_URL": upgrade_url(f"sqlite:///{root / 'server.sqlite3'}"),
                 "MQTT_HOST": broker.host,
                 "MQTT_PORT": broker.port,
                 "MQTT_USERNAME": SERVER_USER,

@@ -62,7 +62,8 @@ def run(quick: bool = False) -> list[Row]:
     from sync_server import broker_settings, create_app
     from sync_server.db import database
     from sync_server.ingest.worker import IngestWorker
-    from sync_server.models import Petition
+    from sync_server.migrations import upgrade_url
+    from sync_server.petitions.models import Petition
 
     root = Path(tempfile.mkdtemp(prefix="dcs-bench-provision-"))
     env = {**os.environ, "COLUMNS": "100", "DCS_CA_PASSPHRASE": PASSPHRASE}
@@ -81,9 +82,10 @@ def run(quick: bool = False) -> list[Row]:
     try:
         cert, key = broker.server_cert
         server_config = root / "server.toml"
+        database_url = upgrade_url(f"sqlite:///{root / 'server.sqlite3'}")
         server_config.write_text(
             'SECRET_KEY = "bench-provision-secret-0123456789abcdefgh"\n'
-            f'DATABASE_URL = "sqlite:///{root / "server.sqlite3"}"\n'
+            f'DATABASE_URL = "{database_url}"\n'
             f'MQTT_HOST = "{broker.host}"\nMQTT_PORT = {broker.port}\n'
             f'MQTT_CA_FILE = "{broker.chain}"\nMQTT_CERT_FILE = "{cert}"\n'
             f'MQTT_KEY_FILE = "{key}"\n'

@@ -38,6 +38,7 @@ from device.store import Store
 from provisioning.synthetic import residents
 from provisioning.synthetic_history import history
 from sync_server.db import bind, database, write_transaction
+from sync_server.migrations import upgrade_url
 from sync_server.records.changes import latest_change_id
 from sync_server.records.models import RecordChange
 from sync_server.records.read import building_residents
@@ -100,7 +101,7 @@ def _row_count(rows: SeedRows) -> int:
 
 def bench_seed(root: Path, count: int) -> tuple[Row, dict]:
     """Seed ``count`` residents; returns the summary row and figures for the replica bench."""
-    db = bind(f"sqlite:///{root / 'server.sqlite3'}")
+    db = bind(upgrade_url(f"sqlite:///{root / 'server.sqlite3'}"))
     schema = [
         sql
         for (sql,) in db.execute_sql(

@@ -44,6 +44,7 @@ from contract import ROOT, Transaction, encode
 from device.store import create_key_file
 from device.store.ids import new_tx_id
 from provisioning.broker import SERVER_USER, LocalBroker
+from sync_server.migrations import upgrade_url
 
 TARGET_RATE = 5_000.0
 TARGET_RATIO = 0.5
@@ -222,7 +223,7 @@ def start_ingest(broker: LocalBroker, workdir: Path) -> tuple[Child, Path]:
     db_path = workdir / "server.sqlite3"
     env = {
         "DCS_SECRET_KEY": "bench-only-secret-0123456789abcdef-ghij",
-        "DCS_DATABASE_URL": f"sqlite:///{db_path}",
+        "DCS_DATABASE_URL": upgrade_url(f"sqlite:///{db_path}"),
         "DCS_MQTT_HOST": broker.host,
         "DCS_MQTT_PORT": str(broker.port),
         "DCS_MQTT_USERNAME": SERVER_USER,

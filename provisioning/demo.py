@@ -227,6 +227,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     )
     os.chmod(server_config, 0o600)
     server_env = {"DCS_SERVER_CONFIG": str(server_config)}
+    _server(server_env, "db", "upgrade")  # as the systemd units do before the server starts
 
     with console.status("seeding synthetic residents…"):
         subprocess.run(

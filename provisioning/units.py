@@ -90,12 +90,36 @@ WantedBy=graphical.target
     return {"dcs-station.service": daemon, "dcs-kiosk-browser.service": kiosk}
 
 
+#: Runs ``dcs-server db upgrade``; every other server unit requires it and starts after it,
+#: so each (re)start of a unit migrates first, and a failed migration keeps the server down.
+DB_UPGRADE_UNIT = "dcs-db-upgrade.service"
+
+
+def _db_upgrade_unit(layout: Layout) -> str:
+    return f"""[Unit]
+Description=DCS central server database migrations
+Wants=network-online.target
+After=network-online.target postgresql.service
+
+[Service]
+Type=oneshot
+User={layout.user}
+Group={layout.user}
+Environment=DCS_SERVER_CONFIG={layout.config_dir}/server.toml
+WorkingDirectory={layout.prefix}
+ExecStart={layout.bin}/dcs-server db upgrade
+StateDirectory=dcs
+ReadWritePaths={layout.state_dir}
+{_HARDENING}"""
+
+
 def _server_unit(layout: Layout, description: str, command: str, *, instance: bool) -> str:
     extra = "Environment=DCS_WORKER_ID=%i\n" if instance else ""
     return f"""[Unit]
 Description={description}
 Wants=network-online.target
-After=network-online.target postgresql.service mosquitto.service
+Requires={DB_UPGRADE_UNIT}
+After=network-online.target postgresql.service mosquitto.service {DB_UPGRADE_UNIT}
 
 [Service]
 Type=simple
@@ -118,6 +142,7 @@ def server_units(layout: Layout) -> dict[str, str]:
     """The central server's unit files by name."""
     b = layout.bin
     return {
+        DB_UPGRADE_UNIT: _db_upgrade_unit(layout),
         "dcs-web.service": _server_unit(
             layout,
             "DCS central server web app (gunicorn)",
@@ -170,6 +195,7 @@ def enable_commands(role: str, layout: Layout | None = None) -> list[list[str]]:
         return [
             ["systemctl", "enable", "--now", "dcs-station.service", "dcs-kiosk-browser.service"]
         ]
-    names = [n for n in server_units(layout) if "@" not in n]
+    # The upgrade unit is pulled in by the others (Requires=), never enabled on its own.
+    names = [n for n in server_units(layout) if "@" not in n and n != DB_UPGRADE_UNIT]
     names += [f"dcs-ingest@{n}.service" for n in range(1, layout.ingest_workers + 1)]
     return [["systemctl", "enable", "--now", *names]]

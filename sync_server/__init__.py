@@ -10,17 +10,20 @@ from typing import Any
 from flask import Flask
 
 from contract.transport import BrokerSettings
-from sync_server import db, security
+from sync_server import db, migrations, security
 from sync_server.config import DEFAULTS, ServerConfigError
 
 __all__ = ["ServerConfigError", "broker_settings", "create_app"]
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool = True) -> Flask:
     """The Flask application factory.
 
     Configuration: the defaults, then the TOML file named by ``DCS_SERVER_CONFIG`` (or
     ``instance/config.toml``), then ``DCS_*`` environment variables, then ``test_config``.
+    It never creates a table: it raises :class:`ServerConfigError` naming
+    ``dcs-server db upgrade`` when the database is not at this code's schema
+    (``check_schema=False`` is for the ``db`` commands themselves).
     """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(DEFAULTS)
@@ -39,6 +42,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'dcs.sqlite3'}"
 
     db.init_app(app)
+    if check_schema:
+        try:
+            migrations.require_current(db.database.obj)
+        except migrations.SchemaError as exc:
+            raise ServerConfigError(str(exc)) from None
 
     from sync_server import api
 

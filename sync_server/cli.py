@@ -12,6 +12,7 @@ from sync_server import broker_settings, create_app
 from sync_server.api.cli import api_token
 from sync_server.config import ServerConfigError
 from sync_server.db import database
+from sync_server.migrations.cli import db_cli
 from sync_server.operators.cli import operator_cli
 
 
@@ -187,6 +188,7 @@ def _replica_command(station_id: str, what: str) -> None:
 
 
 main.add_command(api_token)
+main.add_command(db_cli)
 
 
 main.add_command(operator_cli)

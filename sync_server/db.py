@@ -1,15 +1,34 @@
-"""The server database: one peewee proxy, SQLite by default, PostgreSQL by ``DATABASE_URL``."""
+"""The server database: one peewee proxy, the model base, the server's clock.
+
+SQLite by default, PostgreSQL by ``DATABASE_URL``. Every feature package's ``models.py``
+imports its base from here and nothing else of the server, so models never import each other
+through a shared module; ``sync_server/schema.py`` lists them all for the migrations. Nothing
+here creates a table: ``dcs-server db upgrade`` does (``sync_server/migrations/``).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-import click
 import peewee
 from flask import Flask
 from playhouse.db_url import connect
 
 database = peewee.DatabaseProxy()
+
+
+def utc_now() -> datetime:
+    """The server's clock (UTC, aware). Times named ``*_at`` are this clock's."""
+    return datetime.now(UTC)
+
+
+class BaseModel(peewee.Model):
+    """The base of every server table: bound to the shared proxy."""
+
+    class Meta:
+        database = database
+
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -44,18 +63,14 @@ def write_transaction(db: peewee.Database | None = None) -> peewee._atomic:
 
 
 def bind(url: str) -> peewee.Database:
-    """Point the shared proxy at ``url`` and create missing tables."""
-    from sync_server.models import ALL_MODELS
-
+    """Point the shared proxy at ``url`` (no table is created or altered here)."""
     db = open_database(url)
     database.initialize(db)
-    with database.connection_context():
-        database.create_tables(ALL_MODELS, safe=True)
     return db
 
 
 def init_app(app: Flask) -> None:
-    """Bind the database for ``app``, open a connection per request, add CLI commands."""
+    """Bind the database for ``app`` and open a connection per request."""
     bind(app.config["DATABASE_URL"])
 
     @app.before_request
@@ -66,8 +81,3 @@ def init_app(app: Flask) -> None:
     def _close(exc: BaseException | None) -> None:
         if not database.is_closed():
             database.close()
-
-    @app.cli.command("init-db")
-    def init_db_command() -> None:
-        """Create the tables (idempotent)."""
-        click.echo("database ready")

@@ -29,7 +29,10 @@ from prometheus_client.registry import Collector
 
 from sync_server.api.auth import require_scope
 from sync_server.api.errors import json_errors
-from sync_server.models import Petition, RejectedMessage, Station, utc_now
+from sync_server.db import utc_now
+from sync_server.fleet.models import Station
+from sync_server.ingest.models import RejectedMessage
+from sync_server.petitions.models import Petition
 
 PRESENCES = ("online", "offline", "unknown")
 #: A device gauge from the heartbeat that is exported per station (paper, tamper, watchdog).

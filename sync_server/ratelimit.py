@@ -18,18 +18,13 @@ from datetime import UTC, datetime, timedelta
 
 import peewee
 
-from sync_server.db import database, write_transaction
+from sync_server.db import BaseModel, database, utc_now, write_transaction
 
 #: Rows older than this are deleted as new hits arrive; no window may be longer.
 MAX_WINDOW = timedelta(days=1)
 
 
-def utc_now() -> datetime:
-    """The server's clock (UTC, aware)."""
-    return datetime.now(UTC)
-
-
-class RateLimitHit(peewee.Model):
+class RateLimitHit(BaseModel):
     """One allowed request in one bucket."""
 
     id = peewee.BigAutoField()
@@ -37,7 +32,6 @@ class RateLimitHit(peewee.Model):
     at = peewee.DateTimeField(index=True)
 
     class Meta:
-        database = database
         indexes = ((("bucket", "at"), False),)
 
 

@@ -188,8 +188,8 @@ def add_resident(
 
 def insert_rows(db: peewee.Database, rows: SeedRows, now: object) -> None:
     """Write one chunk (inside the caller's transaction)."""
-    from sync_server.models import InsuredPerson
     from sync_server.records import models as m
+    from sync_server.records.models import InsuredPerson
 
     bulk_insert(db, InsuredPerson, _PERSON, rows.persons)
     bulk_insert(db, m.Entitlement, _ENTITLEMENT, rows.entitlements)
@@ -230,8 +230,7 @@ def seed_records(
     chunk: int = CHUNK,
 ) -> int:
     """Insert ``count`` synthetic residents with full histories; returns how many were new."""
-    from sync_server.db import database, write_transaction
-    from sync_server.models import utc_now
+    from sync_server.db import database, utc_now, write_transaction
 
     db = database.obj
     as_of = as_of or date.today()

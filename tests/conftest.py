@@ -16,6 +16,7 @@ from provisioning.pki import CertificateAuthority
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
+from sync_server.migrations import upgrade_url
 from tests.helpers import wait_until
 from tests.operator_fixtures import login_client, make_operator  # noqa: F401 - fixtures
 from tests.pg import PostgresServer
@@ -84,14 +85,16 @@ def broker(broker_factory: Callable[..., LocalBroker]) -> LocalBroker:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty server database at the current schema (``dcs-server db upgrade`` applied)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'server.sqlite3'}"
-    return request.getfixturevalue("postgres_server").new_database()
+        return upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}")
+    return upgrade_url(request.getfixturevalue("postgres_server").new_database())
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    """An empty SQLite server database at the current schema."""
+    return upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}")
 
 
 def server_config(database_url: str, broker: LocalBroker) -> dict:

@@ -34,6 +34,7 @@ from provisioning.synthetic import residents, write_card_files
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
+from sync_server.migrations import upgrade_url
 from sync_server.replicas import enrol_station
 from sync_server.replicas.keys import public_key_text
 from sync_server.replicas.service import ReplicaService
@@ -116,7 +117,7 @@ class KioskStack:
         config = {
             "TESTING": True,
             "SECRET_KEY": "kiosk-test-secret",
-            "DATABASE_URL": f"sqlite:///{self.root / 'server.sqlite3'}",
+            "DATABASE_URL": upgrade_url(f"sqlite:///{self.root / 'server.sqlite3'}"),
             **self.broker.server_config(),
         }
         self.app = create_app(config)

@@ -18,6 +18,7 @@ from provisioning.net import free_port
 from sync_server import create_app
 from sync_server.backoffice import service
 from sync_server.db import database
+from sync_server.migrations import upgrade_url
 from sync_server.sms import SinkGateway
 from tests.operator_fixtures import create_test_operator
 from tests.petition_fixtures import file_petitions
@@ -34,7 +35,9 @@ def _fleet(app) -> None:  # type: ignore[no-untyped-def]
 
     from sync_server.dashboard import alarms
     from sync_server.dashboard.models import CommandRecord
-    from sync_server.models import AppliedTransaction, Station, utc_now
+    from sync_server.db import utc_now
+    from sync_server.fleet.models import Station
+    from sync_server.ingest.models import AppliedTransaction
 
     now = utc_now()
     with app.app_context(), database.connection_context():
@@ -101,7 +104,7 @@ def main() -> None:
         {
             "TESTING": True,
             "SECRET_KEY": "screens-secret-0123456789abcdefghijkl",
-            "DATABASE_URL": f"sqlite:///{root / 'server.sqlite3'}",
+            "DATABASE_URL": upgrade_url(f"sqlite:///{root / 'server.sqlite3'}"),
         }
     )
     with app.app_context(), database.connection_context():

@@ -11,9 +11,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sync_server import create_app
 from sync_server.api.models import ApiToken
 from sync_server.api.tokens import create_token, find_live_token, revoke_tokens
+from sync_server.audit.models import AuditEvent
 from sync_server.db import database
+from sync_server.fleet.models import Station
 from sync_server.ingest.apply import apply_batch
-from sync_server.models import AuditEvent, RejectedMessage, Station
+from sync_server.ingest.models import RejectedMessage
 from sync_server.records.petitions import change_status
 from sync_server.replicas import enrol_station
 from tests.api_tokens import bearer

@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, settings
 
 from sync_server import api, create_app
 from sync_server.db import database
+from sync_server.fleet.models import Station
 from sync_server.ingest.apply import apply_batch
-from sync_server.models import RejectedMessage, Station
+from sync_server.ingest.models import RejectedMessage
 from sync_server.records.petitions import change_status
 from sync_server.replicas import enrol_station
 from tests.api_tokens import bearer

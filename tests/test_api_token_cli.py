@@ -21,7 +21,10 @@ def runner(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("DCS_SERVER_CONFIG", str(config))
     monkeypatch.setenv("COLUMNS", "160")  # a stable table width
-    yield CliRunner()
+    runner = CliRunner()
+    upgraded = runner.invoke(main, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    yield runner
     database.close()
 
 

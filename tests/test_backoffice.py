@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from provisioning.net import free_port
+from sync_server.audit.models import AuditEvent
 from sync_server.backoffice import service
 from sync_server.backoffice.service import QueueFilter
 from sync_server.db import bind, database
-from sync_server.models import AuditEvent, Petition
+from sync_server.petitions.models import Petition
 from sync_server.records.petitions import PetitionError
 from sync_server.sms import HttpGateway, HttpGatewaySettings, SinkGateway
 from sync_server.sms.models import SentSms

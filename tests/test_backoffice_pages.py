@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sync_server import create_app
+from sync_server.audit.models import AuditEvent
 from sync_server.db import database
-from sync_server.models import AuditEvent
-from sync_server.records.models import PetitionAssignment, PetitionStatusChange
+from sync_server.petitions.models import PetitionAssignment, PetitionStatusChange
 from sync_server.sms.models import SentSms
 from tests.operator_fixtures import create_test_operator, csrf_token, log_in
 from tests.petition_fixtures import file_petitions

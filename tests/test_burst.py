@@ -17,8 +17,8 @@ from device.store.ids import new_tx_id, petition_number
 from provisioning.broker import BrokerLimits, LocalBroker
 from sync_server import broker_settings
 from sync_server.db import database
+from sync_server.ingest.models import AppliedTransaction
 from sync_server.ingest.worker import IngestWorker
-from sync_server.models import AppliedTransaction
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
 from tests.test_crash import PHONE, assert_delivered_exactly_once, assert_server_still_serves

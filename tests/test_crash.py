@@ -24,7 +24,8 @@ from contract import Ack, Channel, decode, station_topic
 from device.config import StationConfig
 from device.station import Station
 from provisioning.broker import SERVER_USER, LocalBroker
-from sync_server.models import AppliedTransaction, Petition
+from sync_server.ingest.models import AppliedTransaction
+from sync_server.petitions.models import Petition
 from tests.conftest import station_config
 from tests.helpers import wait_until
 from tests.raw_client import RawClient

@@ -11,8 +11,9 @@ from contract import CommandResult
 from sync_server import create_app
 from sync_server.dashboard import alarms, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
-from sync_server.db import database
-from sync_server.models import AppliedTransaction, Station, utc_now
+from sync_server.db import database, utc_now
+from sync_server.fleet.models import Station
+from sync_server.ingest.models import AppliedTransaction
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator, csrf_token, log_in
 

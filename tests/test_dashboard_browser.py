@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.dashboard.worker import AlarmWorker
 from sync_server.db import database
-from sync_server.models import Station
+from sync_server.fleet.models import Station
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator
 from tests.web_browser import headless_chromium, serving

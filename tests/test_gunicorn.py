@@ -76,6 +76,11 @@ def gunicorn(tmp_path):
 def test_gunicorn_serves_the_app_and_stops_by_pid(tmp_path, gunicorn):
     port = free_port()
     env = server_env(tmp_path, secrets.token_urlsafe(48), port)
+    upgraded = subprocess.run(
+        [BIN / "dcs-server", "db", "upgrade"], env=env, capture_output=True, text=True
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "applied 001_initial" in upgraded.stdout
     token = subprocess.run(
         [BIN / "dcs-server", "api-token", "create", "--name", "probe", "--scope", "all"],
         env=env,
@@ -114,3 +119,17 @@ def test_gunicorn_refuses_to_boot_with_a_placeholder_secret_key(tmp_path, gunico
     process = gunicorn(env)
     assert process.wait(timeout=120) != 0
     assert "SECRET_KEY looks like a placeholder" in (tmp_path / "gunicorn.err").read_text()
+
+
+def test_gunicorn_refuses_to_boot_on_a_database_behind_the_code(tmp_path, gunicorn):
+    """The server never creates tables: it names the command that does."""
+    env = server_env(tmp_path, secrets.token_urlsafe(48), free_port())
+    process = gunicorn(env)
+    assert process.wait(timeout=120) != 0
+    errors = (tmp_path / "gunicorn.err").read_text()
+    assert "the database schema is behind" in errors
+    assert "dcs-server db upgrade" in errors
+    behind = subprocess.run(
+        [BIN / "dcs-server", "ingest"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert behind.returncode != 0 and "dcs-server db upgrade" in behind.stderr

@@ -11,8 +11,10 @@ from device.store.ids import new_tx_id, petition_number
 from provisioning.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
+from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
-from sync_server.models import AppliedTransaction, Petition, Station
+from sync_server.ingest.models import AppliedTransaction
+from sync_server.petitions.models import Petition
 from sync_server.seed import seed_insured
 from tests.conftest import server_config
 from tests.helpers import wait_until

@@ -17,7 +17,8 @@ from contract import (
     station_topic,
 )
 from device.store.ids import new_tx_id, petition_number
-from sync_server.models import AppliedTransaction, Petition, RejectedMessage
+from sync_server.ingest.models import AppliedTransaction, RejectedMessage
+from sync_server.petitions.models import Petition
 from tests.api_tokens import bearer
 from tests.helpers import wait_until
 from tests.raw_client import RawClient

@@ -14,8 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from device.config import KioskConfig
 from provisioning.cardstack import LocalPcscd
-from sync_server.db import database
-from sync_server.models import utc_now
+from sync_server.db import database, utc_now
 from sync_server.operators import sessions
 from sync_server.operators.models import Operator, OperatorSession
 from tests.kiosk_browser import KioskStack, chromium, open_page, settled_content

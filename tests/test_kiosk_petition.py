@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from hardware.printer.render import render
 from provisioning.cardstack import LocalPcscd
-from sync_server.models import Petition
+from sync_server.petitions.models import Petition
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
 

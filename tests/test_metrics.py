@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sync_server import create_app
 from sync_server.dashboard import alarms
 from sync_server.db import database
+from sync_server.fleet.models import Station
 from sync_server.ingest.apply import apply_batch
-from sync_server.models import RejectedMessage, Station
+from sync_server.ingest.models import RejectedMessage
 from sync_server.records.petitions import change_status
 from tests.api_tokens import bearer
 from tests.helpers import wait_until

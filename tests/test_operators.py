@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from sync_server import create_app
+from sync_server.audit.models import AuditEvent
 from sync_server.cli import main as server_cli
-from sync_server.db import database
-from sync_server.models import AuditEvent, utc_now
+from sync_server.db import database, utc_now
 from sync_server.operators import sessions
 from sync_server.operators.models import Operator, OperatorSession
 from sync_server.operators.policy import password_problems, profile_problems

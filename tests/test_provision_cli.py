@@ -56,6 +56,7 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
     names = sorted(p.name for p in units.iterdir())
     assert names == [
         "dcs-alarms.service",
+        "dcs-db-upgrade.service",
         "dcs-ingest@.service",
         "dcs-kiosk-services.service",
         "dcs-operator-sweep.service",
@@ -67,6 +68,15 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
     web = unit(units / "dcs-web.service")["Service"]
     assert "gunicorn -c" in web["ExecStart"]
     assert web["Environment"] == "DCS_SERVER_CONFIG=/etc/dcs/server.toml"
+    upgrade = unit(units / "dcs-db-upgrade.service")
+    assert upgrade["Service"]["Type"] == "oneshot"
+    assert upgrade["Service"]["ExecStart"].endswith("dcs-server db upgrade")
+    # Every server process migrates first and stays down when the migration fails.
+    for name in names:
+        if name != "dcs-db-upgrade.service":
+            head = unit(units / name)["Unit"]
+            assert head["Requires"] == "dcs-db-upgrade.service", name
+            assert "dcs-db-upgrade.service" in head["After"].split(), name
 
 
 def test_systemd_accepts_every_unit(tmp_path):

@@ -15,7 +15,8 @@ from provisioning.cli import main as provision
 from provisioning.pki import CertificateAuthority
 from sync_server import create_app
 from sync_server.db import database
-from sync_server.enrollments import history
+from sync_server.fleet.enrollments import history
+from sync_server.migrations import upgrade_url
 from tests.helpers import wait_until
 
 PASSPHRASE = "correct horse battery staple"
@@ -41,9 +42,10 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
     try:
         server_config = tmp_path / "server.toml"
         cert, key = broker.server_cert
+        database_url = upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}")
         server_config.write_text(
             'SECRET_KEY = "flow-test-secret-0123456789abcdefghijkl"\n'
-            f'DATABASE_URL = "sqlite:///{tmp_path / "server.sqlite3"}"\n'
+            f'DATABASE_URL = "{database_url}"\n'
             f'MQTT_HOST = "{broker.host}"\nMQTT_PORT = {broker.port}\n'
             f'MQTT_CA_FILE = "{broker.chain}"\nMQTT_CERT_FILE = "{cert}"\n'
             f'MQTT_KEY_FILE = "{key}"\n'
@@ -65,7 +67,10 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
         assert "already enrolled" in invoke(*args).output
 
         app = create_app(
-            {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'server.sqlite3'}"}
+            {
+                "TESTING": True,
+                "DATABASE_URL": upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}"),
+            }
         )
         with app.app_context(), database.connection_context():
             (entry,) = history("st-lobby-z")

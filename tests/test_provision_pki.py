@@ -25,7 +25,8 @@ from provisioning.pki import CertificateAuthority, PkiError, write_key_and_cert
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
-from sync_server.models import Petition
+from sync_server.migrations import upgrade_url
+from sync_server.petitions.models import Petition
 from tests.helpers import wait_until
 
 PASSPHRASE = b"correct horse battery staple"
@@ -50,7 +51,7 @@ def server(tmp_path, tls_broker) -> Iterator[IngestWorker]:
         {
             "TESTING": True,
             "SECRET_KEY": "pki-test-secret-0123456789abcdefghij",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'server.sqlite3'}",
+            "DATABASE_URL": upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}"),
             "MQTT_HOST": tls_broker.host,
             "MQTT_PORT": tls_broker.port,
             "MQTT_USERNAME": None,

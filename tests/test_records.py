@@ -11,7 +11,7 @@ from provisioning.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch
-from sync_server.models import InsuredPerson, Petition
+from sync_server.petitions.models import Petition
 from sync_server.records import accounts, petitions
 from sync_server.records.changes import changed_since, latest_change_id
 from sync_server.records.models import (
@@ -19,6 +19,7 @@ from sync_server.records.models import (
     Contribution,
     IdentityAccount,
     InsuranceAccount,
+    InsuredPerson,
     OldAgeSavings,
     PopulationRecord,
     RecordChange,
@@ -252,7 +253,7 @@ def test_petition_status_history_and_assignment(app):
     assert steps[0].actor == "station:st-a"
     assert steps[2].comment == "ขอสำเนาทะเบียนบ้าน"
     assert Petition.get_by_id(number).status == "approved"
-    from sync_server.records.models import PetitionAssignment
+    from sync_server.petitions.models import PetitionAssignment
 
     assert PetitionAssignment.get_by_id(number).assignee == "officer-malee"
     with pytest.raises(petitions.PetitionError):

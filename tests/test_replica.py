@@ -35,8 +35,7 @@ from device.station import Station, build_station
 from provisioning.broker import SERVER_USER, LocalBroker
 from sync_server import broker_settings, create_app
 from sync_server.db import database
-from sync_server.models import InsuredPerson
-from sync_server.records.models import StationReplica
+from sync_server.records.models import InsuredPerson
 from sync_server.records.read import building_residents, insured_record, insured_records
 from sync_server.records.updates import move_resident, record_benefit_payment
 from sync_server.replicas import (
@@ -46,6 +45,7 @@ from sync_server.replicas import (
     wipe_replica,
 )
 from sync_server.replicas.keys import public_key_text
+from sync_server.replicas.models import StationReplica
 from sync_server.replicas.service import ReplicaService
 from sync_server.seed import seed_records
 from tests.conftest import server_config, station_config

@@ -7,6 +7,7 @@ import pytest
 from sync_server import ServerConfigError, create_app
 from sync_server.db import database
 from sync_server.ingest.apply import apply_batch
+from sync_server.migrations import upgrade_url
 from tests.api_tokens import bearer
 from tests.test_ingest_databases import received
 
@@ -22,7 +23,7 @@ def test_refuses_to_start_without_a_secret_key_outside_tests(tmp_path, monkeypat
 
 def test_config_file_then_environment_then_test_overrides(tmp_path, monkeypatch):
     config = tmp_path / "server.toml"
-    database_url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    database_url = upgrade_url(f"sqlite:///{tmp_path / 'a.sqlite3'}")
     config.write_text(
         f'SECRET_KEY = "{FILE_KEY}"\nMQTT_PORT = 1\nDATABASE_URL = "{database_url}"\n'
     )
@@ -37,7 +38,9 @@ def test_config_file_then_environment_then_test_overrides(tmp_path, monkeypatch)
 
 @pytest.fixture
 def client(tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": upgrade_url(f"sqlite:///{tmp_path / 's.sqlite3'}")}
+    )
     with app.test_client() as client:
         client.environ_base["HTTP_AUTHORIZATION"] = bearer()["Authorization"]
         yield client

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from sync_server.db import database
-from sync_server.models import Petition, utc_now
+from sync_server.db import database, utc_now
 from sync_server.operators import sessions
 from sync_server.operators.models import Operator
+from sync_server.petitions.models import Petition
 from sync_server.sms.models import SentSms
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator

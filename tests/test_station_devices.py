@@ -22,7 +22,7 @@ from hardware.printer.virtual import VirtualPrinter
 from hardware.watchdog import WatchdogConfig
 from provisioning.broker import SERVER_USER
 from sync_server.db import database
-from sync_server.models import Station as StationRow
+from sync_server.fleet.models import Station as StationRow
 from tests.conftest import station_config
 from tests.helpers import wait_until
 from tests.raw_client import RawClient

@@ -6,7 +6,10 @@ import pytest
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from provisioning.synthetic import residents
-from sync_server.models import AppliedTransaction, InsuredPerson, Petition, Station
+from sync_server.fleet.models import Station
+from sync_server.ingest.models import AppliedTransaction
+from sync_server.petitions.models import Petition
+from sync_server.records.models import InsuredPerson
 from sync_server.seed import seed_insured
 from tests.api_tokens import bearer
 from tests.helpers import wait_until

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sync_server.audit.models import AuditEvent
 from sync_server.backoffice import service as backoffice
 from sync_server.db import bind, database
-from sync_server.models import AuditEvent, Petition
 from sync_server.otp import OtpAttemptsExceededError, OtpService
+from sync_server.petitions.models import Petition
 from sync_server.ratelimit import RateLimitedError
 from sync_server.sms import SinkGateway
 from sync_server.sms.models import SentSms

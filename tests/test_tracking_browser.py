@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from sync_server.backoffice import service as backoffice
 from sync_server.db import database
-from sync_server.models import Petition
+from sync_server.petitions.models import Petition
 from sync_server.sms import SinkGateway
 from sync_server.sms.models import SentSms
 from tests.helpers import wait_until

@@ -195,7 +195,7 @@ def enroll(
 
 def _record(server_config: Path, station_id: str, cert, by: str, kind: str) -> None:  # type: ignore[no-untyped-def]
     from sync_server.db import database
-    from sync_server.enrollments import record_enrollment
+    from sync_server.fleet.enrollments import record_enrollment
 
     app = _server_app(server_config)
     with app.app_context(), database.connection_context():

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from sync_server.api.auth import documented_scope
 from sync_server.api.errors import json_errors
 from sync_server.api.schemas import IngestStatsSchema, RejectionArgsSchema, RejectionListSchema
-from sync_server.models import AppliedTransaction, Petition, RejectedMessage
+from sync_server.ingest.models import AppliedTransaction, RejectedMessage
+from sync_server.petitions.models import Petition
 
 blp = Blueprint(
     "api_ingest",

@@ -1,10 +1,10 @@
-"""The API's table: integration tokens (appended to ``ALL_MODELS`` by sync_server.models)."""
+"""The API's table: integration tokens."""
 
 from __future__ import annotations
 
 import peewee
 
-from sync_server.models import BaseModel, utc_now
+from sync_server.db import BaseModel, utc_now
 
 
 class ApiToken(BaseModel):
@@ -26,7 +26,4 @@ class ApiToken(BaseModel):
         return frozenset(self.scopes.split())
 
 
-API_MODELS = [ApiToken]
-
-
-API_MODELS = [ApiToken]
+MODELS = [ApiToken]

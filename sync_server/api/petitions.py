@@ -7,7 +7,7 @@ from flask_smorest import Blueprint, abort
 from sync_server.api.auth import documented_scope
 from sync_server.api.errors import json_errors
 from sync_server.api.schemas import PetitionHistorySchema, PetitionStatusSchema
-from sync_server.models import Petition
+from sync_server.petitions.models import Petition
 from sync_server.records.petitions import history
 
 blp = Blueprint(

@@ -10,8 +10,8 @@ from flask_smorest import Blueprint, abort
 from sync_server.api.auth import documented_scope
 from sync_server.api.errors import json_errors
 from sync_server.api.schemas import StationDetailSchema, StationListArgsSchema, StationListSchema
-from sync_server.models import Station
-from sync_server.records.models import StationReplica
+from sync_server.fleet.models import Station
+from sync_server.replicas.models import StationReplica
 
 blp = Blueprint(
     "api_stations",

@@ -12,16 +12,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sync_server.api.scopes import SCOPES
-from sync_server.db import database, write_transaction
-
-# isort: off
-# sync_server.models first: it appends ApiToken to ALL_MODELS, so it must not find
-# sync_server.api.models half-imported.
-from sync_server.models import AuditEvent, utc_now
 from sync_server.api.models import ApiToken
-
-# isort: on
+from sync_server.api.scopes import SCOPES
+from sync_server.audit import audit
+from sync_server.db import database, utc_now, write_transaction
 
 TOKEN_PREFIX = "dcs_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 #: ``last_used_at`` is written at most this often per token, so reads stay reads.
@@ -61,9 +55,7 @@ def create_token(name: str, scopes: list[str] | tuple[str, ...], *, actor: str) 
             hint=secret[: len(TOKEN_PREFIX) + 4],
             scopes=" ".join(sorted(set(scopes))),
         )
-        AuditEvent.create(
-            actor=actor, action="api_token.create", subject=f"token:{record.id}", outcome="ok"
-        )
+        audit(actor, "api_token.create", f"token:{record.id}", "ok")
     return IssuedToken(secret, record)
 
 
@@ -82,9 +74,7 @@ def revoke_tokens(id_or_name: str, *, actor: str) -> list[ApiToken]:
         for record in revoked:
             record.revoked_at = now
             record.save()
-            AuditEvent.create(
-                actor=actor, action="api_token.revoke", subject=f"token:{record.id}", outcome="ok"
-            )
+            audit(actor, "api_token.revoke", f"token:{record.id}", "ok")
     return revoked
 
 

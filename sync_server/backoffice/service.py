@@ -15,11 +15,11 @@ from datetime import datetime
 
 from peewee import JOIN
 
+from sync_server.audit import audit
 from sync_server.backoffice.labels import CORRECTION_SERVICES
 from sync_server.backoffice.notify import status_sms_text
-from sync_server.models import AuditEvent, Petition
+from sync_server.petitions.models import Petition, PetitionAssignment
 from sync_server.records import petitions
-from sync_server.records.models import PetitionAssignment
 from sync_server.records.petitions import TRANSITIONS, PetitionError, StatusStep
 from sync_server.sms import SmsError, SmsGateway, mask_phone
 
@@ -186,11 +186,6 @@ def change_status(
         return StatusChangeResult(to_status, None, str(exc))
     audit(actor, "petition.sms", number, "sent")
     return StatusChangeResult(to_status, sms_id, None)
-
-
-def audit(actor: str, action: str, subject: str, outcome: str) -> None:
-    """One audit event (who, what, which petition, result); never personal data."""
-    AuditEvent.create(actor=actor[:64], action=action, subject=subject[:64], outcome=outcome[:32])
 
 
 def assignable_officers() -> list[str]:

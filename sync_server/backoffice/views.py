@@ -27,7 +27,7 @@ from sync_server.backoffice.labels import (
     thai_time,
 )
 from sync_server.backoffice.service import QueueFilter
-from sync_server.models import Station
+from sync_server.fleet.models import Station
 from sync_server.operators import current_operator, require_role
 from sync_server.records.petitions import STATUSES, PetitionError
 from sync_server.sms import gateway

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from sync_server.dashboard.fleet import COLUMNS, StationRow, row_from_tuple
 from sync_server.dashboard.models import Alarm
-from sync_server.db import write_transaction
-from sync_server.models import Station, utc_now
+from sync_server.db import utc_now, write_transaction
+from sync_server.fleet.models import Station
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "ALARM_OFFLINE_AFTER_S": 600.0,

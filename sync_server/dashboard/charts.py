@@ -14,8 +14,8 @@ from html import escape
 import peewee
 from markupsafe import Markup
 
-from sync_server.db import database
-from sync_server.models import AppliedTransaction, utc_now
+from sync_server.db import database, utc_now
+from sync_server.ingest.models import AppliedTransaction
 
 
 @dataclass(frozen=True)

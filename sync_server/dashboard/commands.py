@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from contract import Command, CommandResult
 from sync_server.dashboard.models import CommandRecord
-from sync_server.db import write_transaction
-from sync_server.models import utc_now
+from sync_server.db import utc_now, write_transaction
 from sync_server.replicas.commands import (
     Publisher,
     ReplicaCommandError,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import peewee
 
-from sync_server.models import Station
+from sync_server.fleet.models import Station
 
 #: ``printer_state`` gauge values (device/hardware.py PRINTER_STATES) and their labels.
 PRINTER_STATES = {

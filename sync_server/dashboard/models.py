@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from sync_server.models import BaseModel, utc_now
+from sync_server.db import BaseModel, utc_now
 
 COMMAND_STATES = ("pending", "done", "failed", "rejected", "expired")
 
@@ -38,4 +38,4 @@ class CommandRecord(BaseModel):
     finished_at = peewee.DateTimeField(null=True)
 
 
-DASHBOARD_MODELS = [Alarm, CommandRecord]
+MODELS = [Alarm, CommandRecord]

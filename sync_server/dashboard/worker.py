@@ -10,7 +10,7 @@ from datetime import datetime
 import peewee
 
 from sync_server.dashboard import alarms, commands
-from sync_server.models import utc_now
+from sync_server.db import utc_now
 
 log = logging.getLogger(__name__)
 

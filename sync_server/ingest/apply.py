@@ -29,8 +29,11 @@ import psycopg2.extras
 from peewee import EXCLUDED
 
 from contract import AckItem, LookupAudited, PetitionFiled, SchemaError, Transaction, decode_body
+from sync_server.audit.models import AuditEvent
 from sync_server.db import write_transaction
-from sync_server.models import AppliedTransaction, AuditEvent, Petition, Station
+from sync_server.fleet.models import Station
+from sync_server.ingest.models import AppliedTransaction
+from sync_server.petitions.models import Petition
 
 log = logging.getLogger(__name__)
 

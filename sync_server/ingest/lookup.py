@@ -26,7 +26,8 @@ from contract import (
     station_topic,
 )
 from contract.transport import QOS, response_properties
-from sync_server.models import AuditEvent, InsuredPerson
+from sync_server.audit import audit
+from sync_server.records.models import InsuredPerson
 from sync_server.records.read import insured_record, summary_of
 
 log = logging.getLogger(__name__)
@@ -123,11 +124,11 @@ class LookupResponder:
             person = InsuredPerson.get_or_none(InsuredPerson.citizen_id == request.citizen_id)
             found, as_of = person is not None, person.as_of if person else None
         with self._db.atomic():
-            AuditEvent.create(
-                actor=f"station:{station_id}",
-                action=f"lookup.{request.query}",
-                subject=request.citizen_id,
-                outcome="found" if found else "not_found",
+            audit(
+                f"station:{station_id}",
+                f"lookup.{request.query}",
+                request.citizen_id,
+                "found" if found else "not_found",
             )
         if not found:
             reply(LookupResponse(status="not_found", as_of=date.today()))

@@ -44,9 +44,11 @@ from contract.transport import (
     connect_properties,
     new_client,
 )
+from sync_server.db import utc_now
+from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
 from sync_server.ingest.lookup import LookupResponder
-from sync_server.models import RejectedMessage, Station, utc_now
+from sync_server.ingest.models import RejectedMessage
 
 log = logging.getLogger(__name__)
 

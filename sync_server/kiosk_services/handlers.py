@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
+from sync_server.audit import audit
 from sync_server.db import write_transaction
 from sync_server.kiosk_services.models import IdentityCredential
-from sync_server.models import AuditEvent, Petition
 from sync_server.otp import (
     OtpAttemptsExceededError,
     OtpDeliveryError,
@@ -27,6 +27,7 @@ from sync_server.otp import (
     OtpRateLimitedError,
     OtpService,
 )
+from sync_server.petitions.models import Petition
 from sync_server.ratelimit import Limit, RateLimitedError
 from sync_server.records.accounts import (
     Declared,
@@ -330,9 +331,4 @@ class KioskServices:
     @staticmethod
     def _audit(station_id: str, request: ServiceRequest, subject: str | None, outcome: str) -> None:
         with write_transaction():
-            AuditEvent.create(
-                actor=f"station:{station_id}",
-                action=f"kiosk.{request.action}",
-                subject=subject,
-                outcome=outcome[:32],
-            )
+            audit(f"station:{station_id}", f"kiosk.{request.action}", subject, outcome)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 
+from sync_server.audit import audit
 from sync_server.operators import sessions
 from sync_server.operators.models import ROLES, Operator, OperatorSession
 
@@ -101,7 +102,7 @@ def record_audit(
     if actor is None:
         operator = _load()
         actor = operator.username if operator is not None else "anonymous"
-    sessions.audit(actor, action, subject, outcome)
+    audit(actor, action, subject, outcome)
 
 
 def _navigation() -> list[tuple[str, str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from sync_server.models import BaseModel, utc_now
+from sync_server.db import BaseModel, utc_now
 
 ROLES = ("officer", "operations", "administrator")
 
@@ -48,4 +48,4 @@ class OperatorSession(BaseModel):
     end_reason = peewee.CharField(max_length=16, null=True)  # logout | abandoned | unlocked
 
 
-OPERATOR_MODELS = [Operator, OperatorSession]
+MODELS = [Operator, OperatorSession]

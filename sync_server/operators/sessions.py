@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_app_context
 
-from sync_server.db import write_transaction
-from sync_server.models import AuditEvent, utc_now
+from sync_server.audit import audit
+from sync_server.db import utc_now, write_transaction
 from sync_server.operators.models import ROLES, Operator, OperatorSession
 from sync_server.records.passwords import hash_password, needs_rehash, verify_password
 
@@ -60,11 +60,6 @@ def abandon_after() -> timedelta:
     if has_app_context():
         seconds = float(current_app.config.get("SESSION_ABANDON_S", DEFAULT_ABANDON_S))
     return timedelta(seconds=seconds)
-
-
-def audit(actor: str, action: str, subject: str | None = None, outcome: str = "ok") -> None:
-    """One audit event (no personal data: usernames and record ids only)."""
-    AuditEvent.create(actor=actor[:64], action=action, subject=subject, outcome=outcome)
 
 
 def create_operator(

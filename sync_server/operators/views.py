@@ -20,7 +20,8 @@ from flask import (
     url_for,
 )
 
-from sync_server.models import AuditEvent
+from sync_server.audit import audit as write_audit
+from sync_server.audit.models import AuditEvent
 from sync_server.operators import SESSION_KEY, current_operator, require_role, sessions
 from sync_server.operators.models import ROLES, Operator
 from sync_server.operators.policy import password_problems, profile_problems
@@ -162,7 +163,7 @@ def profile() -> str | Response:
             for name, value in values.items():
                 setattr(operator, name, value)
             operator.save()
-            sessions.audit(operator.username, "operator.profile", operator.username)
+            write_audit(operator.username, "operator.profile", operator.username)
             flash("บันทึกข้อมูลแล้ว / Profile saved", "ok")
             return redirect(url_for("operators.profile"), code=303)
     status = 400 if errors else 200
@@ -225,7 +226,7 @@ def admin_action(username: str, action: str) -> Response:
             if role not in ROLES:
                 abort(400)
             Operator.update(role=role).where(Operator.username == username).execute()
-            sessions.audit(me, "operator.role", f"{username}:{role}")
+            write_audit(me, "operator.role", f"{username}:{role}")
             flash(f"{username}: {role}", "ok")
         else:
             abort(404)
@@ -264,7 +265,7 @@ def audit() -> str:
     page = max(request.args.get("page", 1, type=int), 1)
     query = _audit_query()
     rows = list(query.paginate(page, AUDIT_PAGE))
-    sessions.audit(current_operator().username, "audit.search", None)
+    write_audit(current_operator().username, "audit.search", None)
     return render_template(
         "operators/audit.html", rows=rows, page=page, args=request.args, redact=redact
     )
@@ -287,7 +288,7 @@ def audit_export() -> Response:
                 event.outcome,
             ]
         )
-    sessions.audit(current_operator().username, "audit.export", None)
+    write_audit(current_operator().username, "audit.export", None)
     return Response(
         out.getvalue(),
         mimetype="text/csv",

@@ -6,8 +6,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import date
 
-from sync_server.db import database, write_transaction
-from sync_server.models import utc_now
+from sync_server.db import database, utc_now, write_transaction
 from sync_server.records.models import IdentityAccount, InsuranceAccount, PopulationRecord
 from sync_server.records.passwords import hash_password, temporary_password, verify_password
 

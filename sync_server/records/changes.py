@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from sync_server.models import utc_now
+from sync_server.db import utc_now
 from sync_server.records.bulk import bulk_insert, to_driver
 from sync_server.records.models import ChangeCounter, RecordChange
 

@@ -1,8 +1,8 @@
-"""The master records beyond the summary: details of seed 003, accounts, petitions' history,
-the change log that drives replicas, and each station's replica enrolment.
+"""The master records: the insured person's summary and the details of seed 003, accounts,
+the population register and the change log that drives replicas.
 
-``InsuredPerson`` (``sync_server/models.py``) stays the summary row the live lookup reads;
-the detail tables hang off it by citizen id. Money is ``DECIMAL(14, 2)``, read as
+``InsuredPerson`` is the summary row the live lookup reads; the detail tables hang off it
+by citizen id. Money is ``DECIMAL(14, 2)``, read as
 :class:`decimal.Decimal`. Years are Gregorian (the kiosk shows the Buddhist era).
 """
 
@@ -10,7 +10,24 @@ from __future__ import annotations
 
 import peewee
 
-from sync_server.models import BaseModel, InsuredPerson, Petition, utc_now
+from sync_server.db import BaseModel, utc_now
+
+
+class InsuredPerson(BaseModel):
+    """The insured-person summary of seed 003 (detail tables come with the records issue)."""
+
+    citizen_id = peewee.CharField(primary_key=True, max_length=13)
+    full_name_th = peewee.CharField(max_length=200)
+    full_name_en = peewee.CharField(max_length=200, null=True)
+    status = peewee.CharField(max_length=16)
+    hospital = peewee.CharField(max_length=200, null=True)
+    contributions_baht = peewee.DecimalField(max_digits=14, decimal_places=2)
+    contributions_count = peewee.IntegerField()
+    benefits_baht = peewee.DecimalField(max_digits=14, decimal_places=2)
+    benefits_count = peewee.IntegerField()
+    old_age_savings_baht = peewee.DecimalField(max_digits=14, decimal_places=2)
+    building = peewee.CharField(max_length=64, null=True, index=True)
+    as_of = peewee.DateField()
 
 
 def _money() -> peewee.DecimalField:
@@ -121,34 +138,6 @@ class IdentityAccount(BaseModel):
     created_on = peewee.DateField()
 
 
-class PetitionStatusChange(BaseModel):
-    """One step of a petition's status history: who moved it from what to what, and why.
-
-    The first step (``received``) is the petition row itself; these rows are what followed.
-    """
-
-    id = peewee.BigAutoField()
-    petition = peewee.ForeignKeyField(
-        Petition, column_name="number", backref="status_changes", on_delete="CASCADE"
-    )
-    from_status = peewee.CharField(max_length=24)
-    to_status = peewee.CharField(max_length=24)
-    actor = peewee.CharField(max_length=64)
-    at = peewee.DateTimeField(default=utc_now, index=True)
-    comment = peewee.TextField(null=True)
-
-
-class PetitionAssignment(BaseModel):
-    """Which officer a petition is assigned to (the back office's queue)."""
-
-    petition = peewee.ForeignKeyField(
-        Petition, primary_key=True, column_name="number", on_delete="CASCADE"
-    )
-    assignee = peewee.CharField(max_length=64, index=True)
-    assigned_by = peewee.CharField(max_length=64)
-    assigned_at = peewee.DateTimeField(default=utc_now)
-
-
 class RecordChange(BaseModel):
     """The change log replicas follow: a resident's record changed in ``building``.
 
@@ -172,28 +161,8 @@ class ChangeCounter(BaseModel):
     value = peewee.BigIntegerField()
 
 
-class StationReplica(BaseModel):
-    """A station enrolled for a replica: its scope, its public key, how far it has got.
-
-    ``sent_cursor`` is the change id the server last sent up to; ``station_cursor`` the one
-    the station last said it holds. ``suspended`` is set by a wipe and cleared by a refresh.
-    """
-
-    station_id = peewee.CharField(primary_key=True, max_length=32)
-    building = peewee.CharField(max_length=64, index=True)
-    public_key = peewee.BlobField()  # raw X25519, 32 bytes
-    enrolled_at = peewee.DateTimeField(default=utc_now)
-    suspended = peewee.BooleanField(default=False)
-    sent_cursor = peewee.BigIntegerField(null=True)
-    station_cursor = peewee.BigIntegerField(null=True)
-    last_request_at = peewee.DateTimeField(null=True)
-    last_sent_at = peewee.DateTimeField(null=True)
-    last_full_at = peewee.DateTimeField(null=True)
-    residents_sent = peewee.IntegerField(default=0)
-    last_refusal = peewee.CharField(max_length=200, null=True)
-
-
-RECORD_MODELS = [
+MODELS = [
+    InsuredPerson,
     Entitlement,
     Contribution,
     BenefitPayment,
@@ -201,9 +170,6 @@ RECORD_MODELS = [
     InsuranceAccount,
     PopulationRecord,
     IdentityAccount,
-    PetitionStatusChange,
-    PetitionAssignment,
     RecordChange,
     ChangeCounter,
-    StationReplica,
 ]

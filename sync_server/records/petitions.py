@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sync_server.db import database, write_transaction
-from sync_server.models import Petition, utc_now
-from sync_server.records.models import PetitionAssignment, PetitionStatusChange
+from sync_server.db import database, utc_now, write_transaction
+from sync_server.petitions.models import Petition, PetitionAssignment, PetitionStatusChange
 
 #: Where a petition may go from each status; ``closed`` and ``rejected`` are final.
 TRANSITIONS: dict[str, tuple[str, ...]] = {

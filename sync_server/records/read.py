@@ -18,8 +18,13 @@ from contract import (
     InsuredSummary,
     OldAgeSavingsYear,
 )
-from sync_server.models import InsuredPerson
-from sync_server.records.models import BenefitPayment, Contribution, Entitlement, OldAgeSavings
+from sync_server.records.models import (
+    BenefitPayment,
+    Contribution,
+    Entitlement,
+    InsuredPerson,
+    OldAgeSavings,
+)
 
 _CHUNK = 500
 _CENT = Decimal("0.01")

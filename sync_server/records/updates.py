@@ -8,12 +8,12 @@ from decimal import Decimal
 
 from contract import BENEFIT_TYPES, PAYMENT_METHODS
 from sync_server.db import database, write_transaction
-from sync_server.models import InsuredPerson
 from sync_server.records.changes import log_changes
 from sync_server.records.models import (
     BenefitPayment,
     Contribution,
     Entitlement,
+    InsuredPerson,
     OldAgeSavings,
     PopulationRecord,
 )

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from contract import Channel, Command, encode, station_topic
 from contract.transport import QOS, BrokerSettings, new_client
-from sync_server.db import database, write_transaction
-from sync_server.models import AuditEvent, utc_now
-from sync_server.records.models import StationReplica
+from sync_server.audit import audit
+from sync_server.db import database, utc_now, write_transaction
+from sync_server.replicas.models import StationReplica
 
 #: ``publish(topic, payload)``: how a command leaves the server (default: a short MQTT session).
 Publisher = Callable[[str, bytes], None]
@@ -90,7 +90,7 @@ def send_command(
         before_send(command)
     (publish or _default_publisher())(station_topic(station_id, Channel.COMMAND), encode(command))
     with write_transaction(database.obj):
-        AuditEvent.create(actor=actor, action=f"command.{name}", subject=station_id, outcome="sent")
+        audit(actor, f"command.{name}", station_id, "sent")
     return command
 
 

@@ -9,9 +9,9 @@ import msgspec
 
 from contract.messages import BuildingId
 from contract.topics import check_station_id
+from sync_server.audit import audit
 from sync_server.db import database, write_transaction
-from sync_server.models import AuditEvent
-from sync_server.records.models import StationReplica
+from sync_server.replicas.models import StationReplica
 
 
 class EnrolmentError(ValueError):
@@ -57,5 +57,5 @@ def enrol_station(
                 StationReplica.station_cursor: None,
             },
         ).execute()
-        AuditEvent.create(actor=actor, action="replica.enrol", subject=station_id, outcome=building)
+        audit(actor, "replica.enrol", station_id, building)
     return StationReplica.get_by_id(station_id)

@@ -38,11 +38,13 @@ from contract.transport import (
     connect_properties,
     new_client,
 )
-from sync_server.db import write_transaction
-from sync_server.models import AuditEvent, RejectedMessage, utc_now
+from sync_server.audit import audit
+from sync_server.db import utc_now, write_transaction
+from sync_server.ingest.models import RejectedMessage
 from sync_server.records.changes import latest_change_id
-from sync_server.records.models import RecordChange, StationReplica
+from sync_server.records.models import RecordChange
 from sync_server.replicas.build import Update, delta_update, full_update, seal_update
+from sync_server.replicas.models import StationReplica
 
 log = logging.getLogger(__name__)
 
@@ -243,11 +245,11 @@ class ReplicaService:
             StationReplica.update(fields).where(
                 StationReplica.station_id == station.station_id
             ).execute()
-            AuditEvent.create(
-                actor="server:replica",
-                action=f"replica.{update.mode}",
-                subject=station.station_id,
-                outcome=f"{len(update.records)} records, {len(update.removed)} removals",
+            audit(
+                "server:replica",
+                f"replica.{update.mode}",
+                station.station_id,
+                f"{len(update.records)} records, {len(update.removed)} removals",
             )
         if full:
             self.full_sent += 1

@@ -1,30 +1,13 @@
-"""The SMS tables: the local sink's messages and the production driver's delivery log.
-
-They subclass a base bound to the shared database proxy directly (not
-``sync_server.models.BaseModel``), so this module imports nothing from the server's models
-and can be registered in ``ALL_MODELS`` without an import cycle.
-"""
+"""The SMS tables: the local sink's messages and the production driver's delivery log."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import peewee
 
-from sync_server.db import database
+from sync_server.db import BaseModel, utc_now
 
 
-def utc_now() -> datetime:
-    """The server's clock (UTC, aware)."""
-    return datetime.now(UTC)
-
-
-class SmsTable(peewee.Model):
-    class Meta:
-        database = database
-
-
-class SentSms(SmsTable):
+class SentSms(BaseModel):
     """A message the local sink "sent": demo and tests read it instead of a phone.
 
     The full number and text are kept because reading them back is the sink's purpose; the
@@ -39,7 +22,7 @@ class SentSms(SmsTable):
     created_at = peewee.DateTimeField(default=utc_now, index=True)
 
 
-class SmsDispatch(SmsTable):
+class SmsDispatch(BaseModel):
     """One message handed to the production HTTP gateway: the outcome, never the text.
 
     The number is stored masked (``081-XXX-5678``) and errors carry the HTTP status or the
@@ -57,4 +40,4 @@ class SmsDispatch(SmsTable):
     created_at = peewee.DateTimeField(default=utc_now, index=True)
 
 
-SMS_MODELS = [SentSms, SmsDispatch]
+MODELS = [SentSms, SmsDispatch]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sync_server.models import Petition
 from sync_server.otp import OtpDeliveryError, OtpRateLimitedError, OtpService, OtpTicket
+from sync_server.petitions.models import Petition
 from sync_server.ratelimit import Limit
 from sync_server.records.petitions import history
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from sync_server.audit import audit
 from sync_server.db import write_transaction
-
-# isort: off
-from sync_server.models import AuditEvent  # first: it loads every model, Enrollment included
-from sync_server.enrollment_model import Enrollment
-
-# isort: on
+from sync_server.fleet.models import Enrollment
 
 
 def record_enrollment(
@@ -30,7 +26,7 @@ def record_enrollment(
             enrolled_by=by[:64],
             kind=kind,
         )
-        AuditEvent.create(actor=by[:64], action=f"station.{kind}", subject=station_id, outcome="ok")
+        audit(by, f"station.{kind}", station_id, "ok")
     return entry
 
 

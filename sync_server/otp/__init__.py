@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import peewee
 from flask import Flask, current_app
 
-from sync_server.db import database, write_transaction
-from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter, RateLimitHit
+from sync_server.audit import audit
+from sync_server.db import database, utc_now, write_transaction
+from sync_server.otp.models import OtpCode
+from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.sms import DEFAULT_SENDER, SmsGateway, check_number, gateway_from_config
-from sync_server.sms.models import SMS_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,6 @@ MESSAGES = {
     "petition": "รหัส OTP ยื่นคำร้อง: {code} (ใช้ได้ {minutes} นาที) / "
     "Petition code: {code}, valid {minutes} min. Do not share it.",
 }
-
-
-def utc_now() -> datetime:
-    """The server's clock (UTC, aware)."""
-    return datetime.now(UTC)
 
 
 class OtpError(Exception):
@@ -88,29 +83,6 @@ class OtpRateLimitedError(OtpError):
 
 class OtpDeliveryError(OtpError):
     """The code was issued but the SMS gateway did not take it."""
-
-
-class OtpCode(peewee.Model):
-    """An issued code: only its keyed hash, the number's keyed hash, purpose, times, attempts."""
-
-    id = peewee.CharField(primary_key=True, max_length=32)  # random, unguessable
-    phone_key = peewee.CharField(max_length=64, index=True)
-    purpose = peewee.CharField(max_length=32)
-    code_hash = peewee.CharField(max_length=64)
-    issued_at = peewee.DateTimeField(index=True)
-    expires_at = peewee.DateTimeField()
-    attempts = peewee.SmallIntegerField(default=0)
-    #: None while live; then ``used``, ``burnt`` or ``superseded``.
-    closed = peewee.CharField(max_length=16, null=True)
-    closed_at = peewee.DateTimeField(null=True)
-
-    class Meta:
-        database = database
-        indexes = ((("phone_key", "purpose", "issued_at"), False),)
-
-
-#: The tables of SMS, OTP and rate limits, registered in ``sync_server.models.ALL_MODELS``.
-MESSAGING_MODELS = [*SMS_MODELS, OtpCode, RateLimitHit]
 
 
 @dataclass(frozen=True)
@@ -327,10 +299,8 @@ class OtpService:
         )
 
     def _audit(self, action: str, ticket_id: str | None, purpose: str, outcome: str) -> None:
-        from sync_server.models import AuditEvent  # here: the models module imports this one
-
         subject = f"otp:{ticket_id}" if ticket_id else f"otp:{purpose}"
-        AuditEvent.create(actor=f"otp:{purpose}", action=action, subject=subject, outcome=outcome)
+        audit(f"otp:{purpose}", action, subject, outcome)
 
 
 def _check_purpose(purpose: str) -> None:

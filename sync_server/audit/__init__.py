@@ -1,0 +1,22 @@
+"""The audit trail: one :func:`audit` for every call site.
+
+``subject`` is a record id (a petition number, a station id, a username, a ticket), never a
+name or a phone number; the columns' lengths are enforced here so no call site can fail on a
+long value.
+"""
+
+from __future__ import annotations
+
+from sync_server.audit.models import AuditEvent
+
+__all__ = ["AuditEvent", "audit"]
+
+
+def audit(actor: str, action: str, subject: str | None = None, outcome: str = "ok") -> AuditEvent:
+    """Write one audit event (inside the caller's transaction, if any)."""
+    return AuditEvent.create(
+        actor=actor[:64],
+        action=action[:64],
+        subject=subject[:64] if subject is not None else None,
+        outcome=outcome[:32],
+    )

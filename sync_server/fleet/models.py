@@ -1,0 +1,41 @@
+"""The fleet's tables: each station's last-known state and its enrolment history."""
+
+from __future__ import annotations
+
+import peewee
+
+from sync_server.db import BaseModel, utc_now
+
+
+class Station(BaseModel):
+    """A station as the server last heard of it."""
+
+    station_id = peewee.CharField(primary_key=True, max_length=32)
+    first_seen_at = peewee.DateTimeField(default=utc_now)
+    last_seen_at = peewee.DateTimeField(default=utc_now)
+    presence = peewee.CharField(max_length=16, default="unknown")
+    presence_at = peewee.DateTimeField(null=True)
+    software_version = peewee.CharField(max_length=64, null=True)
+    last_heartbeat_at = peewee.DateTimeField(null=True)
+    backlog = peewee.IntegerField(default=0)
+    oldest_undelivered_age_s = peewee.FloatField(null=True)
+    rejected = peewee.IntegerField(default=0)
+    transactions_applied = peewee.BigIntegerField(default=0)
+    #: The last heartbeat's device gauges as JSON (printer_state, tamper_open, watchdog_resets...).
+    metrics = peewee.TextField(null=True)
+
+
+class Enrollment(BaseModel):
+    """One enrolment (or certificate rotation) of a station."""
+
+    id = peewee.AutoField()
+    station_id = peewee.CharField(max_length=32, index=True)
+    certificate_serial = peewee.CharField(max_length=64)
+    certificate_sha256 = peewee.CharField(max_length=64)
+    not_after = peewee.DateTimeField()
+    enrolled_at = peewee.DateTimeField(default=utc_now)
+    enrolled_by = peewee.CharField(max_length=64)
+    kind = peewee.CharField(max_length=16, default="enrol")  # enrol | rotate | decommission
+
+
+MODELS = [Station, Enrollment]

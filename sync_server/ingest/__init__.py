@@ -1,0 +1,1 @@
+"""MQTT ingest: apply each station transaction exactly once, answer live lookups."""

@@ -1,0 +1,54 @@
+"""A petition's tables: the petition (its number minted on the station), its status history
+and its assignment to an officer. Only ``sync_server.petitions`` reads or writes them."""
+
+from __future__ import annotations
+
+import peewee
+
+from sync_server.db import BaseModel, utc_now
+
+
+class Petition(BaseModel):
+    """A petition or correction request; the number was minted on the station."""
+
+    number = peewee.CharField(primary_key=True, max_length=48)
+    tx_id = peewee.CharField(max_length=36, unique=True)
+    station_id = peewee.CharField(max_length=32, index=True)
+    service = peewee.CharField(max_length=40)
+    phone = peewee.CharField(max_length=10)
+    citizen_id = peewee.CharField(max_length=13, null=True)
+    form = peewee.TextField(default="{}")
+    status = peewee.CharField(max_length=24, default="received")
+    filed_station_time = peewee.DateTimeField()
+    received_at = peewee.DateTimeField(index=True)
+
+
+class PetitionStatusChange(BaseModel):
+    """One step of a petition's status history: who moved it from what to what, and why.
+
+    The first step (``received``) is the petition row itself; these rows are what followed.
+    """
+
+    id = peewee.BigAutoField()
+    petition = peewee.ForeignKeyField(
+        Petition, column_name="number", backref="status_changes", on_delete="CASCADE"
+    )
+    from_status = peewee.CharField(max_length=24)
+    to_status = peewee.CharField(max_length=24)
+    actor = peewee.CharField(max_length=64)
+    at = peewee.DateTimeField(default=utc_now, index=True)
+    comment = peewee.TextField(null=True)
+
+
+class PetitionAssignment(BaseModel):
+    """Which officer a petition is assigned to (the back office's queue)."""
+
+    petition = peewee.ForeignKeyField(
+        Petition, primary_key=True, column_name="number", on_delete="CASCADE"
+    )
+    assignee = peewee.CharField(max_length=64, index=True)
+    assigned_by = peewee.CharField(max_length=64)
+    assigned_at = peewee.DateTimeField(default=utc_now)
+
+
+MODELS = [Petition, PetitionStatusChange, PetitionAssignment]
