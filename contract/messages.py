@@ -68,6 +68,10 @@ class Transaction(Message, kw_only=True):
     body: dict[str, Any]
 
 
+#: The languages of the kiosk and of the texts sent to citizens.
+Language = Literal["th", "vi", "en"]
+
+
 class PetitionFiled(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Body of ``petition.filed``: a petition or data-correction request filed at a station."""
 
@@ -78,6 +82,9 @@ class PetitionFiled(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     form: dict[
         Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=4000)]
     ] = {}
+    #: The kiosk's language when it was filed: the citizen's SMS are written in it (seed 004).
+    #: Optional, so a station of an older release still files (the server's default applies).
+    language: Language | None = None
 
 
 class LookupAudited(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -91,12 +91,20 @@ def run(config_path: Path) -> None:
 @click.option("--phone", required=True, help="Mobile number, 10 digits (0xxxxxxxxx).")
 @click.option("--subject", default="", help="The petition's subject line.")
 @click.option(
+    "--language",
+    type=click.Choice(["th", "vi", "en"]),
+    default=None,
+    help="The language of the citizen's SMS (default: the server's).",
+)
+@click.option(
     "--receipt/--no-receipt",
     default=True,
     show_default=True,
     help="Queue its receipt; the running daemon prints it when the printer can.",
 )
-def petition(config_path: Path, service: str, phone: str, subject: str, receipt: bool) -> None:
+def petition(
+    config_path: Path, service: str, phone: str, subject: str, language: str | None, receipt: bool
+) -> None:
     """File a petition into the outbox and print its number (final even offline)."""
     try:
         config = load_config(config_path)
@@ -110,6 +118,7 @@ def petition(config_path: Path, service: str, phone: str, subject: str, receipt:
                 phone.replace("-", ""),
                 {"subject": subject},
                 receipt=receipt and config.printer is not None,
+                language=language,
             )
         except ContractError as exc:
             raise _fail(exc) from None

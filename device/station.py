@@ -48,17 +48,21 @@ class Station:
         citizen_id: str | None = None,
         *,
         receipt: bool = False,
+        language: str | None = None,
     ) -> str:
         """Queue a petition durably and return its number, final even offline.
 
         With ``receipt`` the receipt is queued in the same transaction, so it prints (in the
-        daemon, whenever the printer can) exactly when the petition is on disk.
+        daemon, whenever the printer can) exactly when the petition is on disk. ``language``
+        (th, vi, en) is the one the citizen used: the server texts them in it.
         """
         with self.store.atomic():
             number = self.store.mint_petition_number()
             body = {"number": number, "service": service, "phone": phone, "form": form}
             if citizen_id is not None:
                 body["citizen_id"] = citizen_id
+            if language is not None:
+                body["language"] = language
             self.store.outbox.enqueue("petition.filed", body)
             if receipt:
                 self.receipts.queue("petition.filed", self.petition_receipt(number, service))

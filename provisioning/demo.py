@@ -216,8 +216,11 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     server_dir = root / "server"
     server_dir.mkdir()
     server_config = server_dir / "server.toml"
+    web_port = free_port()
+    tracking_url = f"http://127.0.0.1:{web_port}/track?number={{number}}"
     server_config.write_text(
         f'SECRET_KEY = "{secrets.token_urlsafe(48)}"\n'
+        f'TRACKING_URL = "{tracking_url}"\n'
         f'DATABASE_URL = "sqlite:///{server_dir / "dcs.sqlite3"}"\n'
         f'MQTT_HOST = "{broker.host}"\n'
         f"MQTT_PORT = {broker.port}\n"
@@ -238,7 +241,6 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         )
     # The API wants a bearer token: one for the demo's own checks and the guide's curl.
     api_token = _server(server_env, "api-token", "create", "--name", "demo", "--scope", "all")
-    web_port = free_port()
     fleet.spawn(  # the production settings (gunicorn.conf.py), on a loopback port
         "web",
         [_bin("gunicorn"), "-c", str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")],
@@ -248,6 +250,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     fleet.spawn("kiosk-services-1", [_bin("dcs-server"), "kiosk"], server_env)
     fleet.spawn("replicate-1", [_bin("dcs-server"), "replicate"], server_env)
     fleet.spawn("alarms", [_bin("dcs-server"), "alarms"], server_env)
+    fleet.spawn("sms", [_bin("dcs-server"), "sms"], server_env)  # the citizens' texts
     fleet.spawn("operator-sweep", [_bin("dcs-server"), "operator", "sweep"], server_env)
     # One account per role; each password is shown once and must be changed at first login.
     accounts = {
@@ -255,7 +258,6 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         for role in ("administrator", "operations", "officer")
     }
     assert fleet.pcscd is not None
-    tracking_url = f"http://127.0.0.1:{web_port}/track?number={{number}}"
     replica_key = _server(server_env, "replica", "server-key")
     card_holders = list(synthetic.residents(len(STATIONS)))
     rigs = [

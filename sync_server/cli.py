@@ -194,6 +194,30 @@ main.add_command(db_cli)
 main.add_command(operator_cli)
 
 
+@main.command("sms")
+def sms_worker() -> None:
+    """Deliver the SMS outbox (filing, status and code texts) until SIGTERM or Ctrl-C."""
+    from sync_server.petitions import notify
+    from sync_server.sms import gateway_from_config
+    from sync_server.sms.outbox import Outbox, OutboxWorker
+
+    app = _app()
+    try:
+        notify.tracking_link(app.config, "P-CHECK")
+    except KeyError:
+        raise click.ClickException(
+            "set TRACKING_URL (the tracking page with {number}) for the citizens' SMS"
+        ) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    outbox = Outbox(gateway_from_config(app.config), app.config)
+    with OutboxWorker(outbox, poll_s=float(app.config.get("SMS_OUTBOX_POLL_S", 1.0))):
+        click.echo("sms outbox worker running", err=True)
+        stop.wait()
+    click.echo("sms outbox worker stopped", err=True)
+
+
 @main.command("alarms")
 def alarms_worker() -> None:
     """Evaluate the alarm rules and expire commands until SIGTERM or Ctrl-C."""

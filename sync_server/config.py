@@ -4,6 +4,10 @@ from __future__ import annotations
 
 DEFAULTS: dict[str, object] = {
     "DATABASE_URL": None,  # None: SQLite in the instance folder
+    # The public tracking page with {number}, as the stations print it on receipts; the
+    # citizens' SMS carry it (sync_server/petitions/notify.py).
+    "TRACKING_URL": None,
+    "DEFAULT_LANGUAGE": "th",  # the citizens' SMS when a petition did not say (th, vi, en)
     "SECRET_KEY": None,  # required outside tests
     "MQTT_HOST": "127.0.0.1",
     "MQTT_PORT": 1883,

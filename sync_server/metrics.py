@@ -32,7 +32,7 @@ from sync_server.api.errors import json_errors
 from sync_server.db import utc_now
 from sync_server.fleet.models import Station
 from sync_server.ingest.models import RejectedMessage
-from sync_server.petitions.models import Petition
+from sync_server.petitions import service as petition_service
 
 PRESENCES = ("online", "offline", "unknown")
 #: A device gauge from the heartbeat that is exported per station (paper, tamper, watchdog).
@@ -96,12 +96,7 @@ class FleetCollector(Collector):
         yield rejected
 
         petitions = GaugeMetricFamily("dcs_petitions", "Petitions by status", labels=["status"])
-        by_status = (
-            Petition.select(Petition.status, peewee.fn.COUNT(Petition.number).alias("n"))
-            .group_by(Petition.status)
-            .tuples()
-        )
-        for status, count in by_status:
+        for status, count in petition_service.counts_by_status().items():
             petitions.add_metric([status], count)
         yield petitions
 

@@ -28,6 +28,7 @@ def file_petitions(
     first_serial: int = 1,
     citizen_id: str | None = None,
     form: dict[str, str] | None = None,
+    language: str | None = None,
 ) -> list[str]:
     """Apply ``count`` petitions from ``station_id`` and return their numbers."""
     start = datetime(2026, 11, 24, 9, tzinfo=UTC)
@@ -43,6 +44,8 @@ def file_petitions(
         }
         if citizen_id is not None:
             body["citizen_id"] = citizen_id
+        if language is not None:
+            body["language"] = language
         tx = Transaction(
             tx_id=new_tx_id(),
             station_id=station_id,
@@ -57,4 +60,13 @@ def file_petitions(
         numbers.append(number)
     _acks, rejected = apply_batch(database.obj, batch)
     assert not rejected, rejected
+    _LAST_BATCH[:] = batch
     return numbers
+
+
+_LAST_BATCH: list[Received] = []
+
+
+def last_batch() -> list[Received]:
+    """The transactions :func:`file_petitions` applied last (to deliver them again)."""
+    return list(_LAST_BATCH)

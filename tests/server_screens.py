@@ -16,10 +16,9 @@ from werkzeug.serving import make_server
 
 from provisioning.net import free_port
 from sync_server import create_app
-from sync_server.backoffice import service
 from sync_server.db import database
 from sync_server.migrations import upgrade_url
-from sync_server.sms import SinkGateway
+from sync_server.petitions import service
 from tests.operator_fixtures import create_test_operator
 from tests.petition_fixtures import file_petitions
 from tests.web_login import login
@@ -117,8 +116,6 @@ def main() -> None:
             "in_review",
             actor="officer1",
             comment="ส่งช่างไฟฟ้าแล้ว",
-            gateway=SinkGateway(),
-            tracking_url=f"https://dcs.example.invalid/track?number={numbers[0]}",
         )
     _fleet(app)
     officer = create_test_operator("officer", "officer1")

@@ -22,7 +22,7 @@ from sync_server.db import database
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import apply_batch
 from sync_server.ingest.models import RejectedMessage
-from sync_server.records.petitions import change_status
+from sync_server.petitions.service import change_status
 from sync_server.replicas import enrol_station
 from tests.api_tokens import bearer
 from tests.test_ingest_databases import received

@@ -1,4 +1,5 @@
-"""Back-office service on SQLite and PostgreSQL: queue, assignment, status changes with SMS."""
+"""The petitions service the back office calls, on SQLite and PostgreSQL: queue, assignment,
+status changes whose SMS is queued with them, and a phone number changed by staff."""
 
 from __future__ import annotations
 
@@ -8,17 +9,22 @@ import pytest
 
 from provisioning.net import free_port
 from sync_server.audit.models import AuditEvent
-from sync_server.backoffice import service
-from sync_server.backoffice.service import QueueFilter
 from sync_server.db import bind, database
+from sync_server.petitions import service
 from sync_server.petitions.models import Petition
-from sync_server.records.petitions import PetitionError
+from sync_server.petitions.service import PetitionError, QueueFilter
 from sync_server.sms import HttpGateway, HttpGatewaySettings, SinkGateway
-from sync_server.sms.models import SentSms
+from sync_server.sms.models import SentSms, SmsOutbox
+from sync_server.sms.outbox import Outbox
 from tests.petition_fixtures import PHONE, file_petitions
 
 TRACK = "https://dcs.example.invalid/track?number={number}"
 CITIZEN_ID = "0123456789012"
+
+
+def deliver(gateway=None) -> list:
+    """One pass of the SMS outbox worker."""
+    return Outbox(gateway or SinkGateway(), {"TRACKING_URL": TRACK}).deliver_due()
 
 
 @pytest.fixture
@@ -33,14 +39,7 @@ def test_queue_filters_and_pages(db):
     a = file_petitions("st-a", 30)
     b = file_petitions("st-b", 4, service="population_correction", phone="0898765432")
     service.assign(a[0], "officer-malee", assigned_by="admin")
-    service.change_status(
-        a[1],
-        "rejected",
-        actor="officer-malee",
-        comment="ซ้ำ",
-        gateway=SinkGateway(),
-        tracking_url=TRACK.format(number=a[1]),
-    )
+    service.change_status(a[1], "rejected", actor="officer-malee", comment="ซ้ำ")
 
     first = service.queue(QueueFilter())
     assert (first.total, first.pages, first.page) == (33, 2, 1)  # the rejected one is done
@@ -62,21 +61,23 @@ def test_queue_filters_and_pages(db):
 
 def test_status_change_records_history_and_texts_the_filing_number(db):
     (number,) = file_petitions("st-a", 1)
+    deliver()  # the filing SMS
     result = service.change_status(
-        number,
-        "in_review",
-        actor="officer-malee",
-        comment="รับเรื่องแล้ว กำลังตรวจสอบ",
-        gateway=SinkGateway(),
-        tracking_url=TRACK.format(number=number),
+        number, "in_review", actor="officer-malee", comment="รับเรื่องแล้ว กำลังตรวจสอบ"
     )
-    sms = SentSms.get()
-    assert result.sms_id == f"sink-{sms.id}" and result.sms_error is None
+    queued = SmsOutbox.get_by_id(result.sms_id)
+    assert (queued.state, queued.to, queued.template) == ("pending", PHONE, "petition.status")
+
+    (delivery,) = deliver()
+    sms = SentSms.select().order_by(SentSms.id.desc()).get()
+    assert delivery.gateway_id == f"sink-{sms.id}" and delivery.state == "sent"
     assert (sms.to, sms.sender) == (PHONE, "OSS-LOCAL")
     assert number in sms.text
     assert TRACK.format(number=number) in sms.text
-    assert "อยู่ระหว่างพิจารณา" in sms.text and "In review" in sms.text
+    assert "อยู่ระหว่างพิจารณา" in sms.text  # filed without a language: the default, Thai
     assert "กำลังตรวจสอบ" not in sms.text  # the officer's comment stays internal
+    sent = SmsOutbox.get_by_id(result.sms_id)
+    assert (sent.state, sent.to, sent.params) == ("sent", "081-XXX-5678", "{}")
 
     view = service.petition_view(number, viewer="officer-malee")
     assert [(s.status, s.actor, s.comment) for s in view.history] == [
@@ -87,27 +88,22 @@ def test_status_change_records_history_and_texts_the_filing_number(db):
     assert view.next_statuses == ("waiting_for_citizen", "approved", "rejected")
     assert view.phone_masked == "081-XXX-5678"
     actions = [(e.action, e.outcome) for e in AuditEvent.select().order_by(AuditEvent.id)]
-    assert actions == [
-        ("petition.status", "in_review"),
-        ("petition.sms", "sent"),
-        ("petition.view", "ok"),
-    ]
+    assert actions == [("petition.status", "in_review"), ("petition.view", "ok")]
 
 
-def test_each_change_sends_its_own_sms(db):
-    (number,) = file_petitions("st-a", 1, service="population_correction", citizen_id=CITIZEN_ID)
+def test_each_change_sends_its_own_sms_in_the_filing_language(db):
+    (number,) = file_petitions(
+        "st-a", 1, service="population_correction", citizen_id=CITIZEN_ID, language="en"
+    )
     for status in ("in_review", "waiting_for_citizen", "in_review", "approved", "closed"):
-        service.change_status(
-            number,
-            status,
-            actor="o",
-            comment=status,
-            gateway=SinkGateway(),
-            tracking_url=TRACK.format(number=number),
-        )
+        service.change_status(number, status, actor="o", comment=status)
+    deliver()
     texts = [row.text for row in SentSms.select().order_by(SentSms.id)]
-    assert len(texts) == 5
-    assert "Waiting for the applicant" in texts[1] and "Closed" in texts[4]
+    assert len(texts) == 6  # filed + five changes
+    assert (
+        texts[0] == f"Your petition {number} was received. Track it: {TRACK.format(number=number)}"
+    )
+    assert "Waiting for the applicant" in texts[2] and "Closed" in texts[5]
     view = service.petition_view(number, viewer="o")
     assert view.citizen_id == CITIZEN_ID
     assert view.form == {"subject": "ไฟทางเดินชั้น 3 ดับ"}
@@ -115,28 +111,56 @@ def test_each_change_sends_its_own_sms(db):
 
 def test_a_change_needs_a_comment_and_an_allowed_transition(db):
     (number,) = file_petitions("st-a", 1)
-    kwargs = {"actor": "o", "gateway": SinkGateway(), "tracking_url": "x"}
     with pytest.raises(PetitionError, match="comment"):
-        service.change_status(number, "in_review", comment="   ", **kwargs)
+        service.change_status(number, "in_review", actor="o", comment="   ")
     with pytest.raises(PetitionError, match="cannot become"):
-        service.change_status(number, "closed", comment="skip ahead", **kwargs)
+        service.change_status(number, "closed", actor="o", comment="skip ahead")
     with pytest.raises(PetitionError, match="no petition"):
-        service.change_status("P-ST-A-0000099-X", "in_review", comment="c", **kwargs)
-    assert SentSms.select().count() == 0
+        service.change_status("P-ST-A-0000099-X", "in_review", actor="o", comment="c")
+    assert SmsOutbox.select().where(SmsOutbox.template == "petition.status").count() == 0
     assert Petition.get_by_id(number).status == "received"
 
 
-def test_an_sms_that_fails_does_not_undo_the_change(db):
+def test_an_sms_that_fails_does_not_undo_the_change_and_is_sent_later(db):
     (number,) = file_petitions("st-a", 1)
     dead = HttpGateway(
         HttpGatewaySettings(url=f"http://127.0.0.1:{free_port()}/", token="t", attempts=1)
     )
-    result = service.change_status(
-        number, "in_review", actor="o", comment="c", gateway=dead, tracking_url="x"
-    )
-    assert result.sms_id is None and "ConnectionRefused" in result.sms_error
+    result = service.change_status(number, "in_review", actor="o", comment="c")
+    outcomes = {d.message_id: d for d in deliver(dead)}
+    assert outcomes[result.sms_id].state == "pending"
+    assert "ConnectionRefused" in outcomes[result.sms_id].error
     assert Petition.get_by_id(number).status == "in_review"
-    assert AuditEvent.get(AuditEvent.action == "petition.sms").outcome == "failed"
+    waiting = SmsOutbox.get_by_id(result.sms_id)
+    assert (waiting.state, waiting.attempts, waiting.to) == ("pending", 1, PHONE)
+    SmsOutbox.update(next_attempt_at=SmsOutbox.created_at).execute()  # its retry is due
+    deliver()
+    assert SmsOutbox.get_by_id(result.sms_id).state == "sent"
+    assert SentSms.select().where(SentSms.text.contains("อยู่ระหว่างพิจารณา")).count() == 1
+
+
+def test_staff_update_the_number_after_verifying_the_citizen(db):
+    (number,) = file_petitions("st-a", 1)
+    with pytest.raises(PetitionError, match="verified"):
+        service.update_phone(number, "0898765432", actor="o", verified_by=" ")
+    with pytest.raises(PetitionError, match="mobile"):
+        service.update_phone(number, "12345", actor="o", verified_by="ID card")
+    with pytest.raises(PetitionError, match="already"):
+        service.update_phone(number, "081-234-5678", actor="o", verified_by="ID card")
+    service.update_phone(number, "089-876-5432", actor="o", verified_by="ID card at the office")
+
+    assert Petition.get_by_id(number).phone == "0898765432"
+    assert service.phone_matches(number, "0898765432")
+    assert not service.phone_matches(number, PHONE)
+    staff = service.petition_view(number, viewer="o")
+    assert staff.phone_masked == "089-XXX-5432"
+    assert staff.history[-1].note and "identity: ID card at the office" in staff.history[-1].comment
+    assert "0898765432" not in staff.history[-1].comment  # masked even for staff
+    assert [step.status for step in service.history(number)] == ["received"]  # public: no note
+    assert AuditEvent.get(AuditEvent.action == "petition.phone").outcome == "updated"
+    service.change_status(number, "in_review", actor="o", comment="c")
+    deliver()
+    assert SentSms.select().order_by(SentSms.id.desc()).get().to == "0898765432"
 
 
 def test_assignment_is_audited_and_can_change_hands(db):

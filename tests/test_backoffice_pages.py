@@ -8,7 +8,7 @@ from sync_server import create_app
 from sync_server.audit.models import AuditEvent
 from sync_server.db import database
 from sync_server.petitions.models import PetitionAssignment, PetitionStatusChange
-from sync_server.sms.models import SentSms
+from sync_server.sms.models import SentSms, SmsOutbox
 from tests.operator_fixtures import create_test_operator, csrf_token, log_in
 from tests.petition_fixtures import file_petitions
 
@@ -93,7 +93,10 @@ def test_status_change_on_the_page_texts_the_citizen_and_is_audited(app):
                 (AuditEvent.actor == officer.username) & (AuditEvent.subject == number)
             )
         }
-        assert {"petition.view", "petition.assign", "petition.status", "petition.sms"} <= actions
+        assert {"petition.view", "petition.assign", "petition.status"} <= actions
+        # the SMS went through the outbox, queued with the change; nothing of it stays there
+        queued = SmsOutbox.get(SmsOutbox.template == "petition.status")
+        assert (queued.state, queued.to, queued.params) == ("sent", "081-XXX-5678", "{}")
 
     operations = client_as(app, "operations")
     sent = operations.get("/sms/sent").text

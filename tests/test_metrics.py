@@ -14,7 +14,7 @@ from sync_server.db import database
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import apply_batch
 from sync_server.ingest.models import RejectedMessage
-from sync_server.records.petitions import change_status
+from sync_server.petitions.service import change_status
 from tests.api_tokens import bearer
 from tests.helpers import wait_until
 from tests.test_ingest_databases import received
@@ -43,7 +43,7 @@ def test_the_exposition_parses_and_reports_the_fleet(app):
     with database.connection_context():
         first = received(1)
         apply_batch(database.obj, [first, received(2), received(3, station_id="st-b")])
-        change_status(first.tx.body["number"], "in_review", actor="officer-1")
+        change_status(first.tx.body["number"], "in_review", actor="officer-1", comment="seen")
         RejectedMessage.create(topic="t", reason="r", size=1, payload_sha256="0" * 64)
         Station.update(
             presence="online",

@@ -11,8 +11,9 @@ from provisioning.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch
+from sync_server.petitions import service as petitions
 from sync_server.petitions.models import Petition
-from sync_server.records import accounts, petitions
+from sync_server.records import accounts
 from sync_server.records.changes import changed_since, latest_change_id
 from sync_server.records.models import (
     BenefitPayment,
@@ -233,13 +234,13 @@ def test_petition_status_history_and_assignment(app):
     apply_batch(database.obj, [filed(number)])
     petitions.assign(number, "officer-somchai", assigned_by="admin")
     petitions.assign(number, "officer-malee", assigned_by="admin")
-    petitions.change_status(number, "in_review", actor="officer-malee")
+    petitions.change_status(number, "in_review", actor="officer-malee", comment="c")
     petitions.change_status(
         number, "waiting_for_citizen", actor="officer-malee", comment="ขอสำเนาทะเบียนบ้าน"
     )
     with pytest.raises(petitions.PetitionError):
-        petitions.change_status(number, "closed", actor="officer-malee")
-    petitions.change_status(number, "in_review", actor="officer-malee")
+        petitions.change_status(number, "closed", actor="officer-malee", comment="c")
+    petitions.change_status(number, "in_review", actor="officer-malee", comment="c")
     petitions.change_status(number, "approved", actor="officer-malee", comment="done")
 
     steps = petitions.history(number)

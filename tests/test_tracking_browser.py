@@ -14,11 +14,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from sync_server.backoffice import service as backoffice
 from sync_server.db import database
+from sync_server.petitions import service as petitions
 from sync_server.petitions.models import Petition
 from sync_server.sms import SinkGateway
 from sync_server.sms.models import SentSms
+from sync_server.sms.outbox import Outbox
 from tests.helpers import wait_until
 from tests.web_browser import headless_chromium, serving
 
@@ -77,14 +78,8 @@ def test_a_citizen_tracks_a_petition_filed_at_a_station(
     expect(page.locator(".history .step")).to_have_count(1)
     assert "ลิฟต์" not in page.content() and PHONE not in page.content()
 
-    backoffice.change_status(
-        number,
-        "in_review",
-        actor="officer-malee",
-        comment="ส่งช่างแล้ว",
-        gateway=SinkGateway(),
-        tracking_url=receipt_link,
-    )
+    petitions.change_status(number, "in_review", actor="officer-malee", comment="ส่งช่างแล้ว")
+    Outbox(SinkGateway(), {"TRACKING_URL": station.config.tracking_url}).deliver_due()
     status_sms = SentSms.select().order_by(SentSms.id.desc()).get()
     assert status_sms.to == PHONE and number in status_sms.text and receipt_link in status_sms.text
     page.reload()

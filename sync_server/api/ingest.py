@@ -9,7 +9,7 @@ from sync_server.api.auth import documented_scope
 from sync_server.api.errors import json_errors
 from sync_server.api.schemas import IngestStatsSchema, RejectionArgsSchema, RejectionListSchema
 from sync_server.ingest.models import AppliedTransaction, RejectedMessage
-from sync_server.petitions.models import Petition
+from sync_server.petitions import service as petitions
 
 blp = Blueprint(
     "api_ingest",
@@ -27,7 +27,7 @@ def ingest_stats() -> dict[str, int]:
     """Counts of applied transactions, petitions and rejected messages."""
     return {
         "applied": AppliedTransaction.select().count(),
-        "petitions": Petition.select().count(),
+        "petitions": petitions.total(),
         "rejected": RejectedMessage.select().count(),
     }
 

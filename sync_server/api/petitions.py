@@ -7,8 +7,8 @@ from flask_smorest import Blueprint, abort
 from sync_server.api.auth import documented_scope
 from sync_server.api.errors import json_errors
 from sync_server.api.schemas import PetitionHistorySchema, PetitionStatusSchema
-from sync_server.petitions.models import Petition
-from sync_server.records.petitions import history
+from sync_server.petitions import service
+from sync_server.petitions.service import PetitionSummary
 
 blp = Blueprint(
     "api_petitions",
@@ -19,8 +19,8 @@ blp = Blueprint(
 json_errors(blp)  # JSON whatever handlers the pages add
 
 
-def _petition(number: str) -> Petition:
-    found = Petition.get_or_none(Petition.number == number.strip().upper())
+def _petition(number: str) -> PetitionSummary:
+    found = service.find(number.strip().upper())
     if found is None:
         abort(404, message="no petition with this number")
     return found
@@ -30,7 +30,7 @@ def _petition(number: str) -> Petition:
 @documented_scope(blp, "petitions:read")
 @blp.response(200, PetitionStatusSchema)
 @blp.alt_response(404, response="NOT_FOUND")
-def petition(number: str) -> Petition:
+def petition(number: str) -> PetitionSummary:
     """A petition's current status (the number is case-insensitive)."""
     return _petition(number)
 
@@ -42,9 +42,8 @@ def petition(number: str) -> Petition:
 def petition_history(number: str) -> dict[str, object]:
     """Every status the petition has had, oldest first: status and time only."""
     found = _petition(number)
-    steps = history(found.number)
     return {
         "number": found.number,
         "status": found.status,
-        "history": [{"status": step.status, "at": step.at} for step in steps],
+        "history": [{"status": step.status, "at": step.at} for step in found.history],
     }

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from markupsafe import Markup
 
-#: Petition statuses (keys of ``sync_server.records.petitions.TRANSITIONS``): (Thai, English).
+#: Petition statuses (keys of ``sync_server.petitions.service.TRANSITIONS``): (Thai, English).
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "received": ("ได้รับคำร้องแล้ว", "Received"),
     "in_review": ("อยู่ระหว่างพิจารณา", "In review"),
@@ -24,9 +24,6 @@ SERVICE_LABELS: dict[str, tuple[str, str]] = {
     "general_petition": ("คำร้องทั่วไป", "General petition"),
     "population_correction": ("แก้ไขข้อมูลทะเบียนราษฎร", "Population data correction"),
 }
-
-#: Services that are data-correction requests rather than petitions (the queue's "kind").
-CORRECTION_SERVICES = frozenset({"population_correction"})
 
 
 def status_label(status: str) -> tuple[str, str]:

@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 
-from sync_server.backoffice import service
 from sync_server.backoffice.labels import (
     SERVICE_LABELS,
     STATUS_LABELS,
@@ -26,11 +25,12 @@ from sync_server.backoffice.labels import (
     status_label,
     thai_time,
 )
-from sync_server.backoffice.service import QueueFilter
 from sync_server.fleet.models import Station
-from sync_server.operators import current_operator, require_role
-from sync_server.records.petitions import STATUSES, PetitionError
+from sync_server.operators import current_operator, require_role, sessions
+from sync_server.petitions import service
+from sync_server.petitions.service import STATUSES, PetitionError, QueueFilter
 from sync_server.sms import gateway
+from sync_server.sms.outbox import SENT, Outbox
 
 bp = Blueprint("backoffice", __name__, url_prefix="/backoffice", template_folder="templates")
 bp.add_app_template_filter(thai_time, "track_time")
@@ -45,14 +45,6 @@ def _labels() -> dict[str, object]:
 
 def _me() -> str:
     return current_operator().username
-
-
-def tracking_url(number: str) -> str:
-    """The link the citizen gets: ``TRACKING_URL`` (as the stations print it) or ours."""
-    template = current_app.config.get("TRACKING_URL")
-    if template:
-        return template.format(number=number)
-    return url_for("tracking.start", number=number, _external=True)
 
 
 @bp.get("/")
@@ -95,7 +87,7 @@ def petition(number: str) -> str:
     except PetitionError:
         abort(404)
     return render_template(
-        "backoffice/petition.html", petition=view, officers=service.assignable_officers()
+        "backoffice/petition.html", petition=view, officers=sessions.assignable_officers()
     )
 
 
@@ -106,7 +98,7 @@ def assign(number: str) -> Response:
     assignee = request.form.get("assignee", "").strip()
     if assignee == "me":
         assignee = _me()
-    if assignee not in service.assignable_officers():
+    if assignee not in sessions.assignable_officers():
         flash("เลือกเจ้าหน้าที่ที่มีอยู่ในระบบ / Choose an existing officer", "error")
     else:
         try:
@@ -124,23 +116,43 @@ def change_status(number: str) -> Response:
     to_status = request.form.get("status", "")
     try:
         result = service.change_status(
-            number,
-            to_status,
-            actor=_me(),
-            comment=request.form.get("comment", ""),
-            gateway=gateway(),
-            tracking_url=tracking_url(number),
+            number, to_status, actor=_me(), comment=request.form.get("comment", "")
         )
     except PetitionError as exc:
         flash(f"เปลี่ยนสถานะไม่ได้ / Status not changed: {exc}", "error")
         return redirect(url_for("backoffice.petition", number=number), code=303)
     thai, english = status_label(result.to_status)
-    if result.sms_error:
+    # The SMS was queued with the change; try it now so the officer learns how it went.
+    config = dict(current_app.config)
+    # Unset TRACKING_URL: this server's own page (the SMS worker refuses to start without it).
+    config["TRACKING_URL"] = config.get("TRACKING_URL") or (
+        request.host_url.rstrip("/") + "/track?number={number}"
+    )
+    delivered = Outbox(gateway(), config).deliver_now([result.sms_id])
+    if delivered and delivered[0].state == SENT:
+        flash(f"เปลี่ยนเป็น “{thai}” และส่ง SMS แล้ว / Now “{english}”; SMS sent", "ok")
+    else:
         flash(
-            f"เปลี่ยนเป็น “{thai}” แล้ว แต่ส่ง SMS ไม่สำเร็จ / "
-            f"Now “{english}”, but the SMS was not sent: {result.sms_error}",
+            f"เปลี่ยนเป็น “{thai}” แล้ว ส่ง SMS ยังไม่สำเร็จ ระบบจะส่งซ้ำให้ / "
+            f"Now “{english}”; the SMS is not out yet and will be retried",
             "error",
         )
+    return redirect(url_for("backoffice.petition", number=number), code=303)
+
+
+@bp.post("/petitions/<number>/phone")
+@require_role(*ROLES)
+def update_phone(number: str) -> Response:
+    """Seed 004: record the citizen's new number after verifying who they are."""
+    try:
+        service.update_phone(
+            number,
+            request.form.get("phone", ""),
+            actor=_me(),
+            verified_by=request.form.get("verified_by", ""),
+        )
+    except PetitionError as exc:
+        flash(f"เปลี่ยนเบอร์ไม่ได้ / Number not changed: {exc}", "error")
     else:
-        flash(f"เปลี่ยนเป็น “{thai}” และส่ง SMS แล้ว / Now “{english}”; SMS sent", "ok")
+        flash("บันทึกเบอร์ใหม่แล้ว / The new number is recorded", "ok")
     return redirect(url_for("backoffice.petition", number=number), code=303)

@@ -23,17 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
 import peewee
 import psycopg2.extras
 from peewee import EXCLUDED
 
-from contract import AckItem, LookupAudited, PetitionFiled, SchemaError, Transaction, decode_body
+from contract import AckItem, LookupAudited, SchemaError, Transaction, decode_body
 from sync_server.audit.models import AuditEvent
 from sync_server.db import write_transaction
 from sync_server.fleet.models import Station
 from sync_server.ingest.models import AppliedTransaction
+from sync_server.petitions import filing
 from sync_server.petitions.models import Petition
+from sync_server.sms.models import SmsOutbox
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,18 @@ class ApplyRejected(Exception):
     """A transaction that can never be applied; the reason goes back in the ack."""
 
 
+RowMaker = Callable[[Transaction, Any, object, object], tuple]
+
+
+@dataclass(frozen=True)
+class Also:
+    """A further row a transaction writes with its effect (the filing's SMS)."""
+
+    model: type[peewee.Model]
+    columns: tuple[str, ...]
+    row: RowMaker
+
+
 @dataclass(frozen=True)
 class Applier:
     """How one kind of transaction takes effect: one row of ``model`` per transaction.
@@ -59,36 +72,23 @@ class Applier:
     ``check`` refuses what can never be applied (raises :class:`ApplyRejected`) without
     writing; ``row`` gives the values of ``columns`` from the transaction, its body and
     its two times (station's, server's) already in the driver's form; ``conflict`` says
-    what an ``IntegrityError`` on that row means.
+    what an ``IntegrityError`` on that row means; ``also`` are rows written with it, in the
+    same transaction.
     """
 
     model: type[peewee.Model]
     columns: tuple[str, ...]
     check: Callable[[Transaction, Any], None]
-    row: Callable[[Transaction, Any, object, object], tuple]
+    row: RowMaker
     conflict: Callable[[Transaction, Any], str]
+    also: tuple[Also, ...] = ()
 
 
-def _check_petition(tx: Transaction, body: PetitionFiled) -> None:
-    if not body.number.startswith(f"P-{tx.station_id.upper()}-"):
-        raise ApplyRejected("petition number was not minted by this station")
-
-
-def _petition_row(
-    tx: Transaction, body: PetitionFiled, station_time: object, received_at: object
-) -> tuple:
-    return (
-        body.number,
-        tx.tx_id,
-        tx.station_id,
-        body.service,
-        body.phone,
-        body.citizen_id,
-        msgspec.json.encode(body.form).decode(),  # UTF-8 as is, like ensure_ascii=False
-        "received",
-        station_time,
-        received_at,
-    )
+def _check_petition(tx: Transaction, body: Any) -> None:
+    try:
+        filing.check(tx, body)
+    except filing.NotThisStationsNumber as exc:
+        raise ApplyRejected(str(exc)) from None
 
 
 def _audit_row(
@@ -106,21 +106,11 @@ def _accept(tx: Transaction, body: object) -> None:
 APPLIERS: dict[str, Applier] = {
     "petition.filed": Applier(
         model=Petition,
-        columns=(
-            "number",
-            "tx_id",
-            "station_id",
-            "service",
-            "phone",
-            "citizen_id",
-            "form",
-            "status",
-            "filed_station_time",
-            "received_at",
-        ),
+        columns=filing.PETITION_COLUMNS,
         check=_check_petition,
-        row=_petition_row,
+        row=filing.petition_row,
         conflict=lambda tx, body: f"petition number {body.number} is already taken",
+        also=(Also(SmsOutbox, filing.SMS_COLUMNS, filing.sms_row),),  # seed 004's SMS
     ),
     "audit.lookup": Applier(
         model=AuditEvent,
@@ -159,12 +149,13 @@ def _time_converter(db: peewee.Database) -> Callable[[datetime], object]:
 
 def _rows_of(
     item: Received, applier: Applier, body: Any, when: Callable[[datetime], object]
-) -> tuple[tuple, tuple]:
-    """The ``AppliedTransaction`` row and the effect's row of one transaction."""
+) -> tuple[tuple, tuple, list[tuple]]:
+    """The ``AppliedTransaction`` row, the effect's row and the rows written with it."""
     tx = item.tx
     station_time, received_at = when(tx.station_time), when(item.received_at)
     applied = (tx.tx_id, tx.station_id, tx.seq, tx.kind, station_time, received_at)
-    return applied, applier.row(tx, body, station_time, received_at)
+    effect = applier.row(tx, body, station_time, received_at)
+    return applied, effect, [also.row(tx, body, station_time, received_at) for also in applier.also]
 
 
 _SQL: dict[tuple[type, str, type, tuple[str, ...]], str] = {}
@@ -272,6 +263,7 @@ def _apply_in_bulk(
     outcomes: list[Outcome] = []
     seen: set[str] = set()
     effects: dict[str, list[tuple]] = {}
+    alsos: dict[tuple[str, int], list[tuple]] = {}
     applied_rows: list[tuple] = []
     for item in batch:
         tx = item.tx
@@ -286,9 +278,11 @@ def _apply_in_bulk(
             outcomes.append(("rejected", str(exc)))
             continue
         seen.add(tx.tx_id)
-        applied, effect = _rows_of(item, applier, body, when)
+        applied, effect, also_rows = _rows_of(item, applier, body, when)
         applied_rows.append(applied)
         effects.setdefault(tx.kind, []).append(effect)
+        for index, row in enumerate(also_rows):
+            alsos.setdefault((tx.kind, index), []).append(row)
         outcomes.append(("applied", None))
     try:
         with db.atomic():
@@ -296,6 +290,9 @@ def _apply_in_bulk(
             for kind, rows in effects.items():
                 applier = APPLIERS[kind]
                 insert_rows(db, applier.model, applier.columns, rows)
+            for (kind, index), rows in alsos.items():
+                also = APPLIERS[kind].also[index]
+                insert_rows(db, also.model, also.columns, rows)
     except peewee.IntegrityError:
         log.info("a batch of %d collided; applying it one by one", len(batch))
         return None
@@ -313,13 +310,15 @@ def _apply_one(db: peewee.Database, item: Received, already: set[str]) -> Outcom
         applier.check(tx, body)
     except (SchemaError, ApplyRejected) as exc:
         return "rejected", str(exc)
-    applied, effect = _rows_of(item, applier, body, _time_converter(db))
+    applied, effect, also_rows = _rows_of(item, applier, body, _time_converter(db))
     try:
         with db.atomic():
             insert_rows(db, AppliedTransaction, _APPLIED_COLUMNS, [applied])
             try:
                 with db.atomic():
                     insert_rows(db, applier.model, applier.columns, [effect])
+                    for also, row in zip(applier.also, also_rows, strict=True):
+                        insert_rows(db, also.model, also.columns, [row])
             except peewee.IntegrityError:
                 raise ApplyRejected(applier.conflict(tx, body)) from None
     except ApplyRejected as exc:

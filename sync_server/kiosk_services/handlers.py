@@ -27,7 +27,7 @@ from sync_server.otp import (
     OtpRateLimitedError,
     OtpService,
 )
-from sync_server.petitions.models import Petition
+from sync_server.petitions import service as petitions
 from sync_server.ratelimit import Limit, RateLimitedError
 from sync_server.records.accounts import (
     Declared,
@@ -37,7 +37,6 @@ from sync_server.records.accounts import (
 )
 from sync_server.records.models import IdentityAccount, InsuranceAccount
 from sync_server.records.passwords import hash_password
-from sync_server.records.petitions import history
 from sync_server.tracking import service as tracking
 
 log = logging.getLogger(__name__)
@@ -239,15 +238,9 @@ class KioskServices:
 
     def _petitions_mine(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "citizen_id")
-        rows = (
-            Petition.select()
-            .where(Petition.citizen_id == request.citizen_id)
-            .order_by(Petition.received_at.desc())
-            .limit(MY_PETITIONS)
-        )
-        petitions = [self._status_of(row) for row in rows]
-        self._audit(station_id, request, request.citizen_id, f"{len(petitions)}_found")
-        return ServiceResponse(status="ok", petitions=petitions)
+        mine = [self._status_of(p) for p in petitions.of_citizen(request.citizen_id, MY_PETITIONS)]
+        self._audit(station_id, request, request.citizen_id, f"{len(mine)}_found")
+        return ServiceResponse(status="ok", petitions=mine)
 
     def _track_start(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "number", "phone")
@@ -263,10 +256,8 @@ class KioskServices:
     def _track_check(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "number", "phone", "ticket", "code")
         self.otp.limiter.hit([(self.tracking_limits.codes_per_ip, f"station:{station_id}")])
-        petition = Petition.get_or_none(Petition.number == request.number)
-        pair_ok = petition is not None and hmac.compare_digest(
-            petition.phone.encode(), request.phone.encode()
-        )
+        petition = petitions.find(request.number)
+        pair_ok = petition is not None and petitions.phone_matches(request.number, request.phone)
         # The code must be the one sent to the number that filed this petition; a pair that
         # does not match was given a decoy ticket, which never verifies.
         if pair_ok:
@@ -279,8 +270,8 @@ class KioskServices:
         return ServiceResponse(status="ok", petitions=[self._status_of(petition)])
 
     @staticmethod
-    def _status_of(petition: Petition) -> PetitionStatus:
-        steps = [StatusStep(status=s.status, at=_aware(s.at)) for s in history(petition.number)]
+    def _status_of(petition: petitions.PetitionSummary) -> PetitionStatus:
+        steps = [StatusStep(status=s.status, at=_aware(s.at)) for s in petition.history]
         return PetitionStatus(
             number=petition.number,
             service=petition.service,

@@ -257,3 +257,13 @@ def _get(username: str) -> Operator:
 def last_seen(session: OperatorSession) -> datetime:
     """The session's last touch, timezone-aware."""
     return _aware(session.last_seen_at)
+
+
+def assignable_officers() -> list[str]:
+    """Usernames a petition can be assigned to: unlocked officers and administrators."""
+    query = (
+        Operator.select(Operator.username)
+        .where(Operator.role.in_(("officer", "administrator")) & ~Operator.locked)
+        .order_by(Operator.username)
+    )
+    return [operator.username for operator in query]

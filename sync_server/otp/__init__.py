@@ -32,6 +32,7 @@ from sync_server.db import database, utc_now, write_transaction
 from sync_server.otp.models import OtpCode
 from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.sms import DEFAULT_SENDER, SmsGateway, check_number, gateway_from_config
+from sync_server.sms.outbox import SENT, Outbox, enqueue, register_template
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ MESSAGES = {
     "petition": "รหัส OTP ยื่นคำร้อง: {code} (ใช้ได้ {minutes} นาที) / "
     "Petition code: {code}, valid {minutes} min. Do not share it.",
 }
+
+
+CODE_TEMPLATE = "otp.code"
+
+
+def _code_text(params: Mapping[str, Any], language: str, config: Mapping[str, Any]) -> str:
+    return MESSAGES[params["purpose"]].format(code=params["code"], minutes=params["minutes"])
+
+
+register_template(CODE_TEMPLATE, _code_text, retry=False)
 
 
 class OtpError(Exception):
@@ -148,6 +159,7 @@ class OtpService:
         self.policy = policy or OtpPolicy()
         self.sender = sender
         self.clock = clock
+        self.outbox = Outbox(gateway, {}, clock=clock)
         self.limiter = RateLimiter(self._secret, clock)
         self._limits = (
             Limit("otp-purpose", self.policy.per_purpose_limit, self.policy.per_purpose_window),
@@ -180,15 +192,15 @@ class OtpService:
             self._audit("otp.issue", None, purpose, "rate_limited")
             raise OtpRateLimitedError(exc.retry_after_s) from None
         code = f"{secrets.randbelow(1_000_000):06d}"
-        ticket = self._create(self._phone_key(phone), purpose, code)
-        text = MESSAGES[purpose].format(code=code, minutes=self._ttl_minutes())
-        try:
-            sms_id = self.gateway.send(phone, text, sender=self.sender)
-        except Exception as exc:
+        ticket, message_id = self._create(self._phone_key(phone), purpose, code, phone=phone)
+        # The code is only worth sending now: one attempt (the driver's own retries included),
+        # never queued for later; the outbox row is final either way and keeps no code.
+        delivered = self.outbox.deliver_now([message_id])
+        if not delivered or delivered[0].state != SENT:
             self._audit("otp.issue", ticket.id, purpose, "sms_failed")
-            raise OtpDeliveryError("the code could not be sent by SMS") from exc
+            raise OtpDeliveryError("the code could not be sent by SMS")
         self._audit("otp.issue", ticket.id, purpose, "sent")
-        return OtpTicket(ticket.id, purpose, ticket.expires_at, sms_id)
+        return OtpTicket(ticket.id, purpose, ticket.expires_at, delivered[0].gateway_id)
 
     def issue_decoy(self, purpose: str) -> OtpTicket:
         """A ticket whose code nobody knows and no SMS carries.
@@ -197,11 +209,14 @@ class OtpService:
         verifying it behaves like a real ticket (wrong code, attempts, burning).
         """
         _check_purpose(purpose)
-        ticket = self._create(secrets.token_hex(32), purpose, secrets.token_hex(16))
+        ticket, _ = self._create(secrets.token_hex(32), purpose, secrets.token_hex(16))
         self._audit("otp.issue", ticket.id, purpose, "decoy")
         return OtpTicket(ticket.id, purpose, ticket.expires_at, None)
 
-    def _create(self, phone_key: str, purpose: str, code: str) -> OtpCode:
+    def _create(
+        self, phone_key: str, purpose: str, code: str, *, phone: str | None = None
+    ) -> tuple[OtpCode, int | None]:
+        """The ticket, and with ``phone`` its SMS queued in the same transaction."""
         now = self.clock()
         ticket_id = secrets.token_hex(16)
         with write_transaction(database.obj):
@@ -212,7 +227,7 @@ class OtpService:
                 & (OtpCode.purpose == purpose)
                 & OtpCode.closed.is_null()
             ).execute()
-            return OtpCode.create(
+            ticket = OtpCode.create(
                 id=ticket_id,
                 phone_key=phone_key,
                 purpose=purpose,
@@ -220,6 +235,18 @@ class OtpService:
                 issued_at=now,
                 expires_at=now + self.policy.ttl,
             )
+            message_id = None
+            if phone is not None:
+                message_id = enqueue(
+                    phone,
+                    CODE_TEMPLATE,
+                    {"purpose": purpose, "code": code, "minutes": self._ttl_minutes()},
+                    expires_at=ticket.expires_at,
+                    sender=self.sender,
+                    dedupe_key=f"otp:{ticket_id}",
+                    now=now,
+                )
+            return ticket, message_id
 
     def _ttl_minutes(self) -> int:
         return max(1, round(self.policy.ttl.total_seconds() / 60))

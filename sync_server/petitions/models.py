@@ -21,6 +21,8 @@ class Petition(BaseModel):
     status = peewee.CharField(max_length=24, default="received")
     filed_station_time = peewee.DateTimeField()
     received_at = peewee.DateTimeField(index=True)
+    #: The kiosk's language when it was filed (th, vi, en): the citizen's SMS are in it.
+    language = peewee.CharField(max_length=8, null=True)
 
 
 class PetitionStatusChange(BaseModel):

@@ -9,7 +9,6 @@ petition is looked up, so they too answer the same whatever the records hold.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from collections.abc import Mapping
@@ -18,9 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync_server.otp import OtpDeliveryError, OtpRateLimitedError, OtpService, OtpTicket
-from sync_server.petitions.models import Petition
+from sync_server.petitions import service as petitions
 from sync_server.ratelimit import Limit
-from sync_server.records.petitions import history
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +90,7 @@ def start(
             (limits.starts_per_phone, phone),
         ]
     )
-    petition = Petition.get_or_none(Petition.number == number)
-    if petition is not None and hmac.compare_digest(petition.phone.encode(), phone.encode()):
+    if petitions.phone_matches(number, phone):
         try:
             return number, otp.issue(phone, PURPOSE)
         except (OtpRateLimitedError, OtpDeliveryError) as exc:
@@ -121,4 +118,4 @@ class PublicStep:
 
 def status_history(number: str) -> list[PublicStep]:
     """The petition's status history, stripped to what the public may see."""
-    return [PublicStep(step.status, step.at) for step in history(number)]
+    return [PublicStep(step.status, step.at) for step in petitions.history(number)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, g, redirect, request, url_for
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
@@ -169,6 +169,7 @@ def submit() -> Response:
         form,
         citizen_id,
         receipt=state.station.hardware is not None and state.station.hardware.printer is not None,
+        language=g.lang,  # the SMS with the number and the tracking link come in it
     )
     # What was typed leaves memory; the number and the check stay for the last screen.
     visit.flows["petition"] = {
