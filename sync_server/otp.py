@@ -28,6 +28,7 @@ from typing import Any
 import peewee
 from flask import Flask, current_app
 
+from contract.identifiers import is_valid_thai_mobile
 from sync_server.db import database, write_transaction
 from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter, RateLimitHit
 from sync_server.sms import DEFAULT_SENDER, SmsGateway, check_number, gateway_from_config
@@ -381,6 +382,6 @@ def verify_otp(ticket_or_phone: str, purpose: str, code: str) -> bool:
 
     See :meth:`OtpService.verify` for the exceptions.
     """
-    if ticket_or_phone.isdigit() and len(ticket_or_phone) == 10:
+    if is_valid_thai_mobile(ticket_or_phone):
         return otp_service().verify(purpose, code, phone=ticket_or_phone)
     return otp_service().verify(purpose, code, ticket_id=ticket_or_phone)
