@@ -29,6 +29,7 @@ import psycopg2.extras
 from peewee import EXCLUDED
 
 from contract import AckItem, LookupAudited, PetitionFiled, SchemaError, Transaction, decode_body
+from contract.identifiers import is_minted_by
 from sync_server.db import write_transaction
 from sync_server.models import AppliedTransaction, AuditEvent, Petition, Station
 
@@ -67,7 +68,7 @@ class Applier:
 
 
 def _check_petition(tx: Transaction, body: PetitionFiled) -> None:
-    if not body.number.startswith(f"P-{tx.station_id.upper()}-"):
+    if not is_minted_by(body.number, tx.station_id):
         raise ApplyRejected("petition number was not minted by this station")
 
 
