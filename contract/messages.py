@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from contract.identifiers import CitizenId, PetitionNumber, ThaiMobile
 from contract.topics import STATION_ID_PATTERN
 
 SCHEMA_VERSION = 1
@@ -26,13 +27,10 @@ TxId = Annotated[
     str,
     msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
 ]
-CitizenId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{13}$")]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 TxKind = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=48)
 ]
-ThaiMobile = Annotated[str, msgspec.Meta(pattern=r"^0[0-9]{9}$")]
-PetitionNumber = Annotated[str, msgspec.Meta(pattern=r"^P-[A-Z0-9-]{3,32}-[0-9]{7}-[0-9A-Z*]$")]
 Baht = Decimal  # non-negative; checked in __post_init__ (msgspec has no bounds on Decimal)
 Count = Annotated[int, msgspec.Meta(ge=0)]
 

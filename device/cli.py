@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contract import ContractError
+from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from device.config import load_config
 from device.errors import StationError
 from device.station import build_station
@@ -88,7 +89,9 @@ def run(config_path: Path) -> None:
 @main.command()
 @config_option
 @click.option("--service", default="general_petition", show_default=True)
-@click.option("--phone", required=True, help="Mobile number, 10 digits (0xxxxxxxxx).")
+@click.option(
+    "--phone", required=True, help="Mobile number, 10 digits (0xxxxxxxxx; dashes allowed)."
+)
 @click.option("--subject", default="", help="The petition's subject line.")
 @click.option(
     "--language",
@@ -107,15 +110,16 @@ def petition(
 ) -> None:
     """File a petition into the outbox and print its number (final even offline)."""
     try:
+        phone = normalize_thai_mobile(phone)
         config = load_config(config_path)
         station = build_station(config)
-    except (StationError, OSError) as exc:
+    except (InvalidThaiMobileError, StationError, OSError) as exc:
         raise _fail(exc) from None
     with station:
         try:
             number = station.file_petition(
                 service,
-                phone.replace("-", ""),
+                phone,
                 {"subject": subject},
                 receipt=receipt and config.printer is not None,
                 language=language,

@@ -27,6 +27,7 @@ from pathlib import Path
 import click
 from PIL import Image, ImageDraw, ImageFont
 
+from contract.identifiers import citizen_id_check_digit
 from hardware.card.virtual.cardfile import CardFile
 
 GIVEN_NAMES = [
@@ -83,16 +84,10 @@ PHOTO_CHUNK = 255
 PHOTO_AREA = 20 * PHOTO_CHUNK
 
 
-def citizen_id_check_digit(first12: str) -> int:
-    """The 13th digit of a Thai citizen id."""
-    total = sum((13 - i) * int(d) for i, d in enumerate(first12))
-    return (11 - total % 11) % 10
-
-
 def synthetic_citizen_id(rng: random.Random) -> str:
     """A checksum-valid id starting with 0, outside the Thai-national categories 1-8."""
     first12 = "0" + "".join(str(rng.randrange(10)) for _ in range(11))
-    return first12 + str(citizen_id_check_digit(first12))
+    return first12 + citizen_id_check_digit(first12)
 
 
 @dataclass(frozen=True)

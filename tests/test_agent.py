@@ -132,7 +132,7 @@ def test_station_cli_errors_are_messages_not_tracebacks(tmp_path, broker):
     )
     assert bad_phone.exit_code == 1
     assert "Error:" in bad_phone.output
-    assert "body.phone" in bad_phone.output
+    assert "not a valid Thai mobile number" in bad_phone.output
     broken = tmp_path / "broken.toml"
     broken.write_text("station_id = 'NOT VALID'\ndata_dir='x'\nsecrets_dir='y'\n")
     result = CliRunner().invoke(station_cli, ["status", "--config", str(broken)])

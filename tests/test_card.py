@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.identifiers import is_valid_citizen_id
 from hardware.card import CardConfig, CardEvent, ThaiIdCard, ThaiIdCardReader, apdu
 from hardware.card.pcsc import PcscTransport
-from hardware.card.record import citizen_id_valid
 from hardware.exc import (
     CardCommandError,
     CardDataError,
@@ -136,7 +136,7 @@ def test_reads_every_text_field(kind, card_files, reader, insert, pcscd):
     record = read_when_inserted(reader)
 
     assert values_of(record) == expected
-    assert citizen_id_valid(record.citizen_id)
+    assert is_valid_citizen_id(record.citizen_id)
     assert record.reader == pcscd.reader(0)
     assert record.atr == apdu.ATR_DEFAULT
     prefix, first, last = (expected["name_th"][k] for k in ("prefix", "first", "last"))
@@ -208,7 +208,7 @@ def test_card_pulled_mid_photo(card_files, reader, insert):
     text_apdus = 1 + 2 * len(apdu.TEXT_FIELDS)
     card = insert(card_files[3], "--fail-after-apdus", str(text_apdus + 1 + 2 * 10))
     record = read_when_inserted(reader)
-    assert citizen_id_valid(record.citizen_id)
+    assert is_valid_citizen_id(record.citizen_id)
 
     with pytest.raises(CardRemovedError):
         reader.read_photo()

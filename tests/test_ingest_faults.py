@@ -165,11 +165,15 @@ def test_unknown_kind_and_foreign_petition_numbers_are_rejected_with_reasons(
     unknown = petition(kind="petition.teleported")
     foreign = petition()
     foreign.body["number"] = petition_number("st-b", 1)
-    for tx in (unknown, foreign):
+    # "P-ST-A-0000001-0000001-…" starts like an st-a number but is station st-a-0000001's.
+    lookalike = petition()
+    lookalike.body["number"] = petition_number("st-a-0000001", 1)
+    for tx in (unknown, foreign, lookalike):
         raw.publish(TX_TOPIC, encode(tx))
-    wait_until(lambda: acks_for(raw, unknown.tx_id) and acks_for(raw, foreign.tx_id), "acks")
+    wait_until(lambda: all(acks_for(raw, tx.tx_id) for tx in (unknown, foreign, lookalike)), "acks")
     assert acks_for(raw, unknown.tx_id) == ["rejected"]
     assert acks_for(raw, foreign.tx_id) == ["rejected"]
+    assert acks_for(raw, lookalike.tx_id) == ["rejected"]
     reasons = rejection_reasons()
     assert any("unknown transaction kind" in r for r in reasons)
     assert any("not minted by this station" in r for r in reasons)

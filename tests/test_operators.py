@@ -200,7 +200,7 @@ def test_profile_validation_follows_the_seed(app):
             "position": "นักวิชาการ",
             "citizen_id": "1234567891021",
             "email": "somchai@",
-            "phone": "0812345678",
+            "phone": "081-234567",
         },
     )
     assert bad.status_code == 400
@@ -216,7 +216,7 @@ def test_profile_validation_follows_the_seed(app):
             "position": "นักวิชาการคอมพิวเตอร์",
             "citizen_id": "1234567891020",
             "email": "somchai@example.go.th",
-            "phone": "081-2345678",
+            "phone": "081 234 5678",
         },
     )
     assert good.status_code == 303
@@ -250,6 +250,22 @@ def test_profile_rules_accept_thai_names_with_tone_marks():
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("phone", "ok"),
+    [("081-2345678", True), ("0812345678", True), ("081-234567", False), ("+66812345678", False)],
+)
+def test_profile_phone_is_a_thai_mobile_number_with_or_without_the_dash(phone, ok):
+    problems = profile_problems(
+        first_name="สมชาย",
+        last_name="ใจดี",
+        position="นักวิชาการ",
+        citizen_id="0123456789016",  # synthetic: category 0 is no Thai national's
+        email="s@example.go.th",
+        phone=phone,
+    )
+    assert (problems == []) is ok
 
 
 def test_redaction_masks_ids_phones_and_emails():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from contract.identifiers import is_valid_citizen_id
 from hardware.exc import CardDataError
 
 Sex = Literal["male", "female"]
@@ -120,18 +121,10 @@ def decode_text(raw: bytes, field: str) -> str:
     return text.strip(" \x00")
 
 
-def citizen_id_valid(citizen_id: str) -> bool:
-    """True for 13 ASCII digits whose last digit is the checksum of the first twelve."""
-    if len(citizen_id) != 13 or not citizen_id.isascii() or not citizen_id.isdigit():
-        return False
-    total = sum((13 - i) * int(digit) for i, digit in enumerate(citizen_id[:12]))
-    return (11 - total % 11) % 10 == int(citizen_id[12])
-
-
 def parse_citizen_id(raw: bytes) -> str:
-    """The 13-digit citizen id, checksum verified."""
+    """The 13-digit citizen id, its check digit verified by the rule the server shares."""
     citizen_id = decode_text(raw, "citizen_id")
-    if not citizen_id_valid(citizen_id):
+    if not is_valid_citizen_id(citizen_id):
         # The value itself stays out of the message: it is personal data.
         raise CardDataError("citizen id fails its checksum", field="citizen_id")
     return citizen_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hardware.card.record import citizen_id_valid
+from contract.identifiers import InvalidThaiMobileError, is_valid_citizen_id, normalize_thai_mobile
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -32,7 +32,6 @@ _COMMON = {
 
 _THAI_WORDS = re.compile(r"^[\u0E01-\u0E4E]+(?: [\u0E01-\u0E4E]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_PHONE = re.compile(r"^0\d{2}-\d{7}$")
 
 Problems = list[tuple[str, str]]
 
@@ -90,7 +89,7 @@ def profile_problems(
     ):
         if not _THAI_WORDS.match(value.strip()):
             problems.append((field, f"{label}: ใช้ตัวอักษรไทยเท่านั้น / Thai letters only"))
-    if not (citizen_id.isascii() and citizen_id_valid(citizen_id)):
+    if not is_valid_citizen_id(citizen_id):
         problems.append(
             (
                 "citizen_id",
@@ -100,6 +99,8 @@ def profile_problems(
         )
     if not _EMAIL.match(email.strip()):
         problems.append(("email", "อีเมลไม่ถูกต้อง / Not an e-mail address"))
-    if not _PHONE.match(phone.strip()):
+    try:
+        normalize_thai_mobile(phone)
+    except InvalidThaiMobileError:
         problems.append(("phone", "เบอร์โทรศัพท์ต้องเป็นแบบ 0xx-xxxxxxx / Phone as 0xx-xxxxxxx"))
     return problems

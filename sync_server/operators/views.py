@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from contract.identifiers import format_thai_mobile
 from sync_server.audit import audit as write_audit
 from sync_server.audit.models import AuditEvent
 from sync_server.operators import SESSION_KEY, current_operator, require_role, sessions
@@ -160,6 +161,8 @@ def profile() -> str | Response:
         values = {name: request.form.get(name, "").strip() for name in values}
         errors = profile_problems(**values)
         if not errors:
+            # One stored form, however the phone was typed.
+            values["phone"] = format_thai_mobile(values["phone"])
             for name, value in values.items():
                 setattr(operator, name, value)
             operator.save()

@@ -27,6 +27,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from contract.identifiers import is_valid_thai_mobile
 from sync_server.audit import audit
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.otp.models import OtpCode
@@ -378,6 +379,6 @@ def verify_otp(ticket_or_phone: str, purpose: str, code: str) -> bool:
 
     See :meth:`OtpService.verify` for the exceptions.
     """
-    if ticket_or_phone.isdigit() and len(ticket_or_phone) == 10:
+    if is_valid_thai_mobile(ticket_or_phone):
         return otp_service().verify(purpose, code, phone=ticket_or_phone)
     return otp_service().verify(purpose, code, ticket_id=ticket_or_phone)

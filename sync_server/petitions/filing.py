@@ -11,6 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from contract import PetitionFiled, Transaction
+from contract.identifiers import is_minted_by
 from sync_server.petitions.notify import FILED_TEMPLATE
 from sync_server.sms.gateway import DEFAULT_SENDER
 from sync_server.sms.outbox import OUTBOX_COLUMNS, outbox_row
@@ -37,13 +38,8 @@ class NotThisStationsNumber(ValueError):
 
 
 def check(tx: Transaction, body: PetitionFiled) -> None:
-    """Refuse a number the sending station did not mint (its id is the number's middle)."""
-    prefix = f"P-{tx.station_id.upper()}-"
-    rest = body.number[len(prefix) :] if body.number.startswith(prefix) else ""
-    # The counter and check character follow the station id; a longer id sharing the prefix
-    # ("st-lobby" vs "st-lobby-a") leaves a "-" or letters there, never only the counter.
-    counter, _, check_char = rest.partition("-")
-    if not (counter.isdigit() and len(check_char) == 1):
+    """Refuse a number the sending station did not mint (the contract parses the number)."""
+    if not is_minted_by(body.number, tx.station_id):
         raise NotThisStationsNumber("petition number was not minted by this station")
 
 

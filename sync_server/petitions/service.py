@@ -22,11 +22,12 @@ from datetime import datetime
 import peewee
 from peewee import JOIN
 
+from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from sync_server.audit import audit
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.petitions import notify
 from sync_server.petitions.models import Petition, PetitionAssignment, PetitionStatusChange
-from sync_server.sms.gateway import SmsAddressError, check_number, mask_phone
+from sync_server.sms.gateway import mask_phone
 
 #: Where a petition may go from each status; ``closed`` and ``rejected`` are final.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -326,8 +327,8 @@ def update_phone(number: str, new_phone: str, *, actor: str, verified_by: str) -
     Later SMS and the tracking page's check use the new number.
     """
     try:
-        phone = check_number("".join((new_phone or "").replace("-", "").split()))
-    except SmsAddressError:
+        phone = normalize_thai_mobile(new_phone or "")
+    except InvalidThaiMobileError:
         raise PetitionError("the new number is not a mobile number (0 and nine digits)") from None
     verified_by = (verified_by or "").strip()
     if not verified_by:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Protocol, runtime_checkable
+
+from contract.identifiers import is_valid_thai_mobile
 
 #: The sender name citizens know from seed 004's OTP messages.
 DEFAULT_SENDER = "OSS-LOCAL"
-
-_THAI_MOBILE = re.compile(r"^0[0-9]{9}$")
 
 
 class SmsError(Exception):
@@ -34,7 +33,7 @@ class SmsGateway(Protocol):
 
 def check_number(to: str) -> str:
     """``to`` as a Thai mobile number, or :class:`SmsAddressError`."""
-    if not isinstance(to, str) or not _THAI_MOBILE.match(to):
+    if not isinstance(to, str) or not is_valid_thai_mobile(to):
         raise SmsAddressError("not a Thai mobile number (0 and nine digits)")
     return to
 

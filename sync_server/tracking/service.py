@@ -10,12 +10,17 @@ petition is looked up, so they too answer the same whatever the records hold.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from contract.identifiers import (
+    InvalidPetitionNumberError,
+    InvalidThaiMobileError,
+    normalize_petition_number,
+    normalize_thai_mobile,
+)
 from sync_server.otp import OtpDeliveryError, OtpRateLimitedError, OtpService, OtpTicket
 from sync_server.petitions import service as petitions
 from sync_server.ratelimit import Limit
@@ -23,8 +28,6 @@ from sync_server.ratelimit import Limit
 log = logging.getLogger(__name__)
 
 PURPOSE = "tracking"
-_NUMBER = re.compile(r"^P-[A-Z0-9-]{3,32}-[0-9]{7}-[0-9A-Z*]$")
-_PHONE = re.compile(r"^0[0-9]{9}$")
 
 
 class TrackingInputError(ValueError):
@@ -58,19 +61,23 @@ class TrackingLimits:
 
 
 def normalize_number(text: str) -> str:
-    """A petition number as typed (spaces, lower case) → canonical, or TrackingInputError."""
-    number = re.sub(r"\s+", "", text or "").upper()
-    if not _NUMBER.match(number):
-        raise TrackingInputError("number")
-    return number
+    """A petition number as typed (spaces, lower case) → canonical, or TrackingInputError.
+
+    Only the shape is checked: a wrong check character gets the same answer as an unknown
+    number, so the page tells nothing it need not.
+    """
+    try:
+        return normalize_petition_number(text or "")
+    except InvalidPetitionNumberError:
+        raise TrackingInputError("number") from None
 
 
 def normalize_phone(text: str) -> str:
     """``081-234-5678`` or ``081 234 5678`` → ``0812345678``, or TrackingInputError."""
-    phone = re.sub(r"[\s-]", "", text or "")
-    if not _PHONE.match(phone):
-        raise TrackingInputError("phone")
-    return phone
+    try:
+        return normalize_thai_mobile(text or "")
+    except InvalidThaiMobileError:
+        raise TrackingInputError("phone") from None
 
 
 def start(

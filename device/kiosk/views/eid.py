@@ -16,6 +16,7 @@ from datetime import date
 from flask import Blueprint, Response, redirect, request, url_for
 
 from contract import DeclaredIdentity
+from contract.identifiers import InvalidThaiMobileError, normalize_citizen_id, normalize_thai_mobile
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
@@ -72,11 +73,12 @@ def choose() -> Response:
 
 
 def _child_from_form() -> DeclaredIdentity:
-    citizen_id = re.sub(r"\D", "", request.form.get("child_id", ""))
+    # A mistyped id (its check digit) is a ValueError too, answered like a missing field.
+    citizen_id = normalize_citizen_id(request.form.get("child_id", ""))
     first = request.form.get("child_first", "").strip()
     last = request.form.get("child_last", "").strip()
     match = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", request.form.get("child_dob", "").strip())
-    if len(citizen_id) != 13 or not first or not last or match is None:
+    if not first or not last or match is None:
         raise ValueError("incomplete")
     day, month, year = (int(part) for part in match.groups())
     return DeclaredIdentity(
@@ -101,9 +103,12 @@ def contact() -> Response | str:
 def send_code() -> Response:
     visit = visit_from_form()
     flow = visit.flows.setdefault("eid", {})
-    phone = re.sub(r"\D", "", request.form.get("phone", ""))
     email = request.form.get("email", "").strip() or None
-    if len(phone) != 10 or not phone.startswith("0") or (email and not _EMAIL.match(email)):
+    try:
+        phone = normalize_thai_mobile(request.form.get("phone", ""))
+    except InvalidThaiMobileError:
+        phone = None
+    if phone is None or (email and not _EMAIL.match(email)):
         flow["error"] = "bad_phone"
         return redirect(url_for("eid.contact"))
     try:

@@ -13,6 +13,7 @@ import re
 
 from flask import Blueprint, Response, redirect, request, url_for
 
+from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk import speech
 from device.kiosk.views.common import kiosk, render, visit_from_form
@@ -45,8 +46,11 @@ def send_code() -> Response:
     visit = visit_from_form()
     flow = visit.flows.setdefault("password", {})
     insurance = re.sub(r"\D", "", request.form.get("insurance_number", ""))
-    phone = re.sub(r"\D", "", request.form.get("phone", ""))
-    if len(insurance) != 13 or len(phone) != 10 or not phone.startswith("0"):
+    try:
+        phone = normalize_thai_mobile(request.form.get("phone", ""))
+    except InvalidThaiMobileError:
+        phone = None
+    if len(insurance) != 13 or phone is None:
         flow["error"] = "no_match"
         return redirect(url_for("password.start"))
     try:

@@ -14,6 +14,7 @@ import re
 
 from flask import Blueprint, Response, g, redirect, request, url_for
 
+from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
@@ -25,7 +26,6 @@ FIELDS = {
     "general_petition": ("subject", "details"),
     "population_correction": ("item", "correct_value", "details"),
 }
-_PHONE = re.compile(r"^0[0-9]{9}$")
 
 
 def _flow():  # type: ignore[no-untyped-def]
@@ -75,8 +75,9 @@ def phone() -> Response | str:
 def send_code() -> Response | str:
     visit = visit_from_form()
     flow = visit.flows.setdefault("petition", {})
-    number = re.sub(r"[\s-]", "", request.form.get("phone", ""))
-    if not _PHONE.match(number):
+    try:
+        number = normalize_thai_mobile(request.form.get("phone", ""))
+    except InvalidThaiMobileError:
         flow["error"] = "bad_phone"
         return redirect(url_for("petition.phone"))
     flow["phone"] = number

@@ -8,13 +8,18 @@ import re
 
 from flask import Blueprint, Response, redirect, request, url_for
 
+from contract.identifiers import (
+    InvalidPetitionNumberError,
+    InvalidThaiMobileError,
+    normalize_petition_number,
+    normalize_thai_mobile,
+)
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
 from hardware.printer import Receipt
 
 bp = Blueprint("tracking", __name__, url_prefix="/<lang>/track")
 
-_PHONE = re.compile(r"^0[0-9]{9}$")
 _OFFLINE = (ServerUnavailableError, LookupTimeoutError)
 
 
@@ -35,10 +40,15 @@ def start() -> str:
 def send_code() -> Response:
     visit = visit_from_form()
     flow = visit.flows.setdefault("tracking", {})
-    number = re.sub(r"\s+", "", request.form.get("number", "")).upper()
-    phone = re.sub(r"[\s-]", "", request.form.get("phone", ""))
-    if not _PHONE.match(phone):
+    try:
+        phone = normalize_thai_mobile(request.form.get("phone", ""))
+    except InvalidThaiMobileError:
         flow["error"] = "bad_phone"
+        return redirect(url_for("tracking.start"))
+    try:
+        number = normalize_petition_number(request.form.get("number", ""))
+    except InvalidPetitionNumberError:
+        flow["error"] = "bad_number"
         return redirect(url_for("tracking.start"))
     try:
         answer = kiosk().services.ask("track.start", number=number, phone=phone)
