@@ -18,7 +18,7 @@ from sync_server.enrollments import history
 from sync_server.models import AuditEvent
 from sync_server.records.models import StationReplica
 from sync_server.replicas import enrol_station
-from tests.api_tokens import bearer
+from tests.api_tokens import PROVISIONING_SCOPES, api_token, bearer
 from tests.conftest import server_config
 from tests.test_api import assert_error
 
@@ -57,13 +57,7 @@ def client(app):
 
 def technician_token() -> dict[str, str]:
     """The technicians' token, named as an administrator would."""
-    from sync_server.api.tokens import create_token
-
-    with database.connection_context():
-        issued = create_token(
-            "provisioning-laptop-3", ["stations:enroll", "stations:command"], actor="tests"
-        )
-    return {"Authorization": f"Bearer {issued.secret}"}
+    return {"Authorization": f"Bearer {api_token('provisioning-laptop-3', *PROVISIONING_SCOPES)}"}
 
 
 def audit(action: str) -> list[AuditEvent]:
