@@ -2,7 +2,8 @@
 
 The CA and the broker exist (made once per fleet); package installation is excluded. Timed
 steps, each through the technician's CLI: ``station new`` (key, certificate, signed bundle),
-``station enroll`` (verify, write onto the "SD card", record on the server), ``station
+``station enroll`` (verify, write onto the "SD card", record on the server through its API,
+served on loopback), ``station
 selftest`` (hardening checks and a live round trip through the broker to the server), then
 the daemon starts from the bundle and a petition filed at it is applied on the server.
 Baseline: the same daemon start → petition applied for the already-provisioned station, so
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,10 +58,14 @@ def _daemon_to_applied(config: Path, env: dict[str, str], database, petition_mod
 
 def run(quick: bool = False) -> list[Row]:
     """Time the provisioning steps; print each; return the summary rows."""
+    from werkzeug.serving import make_server
+
     from provisioning.broker_tls import TlsBroker
     from provisioning.cli import main as provision
+    from provisioning.net import free_port
     from provisioning.pki import CertificateAuthority
     from sync_server import broker_settings, create_app
+    from sync_server.api.tokens import create_token
     from sync_server.db import database
     from sync_server.ingest.worker import IngestWorker
     from sync_server.migrations import upgrade_url
@@ -78,7 +84,7 @@ def run(quick: bool = False) -> list[Row]:
     ca_dir = root / "ca"
     cli("ca", "init", "--ca", str(ca_dir))
     broker = TlsBroker(CertificateAuthority.open(ca_dir, PASSPHRASE.encode())).start()
-    worker = None
+    worker = web = None
     try:
         cert, key = broker.server_cert
         server_config = root / "server.toml"
@@ -93,6 +99,12 @@ def run(quick: bool = False) -> list[Row]:
         os.environ["DCS_SERVER_CONFIG"] = str(server_config)
         app = create_app()
         worker = IngestWorker(database.obj, broker_settings(app.config), worker_id="bench").start()
+        web = make_server("127.0.0.1", free_port(), app, threaded=True)
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        with database.connection_context():
+            scopes = ("stations:enroll", "stations:command")
+            env["DCS_API_TOKEN"] = create_token("bench", scopes, actor="bench").secret
+        env["DCS_SERVER_URL"] = f"http://127.0.0.1:{web.server_port}"
 
         sd = root / "sd"
         steps: dict[str, float] = {}
@@ -105,7 +117,7 @@ def run(quick: bool = False) -> list[Row]:
         t1 = time.perf_counter()
         cli("station", "enroll", "--bundle", str(ca_dir / "stations/st-bench"),
             "--target", str(sd), "--fleet-root", str(ca_dir / "root.crt.pem"),
-            "--server-config", str(server_config), "--by", "bench")  # fmt: skip
+            "--by", "bench")  # fmt: skip
         steps["station enroll"] = time.perf_counter() - t1
         config = sd / "etc/dcs/bundle/station.toml"
         t2 = time.perf_counter()
@@ -118,6 +130,8 @@ def run(quick: bool = False) -> list[Row]:
         total = sum(steps.values())  # the daemon's stop is not part of it
         baseline = _daemon_to_applied(config, station_env, database, Petition)
     finally:
+        if web is not None:
+            web.shutdown()
         if worker is not None:
             worker.stop()
         broker.cleanup()

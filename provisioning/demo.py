@@ -100,7 +100,7 @@ def _write_station(
     fleet: Fleet,
     tracking_url: str,
     replica_key: str,
-    server_config: Path,
+    server_access: dict[str, str],
 ) -> Path:
     """Provision the station as a technician would: a signed bundle, enrolled onto its "card"."""
     from provisioning.bundle import StationPlan, build
@@ -136,8 +136,9 @@ def _write_station(
         [
             _bin("dcs-provision"), "station", "enroll", "--bundle", str(bundle),
             "--target", str(target), "--fleet-root", str(fleet.ca.directory / "root.crt.pem"),
-            "--server-config", str(server_config), "--by", "demo-technician",
+            "--by", "demo-technician",
         ],
+        env={**os.environ, **server_access},  # the server's URL and API token, as on a laptop
         check=True,
         capture_output=True,
     )  # fmt: skip
@@ -266,8 +267,20 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         )
         for slot, station_id in enumerate(STATIONS)
     ]
+    # --- dcs-provision talks to the server's API: its URL and a token with the two scopes.
+    if not wait_for_port("127.0.0.1", web_port, attempts=600):
+        console.print(f"[red]the web server did not start; see {root / 'web.log'}")
+        return False
+    server_access = {
+        "DCS_SERVER_URL": f"http://127.0.0.1:{web_port}",
+        "DCS_API_TOKEN": _server(
+            server_env, "api-token", "create", "--name", "provisioning",
+            "--scope", "stations:enroll", "--scope", "stations:command",
+        ),
+    }  # fmt: skip
+    # --- end of dcs-provision's access
     configs = {
-        rig.station_id: _write_station(root, rig, fleet, tracking_url, replica_key, server_config)
+        rig.station_id: _write_station(root, rig, fleet, tracking_url, replica_key, server_access)
         for rig in rigs
     }
     for rig in rigs:  # the technician's enrolment: the station's key, then the server side

@@ -2,8 +2,8 @@
 
 Each operation gets a bounded number of generated requests (``MAX_EXAMPLES``), sent with a
 valid token to an app (on SQLite and on a real PostgreSQL) whose database holds a petition
-with history, stations with and without heartbeats and a rejection, so both the 200 and the
-error paths are exercised.
+with history, stations with and without heartbeats, an enrolment and a rejection, so both the
+200 and the error paths are exercised. No broker listens where the app would send a command.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from flask import Flask
 from hypothesis import HealthCheck, settings
 
+from provisioning.net import free_port
 from sync_server import api, create_app
 from sync_server.db import database
+from sync_server.fleet.enrollments import record_enrollment
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import apply_batch
 from sync_server.ingest.models import RejectedMessage
@@ -32,6 +34,9 @@ MAX_EXAMPLES = 30
 
 def _populate() -> str:
     """A petition with history, two stations (one enrolled, with gauges), a rejection."""
+    record_enrollment(
+        "st-a", serial="a1", sha256="a" * 64, not_after=datetime(2030, 1, 1, tzinfo=UTC), by="t"
+    )
     item = received(1)
     apply_batch(database.obj, [item, received(2, station_id="st-b")])
     number = item.tx.body["number"]
@@ -51,7 +56,14 @@ def _populate() -> str:
 
 @pytest.fixture
 def api_app(database_url):
-    app = create_app({"TESTING": True, "SECRET_KEY": "schema-tests", "DATABASE_URL": database_url})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "schema-tests",
+            "DATABASE_URL": database_url,
+            "MQTT_PORT": free_port(),  # nothing listens: a command is "not sent", never sent
+        }
+    )
     with database.connection_context():
         app.config["TEST_PETITION"] = _populate()
     yield app
@@ -118,3 +130,25 @@ def test_records_that_exist_answer_200_matching_their_schema(
     send_to(case, api_app)
     response = case.call_and_validate(headers=token_headers)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/api/v1/stations/{station_id}/enrolments", {"certificate": "a1"}, 200),
+        ("/api/v1/stations/{station_id}/rotations", {"certificate": "b2"}, 201),
+        ("/api/v1/stations/{station_id}/decommission", {"revoked_serials": ["a1"]}, 200),
+    ],
+)
+def test_writes_about_an_enrolled_station_answer_matching_their_schema(
+    api_app, token_headers, path, body, status
+):
+    if "certificate" in body:
+        expiry = "2030-01-01T00:00:00Z"
+        body = {
+            "certificate": {"serial": body["certificate"], "sha256": "a" * 64, "not_after": expiry}
+        }
+    case = schema[path]["POST"].Case(path_parameters={"station_id": "st-a"}, body=body)
+    send_to(case, api_app)
+    response = case.call_and_validate(headers=token_headers)
+    assert response.status_code == status

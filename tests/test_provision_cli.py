@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import subprocess
 from pathlib import Path
@@ -16,6 +17,8 @@ from tests.conftest import station_config
 from tests.test_crash import write_station_toml
 
 REPO = Path(__file__).resolve().parent.parent
+#: Packages the technician's tool must never import: it talks to the server over its API.
+SERVER_PACKAGES = ("sync_server",)
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -164,3 +167,43 @@ def test_watchdog_flash_copies_the_firmware_with_mpremote(tmp_path):
 def test_bad_input_is_a_usage_error_not_a_traceback(args):
     result = invoke(*args)
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def imported_modules(source: Path) -> set[str]:
+    """Every module ``source`` imports, at the top or inside a function, by statement or by
+    ``importlib.import_module("...")`` / ``__import__("...")`` with a literal name."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else None
+            called = called or (node.func.id if isinstance(node.func, ast.Name) else None)
+            if called in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                names.add(node.args[0].value)
+    return names
+
+
+def test_provisioning_never_imports_the_server():
+    sources = sorted((REPO / "provisioning").rglob("*.py"))
+    assert len(sources) > 10
+    offending = {
+        f"{source.relative_to(REPO)}: {name}"
+        for source in sources
+        for name in imported_modules(source)
+        if name.split(".")[0] in SERVER_PACKAGES
+    }
+    assert offending == set(), "dcs-provision reaches the server through its API only"
+
+
+def test_the_import_check_sees_lazy_and_dynamic_imports(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import importlib\n"
+        "def later():\n"
+        "    from sync_server.db import database\n"
+        "    importlib.import_module('sync_server.enrollments')\n"
+    )
+    assert {"sync_server.db", "sync_server.enrollments"} <= imported_modules(sample)

@@ -1,31 +1,40 @@
 """The technician's flow through the CLI: ca init → broker config → station new → enroll →
-the daemon runs from the bundle over TLS → rotate → decommission. Fixed terminal width."""
+the daemon runs from the bundle over TLS → rotate → decommission. Each step is recorded on
+the central server, served on loopback, through its API with a technician's token (the
+laptop has no server secret). Fixed terminal width."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from provisioning.broker_tls import TlsBroker
 from provisioning.cli import main as provision
 from provisioning.pki import CertificateAuthority
 from sync_server import create_app
+from sync_server.audit.models import AuditEvent
+from sync_server.dashboard.models import CommandRecord
 from sync_server.db import database
 from sync_server.fleet.enrollments import history
 from sync_server.migrations import upgrade_url
+from sync_server.replicas import enrol_station
+from tests.api_tokens import PROVISIONING_SCOPES, api_token
 from tests.helpers import wait_until
+from tests.web_browser import serving
 
 PASSPHRASE = "correct horse battery staple"
 DAEMON = str(Path(sys.executable).with_name("dcs-station"))
 ENV = {"COLUMNS": "100", "DCS_CA_PASSPHRASE": PASSPHRASE}
 
 
-def invoke(*args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(provision, list(args), env=ENV)
+def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(provision, list(args), env={**ENV, **(env or {})})
 
 
 def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, monkeypatch):
@@ -39,17 +48,24 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
     assert wrong.exit_code == 1 and "wrong CA passphrase" in wrong.output
 
     broker = TlsBroker(CertificateAuthority.open(ca_dir, PASSPHRASE.encode())).start()
+    stack = ExitStack()
     try:
-        server_config = tmp_path / "server.toml"
         cert, key = broker.server_cert
-        database_url = upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}")
-        server_config.write_text(
-            'SECRET_KEY = "flow-test-secret-0123456789abcdefghijkl"\n'
-            f'DATABASE_URL = "{database_url}"\n'
-            f'MQTT_HOST = "{broker.host}"\nMQTT_PORT = {broker.port}\n'
-            f'MQTT_CA_FILE = "{broker.chain}"\nMQTT_CERT_FILE = "{cert}"\n'
-            f'MQTT_KEY_FILE = "{key}"\n'
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "flow-test-secret-0123456789abcdefghijkl",
+                "DATABASE_URL": upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}"),
+                "MQTT_HOST": broker.host,
+                "MQTT_PORT": broker.port,
+                "MQTT_CA_FILE": str(broker.chain),
+                "MQTT_CERT_FILE": str(cert),
+                "MQTT_KEY_FILE": str(key),
+            }
         )
+        server = stack.enter_context(serving(app))
+        token = api_token("field-laptop-1", *PROVISIONING_SCOPES)
+        on_server = {"DCS_SERVER_URL": server, "DCS_API_TOKEN": token}
         sd = tmp_path / "sd"
         made = invoke(
             "station", "new", "--ca", str(ca_dir), "--station-id", "st-lobby-z",
@@ -60,21 +76,23 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
         assert made.exit_code == 0, made.output
         bundle = ca_dir / "stations/st-lobby-z"
         args = ["station", "enroll", "--bundle", str(bundle), "--target", str(sd),
-                "--fleet-root", str(ca_dir / "root.crt.pem"),
-                "--server-config", str(server_config), "--by", "somchai"]  # fmt: skip
-        first = invoke(*args)
+                "--fleet-root", str(ca_dir / "root.crt.pem"), "--by", "somchai"]  # fmt: skip
+        first = invoke(*args, "--server-url", server, "--token", token)
         assert first.exit_code == 0 and "st-lobby-z enrolled" in first.output, first.output
-        assert "already enrolled" in invoke(*args).output
+        assert "recorded on the server" in first.output
+        again = invoke(*args, env=on_server)  # the same, from the environment
+        assert "already enrolled" in again.output
+        assert "already on the server's record" in again.output
+        assert all(token not in result.output for result in (first, again))
 
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": upgrade_url(f"sqlite:///{tmp_path / 'server.sqlite3'}"),
-            }
-        )
-        with app.app_context(), database.connection_context():
+        with database.connection_context():
             (entry,) = history("st-lobby-z")
             assert entry.enrolled_by == "somchai" and entry.kind == "enrol"
+            enrol_station(  # its replica, so the decommission has one to wipe
+                "st-lobby-z",
+                "building-1",
+                X25519PrivateKey.generate().public_key().public_bytes_raw(),
+            )
 
         # The daemon runs from the enrolled bundle and reaches the broker with its certificate.
         config = sd / "etc/dcs/bundle/station.toml"
@@ -104,20 +122,47 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
         )  # fmt: skip
         assert refused.returncode != 0 and "altered" in refused.stderr
 
-        rotated = invoke("station", "rotate", "--ca", str(ca_dir), "--bundle", str(bundle))
-        assert rotated.exit_code == 0 and "re-signed" in rotated.output
-        assert invoke(*args).exit_code == 0  # re-enrolled over the edited card
+        rotated = invoke(
+            "station", "rotate", "--ca", str(ca_dir), "--bundle", str(bundle), env=on_server
+        )
+        assert rotated.exit_code == 0 and "re-signed" in rotated.output, rotated.output
+        assert "rotation to certificate" in rotated.output
+        assert invoke(*args, env=on_server).exit_code == 0  # re-enrolled over the edited card
 
         gone = invoke(
             "station", "decommission", "--ca", str(ca_dir), "--station-id", "st-lobby-z",
-            "--on-site", str(sd),
+            "--on-site", str(sd), env=on_server,
         )  # fmt: skip
-        assert gone.exit_code == 0 and "CRL republished" in gone.output
+        assert gone.exit_code == 0 and "CRL republished" in gone.output, gone.output
+        assert "marked 2 certificate(s) decommissioned" in gone.output  # the first and rotated
+        assert "wipe_replica queued" in gone.output
         assert not (sd / "etc/dcs/bundle").exists()
         assert b"BEGIN X509 CRL" in (ca_dir / "crl.pem").read_bytes()
         again = invoke("station", "decommission", "--ca", str(ca_dir), "--station-id", "st-lobby-z")
         assert again.exit_code == 1 and "no live certificate" in again.output
+
+        with database.connection_context():
+            kinds = [entry.kind for entry in reversed(history("st-lobby-z"))]
+            assert kinds == ["enrol", "rotate", "enrol", "decommission", "decommission"]
+            assert {entry.enrolled_by for entry in history("st-lobby-z")} == {
+                "somchai",
+                "field-laptop-1",  # no --by: the token's name
+            }
+            actors = {
+                event.action: event.actor
+                for event in AuditEvent.select().where(AuditEvent.subject == "st-lobby-z")
+                if event.action.startswith(("station.", "command."))
+            }
+            assert actors == {
+                "station.enrol": "field-laptop-1",
+                "station.rotate": "field-laptop-1",
+                "station.decommission": "field-laptop-1",
+                "command.wipe_replica": "field-laptop-1",
+            }
+            (wipe,) = CommandRecord.select().where(CommandRecord.station_id == "st-lobby-z")
+            assert (wipe.name, wipe.status) == ("wipe_replica", "pending")
     finally:
+        stack.close()
         broker.cleanup()
         database.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +23,15 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """``app`` on a free loopback port in a thread; yields its base URL, stops at exit."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+def serving(app: Flask, ssl_context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """``app`` on a free loopback port in a thread (https with ``ssl_context``); yields its base
+    URL, stops at exit."""
+    server = make_server("127.0.0.1", free_port(), app, threaded=True, ssl_context=ssl_context)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        scheme = "https" if ssl_context is not None else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(10)

@@ -1,4 +1,8 @@
-"""``dcs-provision station selftest``: devices, hardening and a round trip to the server."""
+"""``dcs-provision station``: new, enroll, rotate, decommission, and the on-site self-test.
+
+enroll, rotate and decommission record the step on the central server through its API
+(``--server-url`` and an API token), never through its database.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,24 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from provisioning.cli.common import ca_dir_option, open_ca, passphrase_option
+from provisioning.cli.common import (
+    ca_dir_option,
+    connect,
+    open_ca,
+    passphrase_option,
+    server_options,
+)
+from provisioning.server_api import (
+    COMMAND_SCOPE,
+    ENROL_SCOPE,
+    CertificateFacts,
+    ServerApi,
+    ServerApiError,
+)
+
+technician_option = click.option(
+    "--by", "technician", help="Who does it on site (default: the API token's name)."
+)
 
 
 @click.group()
@@ -78,12 +99,6 @@ def _round_trip(config, timeout_s: float) -> tuple[str, str]:  # type: ignore[no
     except (StationError, OSError) as exc:
         return "fail", f"{type(exc).__name__}: {exc}"
     return "ok", f"the server answered ({response.status}) in {elapsed:.0f} ms"
-
-
-def _fingerprint(cert) -> str:  # type: ignore[no-untyped-def]
-    from cryptography.hazmat.primitives import hashes
-
-    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 @station.command("new")
@@ -160,23 +175,24 @@ def new(
     required=True,
     help="The fleet root certificate (the CA's root.crt.pem).",
 )
-@click.option(
-    "--server-config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Record the enrolment on the central server (its TOML config).",
-)
-@click.option("--by", "technician", default="technician", show_default=True)
+@technician_option
+@server_options
 def enroll(
-    bundle: Path, target: Path, fleet_root: Path, server_config: Path | None, technician: str
+    bundle: Path,
+    target: Path,
+    fleet_root: Path,
+    technician: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_ca: Path | None,
 ) -> None:
     """Verify the bundle, write it onto the target (idempotent), record who enrolled it."""
     import shutil
 
-    from cryptography import x509
-
     from device.bundle import BundleError, verify_bundle
     from provisioning.bundle import enroll as install
 
+    api = connect(server_url, token, server_ca, ENROL_SCOPE)
     try:
         manifest = verify_bundle(bundle, fleet_root)
     except BundleError as exc:
@@ -185,28 +201,28 @@ def enroll(
     root_copy = Path(target) / "etc/dcs/fleet-root.crt.pem"
     if not root_copy.exists():
         shutil.copyfile(fleet_root, root_copy)
-    cert = x509.load_pem_x509_certificate((installed / "secrets/station.crt.pem").read_bytes())
-    if server_config is not None and changed:
-        _record(server_config, manifest["station_id"], cert, technician, "enrol")
-    Console().print(
-        f"{manifest['station_id']} {'enrolled' if changed else 'already enrolled'} in {installed}"
-    )
+    station_id = manifest["station_id"]
+    console = Console()
+    console.print(f"{station_id} {'enrolled' if changed else 'already enrolled'} in {installed}")
+    if api is None:
+        console.print("not recorded on the server (no --server-url)")
+        return
+    certificate = _certificate(installed)
+    try:
+        _, created = api.record_enrolment(station_id, certificate, technician)
+    except ServerApiError as exc:
+        raise click.ClickException(
+            f"written on the card but not recorded on the server: {exc}; run it again"
+        ) from None
+    state = "recorded on the server" if created else "already on the server's record"
+    console.print(f"enrolment of certificate {certificate.serial} {state}", soft_wrap=True)
 
 
-def _record(server_config: Path, station_id: str, cert, by: str, kind: str) -> None:  # type: ignore[no-untyped-def]
-    from sync_server.db import database
-    from sync_server.fleet.enrollments import record_enrollment
+def _certificate(bundle: Path) -> CertificateFacts:
+    from cryptography import x509
 
-    app = _server_app(server_config)
-    with app.app_context(), database.connection_context():
-        record_enrollment(
-            station_id,
-            serial=format(cert.serial_number, "x"),
-            sha256=_fingerprint(cert),
-            not_after=cert.not_valid_after_utc,
-            by=by,
-            kind=kind,
-        )
+    pem = (bundle / "secrets/station.crt.pem").read_bytes()
+    return CertificateFacts.of(x509.load_pem_x509_certificate(pem))
 
 
 @station.command("rotate")
@@ -216,44 +232,72 @@ def _record(server_config: Path, station_id: str, cert, by: str, kind: str) -> N
     "--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
 )
 @click.option("--days", default=730, show_default=True)
-def rotate(ca_dir: Path, passphrase_file: Path | None, bundle: Path, days: int) -> None:
+@technician_option
+@server_options
+def rotate(
+    ca_dir: Path,
+    passphrase_file: Path | None,
+    bundle: Path,
+    days: int,
+    technician: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_ca: Path | None,
+) -> None:
     """A new key and certificate for the same station id, the bundle re-signed (then enroll)."""
     import json
 
     from provisioning.bundle import StationPlan, build
 
+    api = connect(server_url, token, server_ca, ENROL_SCOPE)
     authority = open_ca(ca_dir, passphrase_file)
     try:
         plan = StationPlan(**json.loads((bundle / "plan.json").read_text()))
     except (OSError, TypeError, ValueError) as exc:
         raise click.ClickException(f"not a bundle made by `station new`: {exc}") from None
     build(authority, plan, bundle, days=days)
-    Console().print(f"{plan.station_id}: new certificate, bundle re-signed; enroll it again")
+    console = Console()
+    console.print(f"{plan.station_id}: new certificate, bundle re-signed; enroll it again")
+    if api is None:
+        return
+    certificate = _certificate(bundle)
+    try:
+        _, created = api.record_rotation(plan.station_id, certificate, technician)
+    except ServerApiError as exc:
+        raise click.ClickException(f"the rotation is not recorded on the server: {exc}") from None
+    state = "recorded on the server" if created else "already on the server's record"
+    console.print(f"rotation to certificate {certificate.serial} {state}", soft_wrap=True)
 
 
 @station.command("decommission")
 @ca_dir_option
 @passphrase_option
 @click.option("--station-id", required=True)
-@click.option("--server-config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--on-site",
     "target",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Also wipe the mounted station's bundle and data here.",
 )
+@technician_option
+@server_options
 def decommission(
     ca_dir: Path,
     passphrase_file: Path | None,
     station_id: str,
-    server_config: Path | None,
     target: Path | None,
+    technician: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_ca: Path | None,
 ) -> None:
     """Revoke its certificate, republish the CRL, wipe its replica (remotely or on site)."""
     import shutil
 
     from provisioning.pki import PkiError
 
+    # The token is checked before the revocation, which cannot be undone or repeated.
+    api = connect(server_url, token, server_ca, ENROL_SCOPE, COMMAND_SCOPE)
     authority = open_ca(ca_dir, passphrase_file)
     try:
         serials = authority.revoke(station_id)
@@ -264,37 +308,33 @@ def decommission(
         f"revoked {', '.join(serials)}; CRL republished: {ca_dir / 'crl.pem'}", soft_wrap=True
     )
     console.print("copy it to the broker and reload Mosquitto (SIGHUP) to refuse the station now")
-    if server_config is not None:
-        _remote_wipe(server_config, station_id, console)
+    failure = None
+    if api is not None:
+        failure = _decommission_on_server(api, station_id, serials, technician, console)
     if target is not None:
         for part in ("etc/dcs/bundle", "var/lib/dcs"):
             shutil.rmtree(target / part, ignore_errors=True)
         console.print(f"wiped the bundle and data under {target}")
+    if failure:
+        raise click.ClickException(failure)
 
 
-def _remote_wipe(server_config: Path, station_id: str, console: Console) -> None:
-    from sync_server.db import database
-    from sync_server.replicas import ReplicaCommandError, wipe_replica
-
-    app = _server_app(server_config)
-    with app.app_context(), database.connection_context():
-        try:
-            command = wipe_replica(station_id, actor="dcs-provision")
-        except ReplicaCommandError as exc:
-            console.print(f"no replica to wipe: {exc}")
-            return
-    console.print(f"wipe_replica sent (command {command.command_id}); it waits for the station")
-
-
-def _server_app(server_config: Path):  # type: ignore[no-untyped-def]
-    """The central server's app from its TOML config (without touching this process's env)."""
-    import tomllib
-
-    from sync_server import ServerConfigError, create_app
-
+def _decommission_on_server(
+    api: ServerApi, station_id: str, serials: list[str], technician: str | None, console: Console
+) -> str | None:
+    """Record it and queue the remote wipe; what went wrong, if anything."""
     try:
-        with server_config.open("rb") as file:
-            settings = tomllib.load(file)
-        return create_app(settings)
-    except (OSError, tomllib.TOMLDecodeError, ServerConfigError) as exc:
-        raise click.ClickException(f"server config {server_config}: {exc}") from None
+        outcome = api.decommission(station_id, serials, technician)
+    except ServerApiError as exc:
+        return (
+            f"revoked at the CA but not recorded on the server: {exc}; "
+            "send wipe_replica from the dashboard"
+        )
+    marked = len(outcome["decommissioned"])
+    console.print(f"the server marked {marked} certificate(s) decommissioned")
+    if outcome["unknown_serials"]:
+        console.print(f"never recorded there: {', '.join(outcome['unknown_serials'])}")
+    console.print(outcome["message"], soft_wrap=True)
+    if outcome["wipe_outcome"] == "not_sent":
+        return "the remote wipe was not sent; send wipe_replica from the dashboard"
+    return None

@@ -1,8 +1,9 @@
 """The public REST API under ``/api/v1``, its OpenAPI document, and the Prometheus metrics.
 
-Built on flask-smorest: each area is a blueprint whose marshmallow schemas both serialise the
-responses and generate ``/api/v1/openapi.json``. Every endpoint except the health check and
-the document itself needs a bearer token (``dcs-server api-token create``). See docs/api.md.
+Built on flask-smorest: each area is a blueprint whose marshmallow schemas check the requests,
+serialise the responses and generate ``/api/v1/openapi.json``. Every endpoint except the health
+check and the document itself needs a bearer token (``dcs-server api-token create``). See
+docs/api.md.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from flask import Flask, request
 
 API_DESCRIPTION = (
-    "Read-only API of the Digital Citizen Station central server for integrations. "
+    "API of the Digital Citizen Station central server: read-only for integrations, and what "
+    "the technicians' `dcs-provision` records (enrolments, rotations, decommissioning). "
     "Authenticate with `Authorization: Bearer <token>` (tokens: `dcs-server api-token create`). "
     "Errors are JSON: `{code, status, message, errors?}`. No personal data is ever returned."
 )
@@ -21,7 +23,15 @@ def init_app(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     from sync_server import metrics
-    from sync_server.api import docs_page, health, ingest, petitions, stations
+    from sync_server.api import (
+        docs_page,
+        health,
+        ingest,
+        petitions,
+        provisioning,
+        stations,
+        token_info,
+    )
     from sync_server.api.auth import SECURITY_SCHEME
     from sync_server.api.errors import ScopedErrorsApi
 
@@ -35,7 +45,14 @@ def init_app(app: Flask) -> None:
         SECURITY_SCHEME,
         {"type": "http", "scheme": "bearer", "description": "a token from `dcs-server api-token`"},
     )
-    blueprints = (health.blp, petitions.blp, stations.blp, ingest.blp)
+    blueprints = (
+        health.blp,
+        token_info.blp,
+        petitions.blp,
+        stations.blp,
+        provisioning.blp,
+        ingest.blp,
+    )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     metrics.init_app(app)

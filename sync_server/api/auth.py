@@ -1,7 +1,8 @@
 """Bearer-token authentication for the API and the metrics.
 
-``require_scope(scope)`` wraps a view: no token or an unknown or revoked one answers 401
-with ``WWW-Authenticate: Bearer``; a live token without the scope answers 403 (RFC 6750).
+``require_scope(*scopes)`` wraps a view: no token or an unknown or revoked one answers 401
+with ``WWW-Authenticate: Bearer``; a live token without every scope named answers 403
+(RFC 6750). Naming no scope admits any live token.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ def current_token() -> ApiToken | None:
     return g.get("api_token")
 
 
-def authorise(scope: str) -> ApiToken:
-    """Check this request's bearer token for ``scope``; abort with 401 or 403 otherwise."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+def authorise(*scopes: str) -> ApiToken:
+    """Check this request's bearer token for every one of ``scopes``; abort with 401 or 403."""
+    if unknown := [scope for scope in scopes if scope not in SCOPES]:
+        raise ValueError(f"unknown scope {unknown[0]!r}")
     secret = bearer_secret()
     if secret is None:
         abort(
@@ -51,13 +52,14 @@ def authorise(scope: str) -> ApiToken:
             message="the API token is unknown or revoked",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
         )
-    if scope not in token.scope_set:
+    if missing := [scope for scope in scopes if scope not in token.scope_set]:
         abort(
             403,
-            message=f"the API token lacks the scope {scope}",
+            message=f"the API token lacks the scope {' and '.join(missing)}",
             headers={
                 "WWW-Authenticate": (
-                    f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
+                    f'Bearer realm="{REALM}", error="insufficient_scope", '
+                    f'scope="{" ".join(scopes)}"'
                 )
             },
         )
@@ -65,13 +67,13 @@ def authorise(scope: str) -> ApiToken:
     return token
 
 
-def require_scope(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A view decorator: the request must carry a live token with ``scope``."""
+def require_scope(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A view decorator: the request must carry a live token with every one of ``scopes``."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            authorise(scope)
+            authorise(*scopes)
             return view(*args, **kwargs)
 
         return wrapper
@@ -80,17 +82,23 @@ def require_scope(scope: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
 
 def documented_scope(
-    blueprint: Any, scope: str
+    blueprint: Any, *scopes: str
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``require_scope`` plus its OpenAPI documentation (security, 401 and 403) on ``blueprint``."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        view = require_scope(scope)(view)
-        view = blueprint.doc(
-            security=[{SECURITY_SCHEME: []}],
-            description=f"Needs a token with the scope `{scope}`.",
-        )(view)
+        view = require_scope(*scopes)(view)
+        view = blueprint.doc(security=[{SECURITY_SCHEME: []}], description=_needs(scopes))(view)
         view = blueprint.alt_response(401, response="UNAUTHORIZED")(view)
+        if not scopes:
+            return view
         return blueprint.alt_response(403, response="FORBIDDEN")(view)
 
     return decorator
+
+
+def _needs(scopes: tuple[str, ...]) -> str:
+    if not scopes:
+        return "Needs any live token."
+    named = " and ".join(f"`{scope}`" for scope in scopes)
+    return f"Needs a token with the scope{'s' if len(scopes) > 1 else ''} {named}."

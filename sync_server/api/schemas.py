@@ -1,6 +1,9 @@
-"""The API's response and argument schemas (marshmallow); the OpenAPI document is built from them.
+"""The API's request, response and argument schemas (marshmallow); the OpenAPI document is
+built from them.
 
 Nothing here carries personal data: no phone, citizen id, name, form content or comment.
+Every rule a request must follow is in its schema (a pattern, a length), so the document
+promises exactly what the server accepts.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from sync_server.api.fields import UtcDateTime
+from sync_server.api.fields import UtcDateTime, UtcInput, WholeMatch
 
 
 class HealthSchema(ma.Schema):
@@ -115,3 +118,109 @@ class RejectionArgsSchema(ma.Schema):
         validate=validate.Range(min=1, max=1000),
         metadata={"description": "how many of the latest to return"},
     )
+
+
+#: A certificate serial as ``dcs-provision`` writes it: lowercase hex, no leading zeros needed.
+SERIAL_PATTERN = r"^[0-9a-f]{1,64}$"
+#: A name a person reads back: no control characters.
+PRINTABLE_NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
+
+
+def serial_field(**kwargs: object) -> fields.String:
+    """A certificate serial, validated and documented alike."""
+    return fields.String(
+        validate=WholeMatch(SERIAL_PATTERN, error="a lowercase hex serial of 1 to 64 digits"),
+        metadata={"example": "5f1c0e7a9b"},
+        **kwargs,
+    )
+
+
+class CertificateSchema(ma.Schema):
+    """A station certificate as the CA issued it."""
+
+    serial = serial_field(required=True)
+    sha256 = fields.String(
+        required=True,
+        validate=WholeMatch(r"^[0-9a-f]{64}$", error="64 lowercase hex digits"),
+        metadata={"description": "SHA-256 of the DER certificate, lowercase hex"},
+    )
+    not_after = UtcInput(required=True, metadata={"description": "its expiry"})
+
+
+def technician_field() -> fields.String:
+    """Who did it on site; the token's name when left out."""
+    return fields.String(
+        validate=WholeMatch(PRINTABLE_NAME_PATTERN, error="1 to 64 printable characters"),
+        metadata={"description": "who did it on site (default: the token's name)"},
+    )
+
+
+class CertificateEventSchema(ma.Schema):
+    """An enrolment or a rotation: the station's new certificate and who installed it."""
+
+    certificate = fields.Nested(CertificateSchema, required=True)
+    technician = technician_field()
+
+
+class EnrolmentRecordSchema(ma.Schema):
+    """One event of a station's enrolment history."""
+
+    station_id = fields.String(required=True, metadata={"example": "st-lobby-a"})
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["enrol", "rotate", "decommission"]),
+        metadata={"example": "enrol"},
+    )
+    certificate_serial = fields.String(required=True)
+    certificate_sha256 = fields.String(required=True)
+    not_after = UtcDateTime(required=True)
+    enrolled_at = UtcDateTime(required=True)
+    enrolled_by = fields.String(required=True, metadata={"description": "the technician"})
+
+
+class DecommissionRequestSchema(ma.Schema):
+    """The certificates the CA revoked, and who decommissioned the station."""
+
+    revoked_serials = fields.List(
+        serial_field(),
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "what `dcs-provision station decommission` revoked"},
+    )
+    technician = technician_field()
+
+
+class WipeCommandSchema(ma.Schema):
+    """The ``wipe_replica`` command queued for the station (shown on the dashboard too)."""
+
+    command_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"example": "pending"})
+    expires_at = UtcDateTime(
+        required=True, metadata={"description": "an offline station ignores it after this"}
+    )
+
+
+class DecommissionSchema(ma.Schema):
+    """What the server did: the certificates it marked, and the wipe it queued."""
+
+    station_id = fields.String(required=True)
+    decommissioned = fields.List(fields.Nested(EnrolmentRecordSchema), required=True)
+    unknown_serials = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "revoked serials never recorded here (audited only)"},
+    )
+    wipe = fields.Nested(WipeCommandSchema, allow_none=True, required=True)
+    wipe_outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(["queued", "no_replica", "not_sent"]),
+        metadata={"description": "not_sent: the broker was unreachable (the replica is suspended)"},
+    )
+    message = fields.String(required=True, metadata={"description": "the outcome, for a person"})
+
+
+class TokenInfoSchema(ma.Schema):
+    """The token a request carries: its name and scopes (never the token itself)."""
+
+    name = fields.String(required=True, metadata={"example": "provisioning"})
+    scopes = fields.List(fields.String(), required=True)

@@ -1,11 +1,14 @@
-"""What an API token may read (kept apart from the models so the CLI can list them cheaply)."""
+"""What an API token may read or do (apart from the models, so the CLI lists them cheaply)."""
 
 from __future__ import annotations
 
-#: ``metrics:read`` is for Prometheus; the others are API areas.
+#: ``metrics:read`` is for Prometheus; ``stations:enroll`` and ``stations:command`` are for
+#: the technicians' ``dcs-provision``; the others are read-only API areas.
 SCOPES: dict[str, str] = {
     "petitions:read": "petition status and status history (never personal data)",
     "stations:read": "the fleet: presence, sync figures, device gauges",
     "ingest:read": "ingest counters and rejected messages (never their content)",
     "metrics:read": "the Prometheus exposition at /metrics",
+    "stations:enroll": "record station enrolments and certificate rotations (dcs-provision)",
+    "stations:command": "queue commands to stations: decommissioning's replica wipe",
 }
