@@ -56,7 +56,7 @@ def _daemon_to_applied(config: Path, env: dict[str, str], database, petition_mod
 
 def run(quick: bool = False) -> list[Row]:
     """Time the provisioning steps; print each; return the summary rows."""
-    from provisioning.broker_tls import TlsBroker
+    from devtools.broker_tls import TlsBroker
     from provisioning.cli import main as provision
     from provisioning.pki import CertificateAuthority
     from sync_server import broker_settings, create_app

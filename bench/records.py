@@ -35,8 +35,8 @@ from contract import ReplicaContent
 from contract.replica_seal import open_part, raw_public
 from device.replica.store import ReplicaStore
 from device.store import Store
-from provisioning.synthetic import residents
-from provisioning.synthetic_history import history
+from devtools.synthetic import residents
+from devtools.synthetic_history import history
 from sync_server.db import bind, database, write_transaction
 from sync_server.records.changes import latest_change_id
 from sync_server.records.models import RecordChange

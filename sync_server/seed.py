@@ -1,7 +1,7 @@
 """Seeding the master records with synthetic residents (demo, tests, load): never real people.
 
-Each resident of :func:`provisioning.synthetic.residents` gets the summary row, the
-details of :mod:`provisioning.synthetic_history`, a population record, accounts, children,
+Each resident of :func:`devtools.synthetic.residents` gets the summary row, the
+details of :mod:`devtools.synthetic_history`, a population record, accounts, children,
 and one change-log entry (so stations that already hold a replica receive newcomers).
 Rows go in with one prepared statement per table and chunk (``bulk_insert``). Residents
 already present are skipped, so seeding twice with the same seed changes nothing.
@@ -18,8 +18,8 @@ from itertools import islice
 
 import peewee
 
-from provisioning.synthetic import SyntheticResident, residents
-from provisioning.synthetic_history import InsuredHistory, SyntheticChild, history
+from devtools.synthetic import SyntheticResident, residents
+from devtools.synthetic_history import InsuredHistory, SyntheticChild, history
 from sync_server.records.bulk import bulk_insert
 from sync_server.records.changes import log_changes
 from sync_server.records.passwords import hash_password

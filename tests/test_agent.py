@@ -142,7 +142,7 @@ def test_station_cli_errors_are_messages_not_tracebacks(tmp_path, broker):
 
 
 def test_station_cli_lookup_prints_the_servers_answer(tmp_path, broker, server_app, ingest):
-    from provisioning.synthetic import residents
+    from devtools.synthetic import residents
     from sync_server.seed import seed_insured
     from tests.conftest import station_config
 

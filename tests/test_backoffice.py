@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server.backoffice import service
 from sync_server.backoffice.service import QueueFilter
 from sync_server.db import bind, database

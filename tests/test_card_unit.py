@@ -18,6 +18,13 @@ from hypothesis import strategies as st
 from PIL import Image
 from stdnum.th import pin
 
+from devtools.synthetic import (
+    cli,
+    residents,
+    synthetic_photo,
+    write_card_file,
+    write_card_files,
+)
 from hardware.backend import env_var
 from hardware.card import CardConfig, CardEvent, ThaiIdCardReader, apdu, card_config_from_dict
 from hardware.card.record import (
@@ -43,13 +50,6 @@ from hardware.exc import (
     NoCardError,
     NotThaiIdCardError,
     ReaderUnavailableError,
-)
-from provisioning.synthetic import (
-    cli,
-    residents,
-    synthetic_photo,
-    write_card_file,
-    write_card_files,
 )
 from tests.helpers import wait_until
 

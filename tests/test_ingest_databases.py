@@ -8,7 +8,7 @@ import pytest
 
 from contract import Transaction
 from device.store.ids import new_tx_id, petition_number
-from provisioning.synthetic import residents
+from devtools.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from provisioning.synthetic import residents
+from devtools.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch

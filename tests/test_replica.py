@@ -32,7 +32,8 @@ from contract import (
 from contract.replica_seal import raw_public, seal_part
 from device.config import ReplicaConfig
 from device.station import Station, build_station
-from provisioning.broker import SERVER_USER, LocalBroker
+from devtools.broker import LocalBroker
+from provisioning.broker import SERVER_USER
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.models import InsuredPerson

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
-from provisioning.synthetic import residents
+from devtools.synthetic import residents
 from sync_server.models import AppliedTransaction, InsuredPerson, Petition, Station
 from sync_server.seed import seed_insured
 from tests.api_tokens import bearer

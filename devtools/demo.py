@@ -28,12 +28,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from provisioning import synthetic
-from provisioning.broker_tls import TlsBroker
-from provisioning.cardstack import CardStackError, LocalPcscd
-from provisioning.net import free_port, wait_for_port
+from devtools import synthetic
+from devtools.broker_tls import TlsBroker
+from devtools.cardstack import CardStackError, LocalPcscd
+from devtools.net import free_port, wait_for_port
+from devtools.synthetic import write_card_files
 from provisioning.pki import CertificateAuthority
-from provisioning.synthetic import write_card_files
 
 STATIONS = ("st-lobby-a", "st-lobby-b")
 console = Console()
