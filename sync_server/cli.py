@@ -13,6 +13,7 @@ from sync_server.api.cli import api_token
 from sync_server.config import ServerConfigError
 from sync_server.db import database
 from sync_server.operators.cli import operator_cli
+from sync_server.records.cli import records_cli
 
 
 @click.group()
@@ -190,6 +191,9 @@ main.add_command(api_token)
 
 
 main.add_command(operator_cli)
+
+
+main.add_command(records_cli)
 
 
 @main.command("alarms")
