@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -36,6 +37,10 @@ def _population(
         birth_year=birth_year,
         address=address,
     )
+
+
+def _baht(amount: Decimal) -> str:
+    return f"{amount:.2f}"
 
 
 def _identity(identity: IdentityAccount | None) -> f.Identity | None:
@@ -69,9 +74,28 @@ def resident_line(
             card_issued_on=h.entitlement.card_issued_on,
             card_expires_on=h.entitlement.card_expires_on,
         ),
-        contributions=[f.ContributionYear(**row._asdict()) for row in h.contributions],
-        benefits=[f.BenefitClaim(**row._asdict()) for row in h.benefits],
-        old_age_savings=[f.SavingsYear(**row._asdict()) for row in h.old_age_savings],
+        contributions=[
+            f.ContributionYear(year=c.year, payments=c.payments, amount=_baht(c.amount))
+            for c in h.contributions
+        ],
+        benefits=[
+            f.BenefitClaim(
+                paid_on=b.paid_on,
+                benefit_type=b.benefit_type,
+                method=b.method,
+                amount=_baht(b.amount),
+            )
+            for b in h.benefits
+        ],
+        old_age_savings=[
+            f.SavingsYear(
+                year=s.year,
+                employee=_baht(s.employee),
+                employer=_baht(s.employer),
+                government=_baht(s.government),
+            )
+            for s in h.old_age_savings
+        ],
         population=_population(r, r.birth_year, address),
         insurance_account=None
         if account is None

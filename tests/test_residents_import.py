@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ from sync_server.records.residents_file import (
 from sync_server.records.residents_import import MAX_PROBLEMS, import_residents
 
 AS_OF = date(2026, 11, 24)
+MONEY_PROBLEM = 'must be baht as a string with at most two decimals, below 10^12 ("4500.00")'
 TABLES = (
     InsuredPerson,
     Entitlement,
@@ -99,7 +101,7 @@ def test_import_writes_every_table_and_the_counts_match(db, tmp_path):
     first = decode_line(lines[0], 1)
     record = insured_record(first.citizen_id)
     assert record.summary.contributions_count == sum(c.payments for c in first.contributions)
-    assert record.summary.benefits_baht == sum(b.amount for b in first.benefits)
+    assert record.summary.benefits_baht == sum(Decimal(b.amount) for b in first.benefits)
     assert all(a.password_hash.startswith("$argon2id$") for a in InsuranceAccount.select())
 
 
@@ -132,8 +134,14 @@ BAD_LINES = [
     (
         lambda r: r["contributions"][0].update(amount="1.001"),
         "contributions[0].amount",
-        "has more than two decimals",
+        MONEY_PROBLEM,
     ),
+    (
+        lambda r: r["old_age_savings"][0].update(employer=75.5),
+        "old_age_savings[0].employer",
+        MONEY_PROBLEM,
+    ),
+    (lambda r: r.update(citizen_id="123"), "citizen_id", "must be 13 digits"),
     (
         lambda r: r["benefits"].append(dict(r["benefits"][0], method="cash")),
         "benefits[{n}].method",
@@ -226,4 +234,4 @@ def test_the_command_line_exports_and_imports(server_cli, tmp_path):
     refused = server_cli.invoke(main, ["records", "import", str(bad)])
     assert refused.exit_code == 1
     assert "nothing was written" in refused.output
-    assert "line 13: citizen_id: expected `str` matching regex" in refused.output
+    assert "line 13: citizen_id: must be 13 digits" in refused.output

@@ -93,19 +93,22 @@ def _population(citizen_id: str, p: Population, building: str | None) -> tuple:
     )
 
 
-def _summary(r: Resident) -> tuple:
-    """The summary row; its totals add up the details, as ``updates.refresh_summary`` does."""
+def _summary(
+    r: Resident, contributions: list[tuple], benefits: list[tuple], savings: list[tuple]
+) -> tuple:
+    """The summary row; its totals add up the detail rows, as ``updates.refresh_summary``
+    does."""
     return (
         r.citizen_id,
         r.insured.full_name_th,
         r.insured.full_name_en,
         r.insured.status,
         r.hospital.name if r.hospital.entitled else None,
-        sum((c.amount for c in r.contributions), Decimal(0)),
-        sum(c.payments for c in r.contributions),
-        sum((b.amount for b in r.benefits), Decimal(0)),
-        len(r.benefits),
-        sum((s.employee + s.employer + s.government for s in r.old_age_savings), Decimal(0)),
+        sum((row[3] for row in contributions), Decimal(0)),
+        sum(row[2] for row in contributions),
+        sum((row[4] for row in benefits), Decimal(0)),
+        len(benefits),
+        sum((row[2] + row[3] + row[4] for row in savings), Decimal(0)),
         r.building,
         r.as_of,
     )
@@ -130,14 +133,20 @@ class ResidentRows:
         """Add a new resident's rows; children whose id is in ``present`` are left out.
         Returns the children added."""
         cid = r.citizen_id
-        self.persons.append(_summary(r))
+        contributions = [(cid, c.year, c.payments, Decimal(c.amount)) for c in r.contributions]
+        benefits = [
+            (cid, b.paid_on, b.benefit_type, b.method, Decimal(b.amount)) for b in r.benefits
+        ]
+        savings = [
+            (cid, s.year, Decimal(s.employee), Decimal(s.employer), Decimal(s.government))
+            for s in r.old_age_savings
+        ]
+        self.persons.append(_summary(r, contributions, benefits, savings))
         h = r.hospital
         self.entitlements.append((cid, h.entitled, h.name, h.card_issued_on, h.card_expires_on))
-        self.contributions += [(cid, c.year, c.payments, c.amount) for c in r.contributions]
-        self.benefits += [(cid, b.paid_on, b.benefit_type, b.method, b.amount) for b in r.benefits]
-        self.savings += [
-            (cid, s.year, s.employee, s.employer, s.government) for s in r.old_age_savings
-        ]
+        self.contributions += contributions
+        self.benefits += benefits
+        self.savings += savings
         if (a := r.insurance_account) is not None:
             hashes = _password_hashes()
             password_hash = hashes[int(cid) % len(hashes)]
