@@ -26,6 +26,7 @@ from device.kiosk.server import KioskServer
 from device.station import Station, build_station
 from devtools.broker import LocalBroker
 from devtools.cardstack import LocalPcscd, VirtualCardProcess
+from devtools.seed import seed_records
 from devtools.synthetic import residents, write_card_files
 from hardware.card import CardConfig
 from hardware.printer import PrinterConfig
@@ -38,7 +39,6 @@ from sync_server.ingest.worker import IngestWorker
 from sync_server.replicas import enrol_station
 from sync_server.replicas.keys import public_key_text
 from sync_server.replicas.service import ReplicaService
-from sync_server.seed import seed_records
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

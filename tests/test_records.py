@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from devtools.seed import seed_records
 from devtools.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
@@ -31,7 +32,6 @@ from sync_server.records.updates import (
     remove_insured,
     set_insured_status,
 )
-from sync_server.seed import seed_records
 from tests.conftest import server_config
 from tests.helpers import wait_until
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
+from devtools.seed import seed_records
 from devtools.synthetic import residents
 from sync_server.models import AppliedTransaction, InsuredPerson, Petition, Station
-from sync_server.seed import seed_insured
 from tests.api_tokens import bearer
 from tests.helpers import wait_until
 
@@ -62,7 +62,7 @@ def test_many_transactions_drain_in_order_without_loss_or_duplicates(
 
 
 def test_live_lookup_answers_from_server_records(server_app, ingest, station_factory):
-    seed_insured(5)
+    seed_records(5)
     person = next(residents(1))
     station = station_factory()
     wait_until(lambda: station.sync.link.connected, "the station to connect")
