@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, machine_header, print_table
+from devtools.cardstack import LocalPcscd, VirtualCardProcess
+from devtools.synthetic import write_card_files
 from hardware.card import CardConfig, CardEvent, ThaiIdCardReader, apdu
 from hardware.card.pcsc import PcscTransport
-from provisioning.cardstack import LocalPcscd, VirtualCardProcess
-from provisioning.synthetic import write_card_files
 
 GUARD_S = 30.0
 

@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 
 from device.store.ids import petition_number
-from provisioning.synthetic import synthetic_citizen_id
+from devtools.synthetic import synthetic_citizen_id
 
 #: A realistic petition as a lobby kiosk files it (Thai text is 3 bytes a character in UTF-8).
 _SUBJECTS = (

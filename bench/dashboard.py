@@ -31,7 +31,8 @@ from pathlib import Path
 from bench.common import Row, fmt
 from contract import Channel, Heartbeat, encode, station_topic
 from contract.transport import BrokerSettings, new_client
-from provisioning.broker import SERVER_USER, LocalBroker
+from devtools.broker import LocalBroker
+from provisioning.broker import SERVER_USER
 
 STATIONS = 5_000
 HEARTBEAT_STATIONS = 2_000

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.card import percentile
 from bench.common import Row
-from provisioning.cardstack import LocalPcscd
+from devtools.cardstack import LocalPcscd
 
 PAINTED = "() => document.body.dataset.page === '{page}' && window.kioskPaintedAt"
 

@@ -60,9 +60,9 @@ def run(quick: bool = False) -> list[Row]:
     """Time the provisioning steps; print each; return the summary rows."""
     from werkzeug.serving import make_server
 
-    from provisioning.broker_tls import TlsBroker
+    from devtools.broker_tls import TlsBroker
+    from devtools.net import free_port
     from provisioning.cli import main as provision
-    from provisioning.net import free_port
     from provisioning.pki import CertificateAuthority
     from sync_server import broker_settings, create_app
     from sync_server.api.tokens import create_token

@@ -1,6 +1,6 @@
 """End-to-end sync throughput: station outboxes -> Mosquitto -> ingest worker -> acks.
 
-Every scenario gets a fresh broker (:class:`provisioning.broker.LocalBroker`, default
+Every scenario gets a fresh broker (:class:`devtools.broker.LocalBroker`, default
 limits), a fresh server database (SQLite) and fresh stations, each role in its own process:
 
 * the server is the real ``dcs-server ingest`` command, configured by ``DCS_*`` variables;
@@ -43,7 +43,8 @@ from bench.common import Row, RssSampler, fmt, mib, petition_body
 from contract import ROOT, Transaction, encode
 from device.store import create_key_file
 from device.store.ids import new_tx_id
-from provisioning.broker import SERVER_USER, LocalBroker
+from devtools.broker import LocalBroker
+from provisioning.broker import SERVER_USER
 from sync_server.migrations import upgrade_url
 
 TARGET_RATE = 5_000.0

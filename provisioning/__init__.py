@@ -1,1 +1,1 @@
-"""The technicians' tools: broker configuration, station bundles, the local demo fleet."""
+"""The technicians' tools: the fleet CA, station bundles, broker configuration, hardening."""

@@ -1,28 +1,22 @@
-"""Mosquitto with TLS client certificates: the production broker setup and its local runner.
+"""Mosquitto with TLS client certificates: the production broker setup.
 
 ``require_certificate`` and ``use_identity_as_username``: a client is who its certificate
 says (the common name), and the same ACL as the password setup confines each station to its
 own topics. The CRL makes a revoked station's certificate useless at the next connect.
+``devtools/broker_tls.py`` runs this very configuration locally (tests, bench, demo).
 """
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
-import subprocess
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioning.broker import (
     SERVER_USER,
-    BrokerError,
     BrokerLimits,
     acl_text,
     persistence_and_limits,
 )
-from provisioning.net import free_port, wait_for_port
 from provisioning.pki import CertificateAuthority, write_key_and_cert
 
 
@@ -74,85 +68,3 @@ def write_broker_config(
 def refresh_crl(ca: CertificateAuthority, directory: Path) -> None:
     """Copy the CA's current CRL to the broker (then reload it: SIGHUP)."""
     shutil.copyfile(ca.directory / "crl.pem", Path(directory) / "crl.pem")
-
-
-@dataclass
-class TlsBroker:
-    """Mosquitto with a generated TLS config on a free loopback port; stopped by pid."""
-
-    ca: CertificateAuthority
-    directory: Path | None = None
-    host: str = "127.0.0.1"
-    port: int = 0
-    process: subprocess.Popen | None = None
-    limits: BrokerLimits = field(default_factory=BrokerLimits)
-    _made_directory: bool = False
-
-    @property
-    def server_cert(self) -> tuple[Path, Path]:
-        """The server workers' client certificate and key."""
-        clients = self.directory / "clients"  # type: ignore[operator]
-        return clients / f"{SERVER_USER}.crt.pem", clients / f"{SERVER_USER}.key.pem"
-
-    @property
-    def chain(self) -> Path:
-        """The CA chain clients verify the broker with."""
-        return self.directory / "chain.pem"  # type: ignore[operator]
-
-    def start(self) -> TlsBroker:
-        """Write the config and start Mosquitto; wait until it accepts connections."""
-        if self.directory is None:
-            # Under the system temp dir: Mosquitto runs as its own user, which often cannot
-            # traverse a pytest or home directory above the one it is given.
-            self.directory = Path(tempfile.mkdtemp(prefix="dcs-mosquitto-tls-"))
-            self._made_directory = True
-        self.port = self.port or free_port(self.host)
-        conf = write_broker_config(
-            self.ca, self.directory, host=self.host, port=self.port, limits=self.limits
-        )
-        self._hand_over()
-        log = open(self.directory / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        if not wait_for_port(self.host, self.port):
-            self.stop()
-            raise BrokerError(f"mosquitto did not start; see {self.directory / 'mosquitto.log'}")
-        return self
-
-    def reload_crl(self) -> None:
-        """Copy the CA's CRL in and make Mosquitto re-read its config (SIGHUP, by pid)."""
-        refresh_crl(self.ca, self.directory)  # type: ignore[arg-type]
-        self._hand_over()
-        if self.process is not None:
-            self.process.send_signal(1)
-
-    def _hand_over(self) -> None:
-        # Run as root, Mosquitto drops to its own user, which must read its files.
-        if os.geteuid() != 0:
-            return
-        try:
-            pwd.getpwnam("mosquitto")
-        except KeyError:
-            return
-        for path in [self.directory, *self.directory.rglob("*")]:  # type: ignore[union-attr]
-            shutil.chown(path, "mosquitto", "mosquitto")
-
-    def cleanup(self) -> None:
-        """Stop, and delete the directory when this runner made it."""
-        self.stop()
-        if self._made_directory and self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def stop(self) -> None:
-        """SIGTERM by pid, then SIGKILL if it lingers; safe twice."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None

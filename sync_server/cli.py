@@ -1,4 +1,4 @@
-"""``dcs-server``: run the ingest workers, seed synthetic records."""
+"""``dcs-server``: the central server's workers and administration commands."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sync_server.config import ServerConfigError
 from sync_server.db import database
 from sync_server.migrations.cli import db_cli
 from sync_server.operators.cli import operator_cli
+from sync_server.records.cli import records_cli
 
 
 @click.group()
@@ -65,23 +66,6 @@ def kiosk(worker_id: str) -> None:
         click.echo(f"kiosk-services worker {worker_id} running", err=True)
         stop.wait()
     click.echo(f"kiosk-services worker {worker_id} stopped", err=True)
-
-
-@main.command("seed")
-@click.option("--count", default=200, show_default=True, help="Synthetic residents to create.")
-@click.option("--seed", default=2026, show_default=True, help="Random seed (reproducible).")
-@click.option("--buildings", default=4, show_default=True, help="Buildings to spread them over.")
-def seed(count: int, seed: int, buildings: int) -> None:
-    """Create synthetic residents with full records (never real people)."""
-    from sync_server.seed import seed_records
-
-    try:
-        create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    with database.connection_context():
-        created = seed_records(count, seed, buildings=buildings)
-    click.echo(f"{created} synthetic residents added ({count - created} of {count} were there)")
 
 
 @main.command()
@@ -216,6 +200,9 @@ def sms_worker() -> None:
         click.echo("sms outbox worker running", err=True)
         stop.wait()
     click.echo("sms outbox worker stopped", err=True)
+
+
+main.add_command(records_cli)
 
 
 @main.command("alarms")

@@ -10,8 +10,10 @@ import pytest
 from device.config import StationConfig, config_from_dict
 from device.station import Station, build_station
 from device.store import create_key_file
-from provisioning.broker import SERVER_USER, BrokerLimits, LocalBroker
-from provisioning.cardstack import CardStackError, LocalPcscd
+from devtools.broker import LocalBroker
+from devtools.cardstack import CardStackError, LocalPcscd
+from devtools.postgres import PostgresServer
+from provisioning.broker import SERVER_USER, BrokerLimits
 from provisioning.pki import CertificateAuthority
 from sync_server import broker_settings, create_app
 from sync_server.db import database
@@ -19,7 +21,6 @@ from sync_server.ingest.worker import IngestWorker
 from sync_server.migrations import upgrade_url
 from tests.helpers import wait_until
 from tests.operator_fixtures import login_client, make_operator  # noqa: F401 - fixtures
-from tests.pg import PostgresServer
 
 STATION_IDS = ("st-a", "st-b", "st-c")
 

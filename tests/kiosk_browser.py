@@ -24,13 +24,15 @@ from contract.replica_seal import raw_public
 from device.config import KioskConfig, ReplicaConfig
 from device.kiosk.server import KioskServer
 from device.station import Station, build_station
+from devtools.broker import LocalBroker
+from devtools.cardstack import LocalPcscd, VirtualCardProcess
+from devtools.seed import seed_records
+from devtools.synthetic import residents, write_card_files
 from hardware.card import CardConfig
 from hardware.printer import PrinterConfig
 from hardware.printer.config import VirtualConfig
 from hardware.printer.virtual import VirtualPrinter
-from provisioning.broker import SERVER_USER, BrokerLimits, LocalBroker
-from provisioning.cardstack import LocalPcscd, VirtualCardProcess
-from provisioning.synthetic import residents, write_card_files
+from provisioning.broker import SERVER_USER, BrokerLimits
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
@@ -38,7 +40,6 @@ from sync_server.migrations import upgrade_url
 from sync_server.replicas import enrol_station
 from sync_server.replicas.keys import public_key_text
 from sync_server.replicas.service import ReplicaService
-from sync_server.seed import seed_records
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from provisioning.cardstack import LocalPcscd
+from devtools.cardstack import LocalPcscd
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
 

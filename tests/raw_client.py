@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from contract.transport import new_client
-from provisioning.broker import LocalBroker
+from devtools.broker import LocalBroker
 from tests.helpers import wait_until
 
 

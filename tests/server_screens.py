@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.migrations import upgrade_url

@@ -142,11 +142,11 @@ def test_station_cli_errors_are_messages_not_tracebacks(tmp_path, broker):
 
 
 def test_station_cli_lookup_prints_the_servers_answer(tmp_path, broker, server_app, ingest):
-    from provisioning.synthetic import residents
-    from sync_server.seed import seed_insured
+    from devtools.seed import seed_records
+    from devtools.synthetic import residents
     from tests.conftest import station_config
 
-    seed_insured(2)
+    seed_records(2)
     person = next(residents(1))
     toml = tmp_path / "station.toml"
     write_station_toml(toml, station_config(tmp_path, broker))

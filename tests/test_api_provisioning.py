@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server import create_app
 from sync_server.audit.models import AuditEvent
 from sync_server.dashboard.models import CommandRecord

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from flask import Flask
 from hypothesis import HealthCheck, settings
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server import api, create_app
 from sync_server.db import database
 from sync_server.fleet.enrollments import record_enrollment

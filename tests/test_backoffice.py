@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server.audit.models import AuditEvent
 from sync_server.db import bind, database
 from sync_server.petitions import service

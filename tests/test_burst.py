@@ -14,7 +14,8 @@ import pytest
 
 from contract import Channel, Transaction, encode, station_topic
 from device.store.ids import new_tx_id, petition_number
-from provisioning.broker import BrokerLimits, LocalBroker
+from devtools.broker import LocalBroker
+from provisioning.broker import BrokerLimits
 from sync_server import broker_settings
 from sync_server.db import database
 from sync_server.ingest.models import AppliedTransaction

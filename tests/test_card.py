@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from contract.identifiers import is_valid_citizen_id
+from devtools.cardstack import CardStackError, LocalPcscd, VirtualCardProcess
+from devtools.synthetic import write_card_files
 from hardware.card import CardConfig, CardEvent, ThaiIdCard, ThaiIdCardReader, apdu
 from hardware.card.pcsc import PcscTransport
 from hardware.exc import (
@@ -30,8 +32,6 @@ from hardware.exc import (
     NotThaiIdCardError,
     ReaderUnavailableError,
 )
-from provisioning.cardstack import CardStackError, LocalPcscd, VirtualCardProcess
-from provisioning.synthetic import write_card_files
 from tests.helpers import wait_until
 
 GUARD_S = 30.0  # hang guard for every wait below

@@ -16,6 +16,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from contract.identifiers import is_valid_citizen_id
+from devtools.synthetic import (
+    cli,
+    residents,
+    synthetic_photo,
+    write_card_file,
+    write_card_files,
+)
 from hardware.backend import env_var
 from hardware.card import CardConfig, CardEvent, ThaiIdCardReader, apdu, card_config_from_dict
 from hardware.card.record import (
@@ -41,13 +48,6 @@ from hardware.exc import (
     NoCardError,
     NotThaiIdCardError,
     ReaderUnavailableError,
-)
-from provisioning.synthetic import (
-    cli,
-    residents,
-    synthetic_photo,
-    write_card_file,
-    write_card_files,
 )
 from tests.helpers import wait_until
 

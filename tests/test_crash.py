@@ -23,7 +23,8 @@ import pytest
 from contract import Ack, Channel, decode, station_topic
 from device.config import StationConfig
 from device.station import Station
-from provisioning.broker import SERVER_USER, LocalBroker
+from devtools.broker import LocalBroker
+from provisioning.broker import SERVER_USER
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions.models import Petition
 from tests.conftest import station_config

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.net import free_port, wait_for_port
+from devtools.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -8,14 +8,14 @@ import pytest
 
 from contract import Transaction
 from device.store.ids import new_tx_id, petition_number
-from provisioning.synthetic import residents
+from devtools.seed import seed_records
+from devtools.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions.models import Petition
-from sync_server.seed import seed_insured
 from tests.conftest import server_config
 from tests.helpers import wait_until
 
@@ -95,7 +95,7 @@ def test_two_ingest_workers_side_by_side_apply_everything_once(
 
 
 def test_live_lookup_on_this_database(app, ingest_factory, station_factory):
-    seed_insured(3)
+    seed_records(3)
     ingest_factory(app)
     station = station_factory()
     wait_until(lambda: station.sync.link.connected, "the station")

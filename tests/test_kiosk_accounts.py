@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from provisioning.cardstack import LocalPcscd
+from devtools.cardstack import LocalPcscd
 from sync_server.kiosk_services.models import IdentityCredential
 from sync_server.records.accounts import check_password
 from sync_server.records.models import IdentityAccount, InsuranceAccount, PopulationRecord

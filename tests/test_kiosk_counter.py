@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from device.config import KioskConfig
-from provisioning.cardstack import LocalPcscd
+from devtools.cardstack import LocalPcscd
 from sync_server.db import database, utc_now
 from sync_server.operators import sessions
 from sync_server.operators.models import Operator, OperatorSession

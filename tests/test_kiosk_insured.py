@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from provisioning.cardstack import LocalPcscd
+from devtools.cardstack import LocalPcscd
 from sync_server.audit.models import AuditEvent
 from tests.kiosk_browser import KioskStack, chromium, open_page, settled_content, wait_for
 

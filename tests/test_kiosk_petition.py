@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from devtools.cardstack import LocalPcscd
 from hardware.printer.render import render
-from provisioning.cardstack import LocalPcscd
 from sync_server.petitions.models import Petition
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for

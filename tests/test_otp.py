@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server.audit.models import AuditEvent
 from sync_server.db import bind, database
 from sync_server.otp import (

@@ -18,6 +18,7 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
+from devtools.net import free_port, wait_for_port
 from hardware.backend import BackendFallbackWarning
 from hardware.exc import (
     BackendUnavailableError,
@@ -43,7 +44,6 @@ from hardware.printer.config import VirtualConfig
 from hardware.printer.stream import StreamParser, iter_commands
 from hardware.printer.transport import FileTransport, NetworkTransport, SerialTransport
 from hardware.printer.virtual import STATES, VirtualPrinter, VirtualPrinterControl
-from provisioning.net import free_port, wait_for_port
 
 ISSUED = datetime(2025, 3, 12, 7, 5, tzinfo=UTC)  # 14:05 in Bangkok
 

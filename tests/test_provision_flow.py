@@ -14,7 +14,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from provisioning.broker_tls import TlsBroker
+from devtools.broker_tls import TlsBroker
 from provisioning.cli import main as provision
 from provisioning.pki import CertificateAuthority
 from sync_server import create_app

@@ -19,7 +19,7 @@ from contract import Channel, station_topic
 from device.bundle import BundleError, verify_bundle
 from device.config import load_config
 from device.station import build_station
-from provisioning.broker_tls import TlsBroker
+from devtools.broker_tls import TlsBroker
 from provisioning.bundle import StationPlan, build, enroll
 from provisioning.pki import CertificateAuthority, PkiError, write_key_and_cert
 from sync_server import create_app

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from devtools.net import free_port
 from provisioning.cli import main as provision
-from provisioning.net import free_port
 from provisioning.pki import CertificateAuthority, write_key_and_cert
 from provisioning.server_api import CertificateFacts, ServerApi, ServerApiError
 from sync_server import create_app

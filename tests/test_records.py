@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from provisioning.synthetic import residents
+from devtools.seed import seed_records
+from devtools.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch
@@ -33,7 +34,6 @@ from sync_server.records.updates import (
     remove_insured,
     set_insured_status,
 )
-from sync_server.seed import seed_records
 from tests.conftest import server_config
 from tests.helpers import wait_until
 

@@ -32,7 +32,9 @@ from contract import (
 from contract.replica_seal import raw_public, seal_part
 from device.config import ReplicaConfig
 from device.station import Station, build_station
-from provisioning.broker import SERVER_USER, LocalBroker
+from devtools.broker import LocalBroker
+from devtools.seed import seed_records
+from provisioning.broker import SERVER_USER
 from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.records.models import InsuredPerson
@@ -47,7 +49,6 @@ from sync_server.replicas import (
 from sync_server.replicas.keys import public_key_text
 from sync_server.replicas.models import StationReplica
 from sync_server.replicas.service import ReplicaService
-from sync_server.seed import seed_records
 from tests.conftest import server_config, station_config
 from tests.helpers import wait_until
 from tests.raw_client import RawClient

@@ -27,8 +27,8 @@ from contract import (
     encode,
 )
 from contract.replica_seal import ReplicaSealError, open_part, raw_public, seal_part
-from provisioning.synthetic import residents
-from provisioning.synthetic_history import history
+from devtools.synthetic import residents
+from devtools.synthetic_history import history
 from sync_server.replicas.build import Update, seal_update
 
 AS_OF = date(2026, 11, 24)

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from device.hwcli import EXIT_CONFIG, main
+from devtools.cardstack import LocalPcscd, VirtualCardProcess
+from devtools.synthetic import write_card_files
 from hardware.printer.virtual import VirtualPrinter
-from provisioning.cardstack import LocalPcscd, VirtualCardProcess
-from provisioning.synthetic import write_card_files
 from tests.helpers import wait_until
 from tests.test_card import slot_empty
 

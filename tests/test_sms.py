@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server import create_app
 from sync_server.config import ServerConfigError
 from sync_server.db import bind, database

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from provisioning.net import free_port
+from devtools.net import free_port
 from sync_server.audit.models import AuditEvent
 from sync_server.db import bind, database
 from sync_server.ingest.apply import apply_batch

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
-from provisioning.synthetic import residents
+from devtools.seed import seed_records
+from devtools.synthetic import residents
 from sync_server.fleet.models import Station
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions.models import Petition
 from sync_server.records.models import InsuredPerson
-from sync_server.seed import seed_insured
 from tests.api_tokens import bearer
 from tests.helpers import wait_until
 
@@ -65,7 +65,7 @@ def test_many_transactions_drain_in_order_without_loss_or_duplicates(
 
 
 def test_live_lookup_answers_from_server_records(server_app, ingest, station_factory):
-    seed_insured(5)
+    seed_records(5)
     person = next(residents(1))
     station = station_factory()
     wait_until(lambda: station.sync.link.connected, "the station to connect")

@@ -11,7 +11,7 @@ from flask import Flask
 from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
-from provisioning.net import free_port
+from devtools.net import free_port
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -2,7 +2,7 @@
 
 ``python -m hardware.card.virtual --resident FILE`` runs it as its own process; see
 :mod:`hardware.card.virtual.__main__`. Card files are written by
-``python -m provisioning.synthetic cards``.
+``python -m devtools.synthetic cards``.
 """
 
 from hardware.card.virtual.applet import VirtualThaiIdCard

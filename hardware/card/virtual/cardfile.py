@@ -3,7 +3,7 @@
 ``card`` has each text field as the card stores it (``name_th`` is ``prefix#first#middle#last``,
 dates are Buddhist-era ``YYYYMMDD``, the address is ``#``-separated with its Thai prefixes),
 ``photo_jpeg`` the JPEG in base64. ``resident`` (optional, written by
-``provisioning.synthetic``) has the same person as plain values, for tests to compare a read
+``devtools.synthetic``) has the same person as plain values, for tests to compare a read
 against; the virtual card never looks at it.
 """
 

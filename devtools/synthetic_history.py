@@ -1,4 +1,4 @@
-"""Full synthetic histories for the residents of :mod:`provisioning.synthetic`: never real.
+"""Full synthetic histories for the residents of :mod:`devtools.synthetic`: never real.
 
 For each resident: the hospital entitlement and its card dates, contributions by year, paid
 benefit claims, old-age savings by year (employee, employer, government), an insurance
@@ -6,7 +6,7 @@ e-account, an electronic identity account, and some children under 14 registered
 their parent's account (seed 001's guardian link).
 
 Everything comes from a random stream seeded by the citizen id (like the card details), so
-:func:`provisioning.synthetic.residents` is unchanged and a resident always gets the same
+:func:`devtools.synthetic.residents` is unchanged and a resident always gets the same
 history. The details add up exactly to the resident's summary: the payments and baht of
 the contributions, the number and baht of the claims, the old-age savings.
 """
@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import NamedTuple
 
-from provisioning.synthetic import GIVEN_NAMES, SyntheticResident, synthetic_citizen_id
+from devtools.synthetic import GIVEN_NAMES, SyntheticResident, synthetic_citizen_id
 
 CENT = Decimal("0.01")
 

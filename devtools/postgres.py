@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg2
 
-from provisioning.net import free_port, wait_for_port
+from devtools.net import free_port, wait_for_port
 
 
 def _bindir() -> Path:

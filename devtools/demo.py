@@ -2,8 +2,9 @@
 
 A throw-away fleet CA; Mosquitto with the generated TLS configuration (client certificates,
 the station ACL, the CRL) on a free loopback port; the central server on SQLite under gunicorn
-and its workers (connecting with the server certificate); synthetic residents; and two
-stations provisioned like real ones (signed bundle, enrolled, recorded) with virtual hardware: each
+and its workers (connecting with the server certificate); synthetic residents, exported to a
+residents file and imported with ``dcs-server records import``; and two stations
+provisioned like real ones (signed bundle, enrolled, recorded) with virtual hardware: each
 has a virtual Thai ID card in its own slot of a vpcd reader behind the real pcscd (read with
 pyscard, as on a kiosk), a virtual network printer on a loopback port, gpiozero's mock pins and
 the virtual watchdog board. Ctrl-C stops everything by pid.
@@ -28,12 +29,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from provisioning import synthetic
-from provisioning.broker_tls import TlsBroker
-from provisioning.cardstack import CardStackError, LocalPcscd
-from provisioning.net import free_port, wait_for_port
+from devtools import synthetic
+from devtools.broker_tls import TlsBroker
+from devtools.cardstack import CardStackError, LocalPcscd
+from devtools.net import free_port, wait_for_port
+from devtools.residents import export
+from devtools.synthetic import write_card_files
 from provisioning.pki import CertificateAuthority
-from provisioning.synthetic import write_card_files
 
 STATIONS = ("st-lobby-a", "st-lobby-b")
 console = Console()
@@ -178,7 +180,7 @@ def _wait_applied(api: str, token: str, number: str, attempts: int = 300) -> boo
 @click.option(
     "--root", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
 )
-@click.option("--residents", default=200, show_default=True, help="Synthetic residents to seed.")
+@click.option("--residents", default=200, show_default=True, help="Synthetic residents to import.")
 @click.option("--check", is_flag=True, help="Start, prove a petition syncs, stop (for tests/CI).")
 def main(root: Path, residents: int, check: bool) -> None:
     """Run the demo fleet until Ctrl-C."""
@@ -233,13 +235,11 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     server_env = {"DCS_SERVER_CONFIG": str(server_config)}
     _server(server_env, "db", "upgrade")  # as the systemd units do before the server starts
 
-    with console.status("seeding synthetic residents…"):
-        subprocess.run(
-            [_bin("dcs-server"), "seed", "--count", str(residents)],
-            env={**os.environ, **server_env},
-            check=True,
-            capture_output=True,
-        )
+    with console.status("importing synthetic residents…"):
+        # As an administrator would: a residents file, through the server's own import.
+        residents_file = server_dir / "residents.jsonl"
+        export(residents_file, residents)
+        _server(server_env, "records", "import", str(residents_file))
     # The API wants a bearer token: one for the demo's own checks and the guide's curl.
     api_token = _server(server_env, "api-token", "create", "--name", "demo", "--scope", "all")
     fleet.spawn(  # the production settings (gunicorn.conf.py), on a loopback port

@@ -10,7 +10,7 @@ JPEG photo (a silhouette and the initials, never a face). The card fields come f
 random stream seeded by the citizen id, so adding them left the first stream - and every
 resident the seed already produced - unchanged.
 
-``python -m provisioning.synthetic cards --count 3 --out DIR`` writes card files.
+``python -m devtools.synthetic cards --count 3 --out DIR`` writes card files.
 """
 
 from __future__ import annotations
