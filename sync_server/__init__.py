@@ -40,6 +40,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
 
+    from sync_server import i18n
+
+    i18n.init_app(app)  # Flask-Babel: the pages' language, before any blueprint renders
+
     from sync_server import api
 
     api.init_app(app)  # /api/v1, its OpenAPI document, /metrics

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # /metrics: per-station series (six per station) on top of the fleet-wide ones.
     "METRICS_PER_STATION": True,
+    # Citizen-facing texts (sync_server/i18n.py): th, vi or en; pages may switch, SMS whose
+    # reader's language is not known use this one.
+    "DEFAULT_LANGUAGE": "th",
 }
 
 

@@ -29,6 +29,7 @@ import peewee
 from flask import Flask, current_app
 
 from sync_server.db import database, write_transaction
+from sync_server.i18n import N_, resolve_language, sms_text
 from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter, RateLimitHit
 from sync_server.sms import DEFAULT_SENDER, SmsGateway, check_number, gateway_from_config
 from sync_server.sms.models import SMS_MODELS
@@ -40,16 +41,17 @@ RETENTION = timedelta(days=1)
 #: What a code may be used for; a code issued for one purpose never verifies another.
 PURPOSES = ("tracking", "kiosk_password_reset", "eid_register", "petition")
 
-#: The SMS text per purpose (Thai, then English); ``{code}`` and ``{minutes}`` are filled in.
+#: The SMS text per purpose (msgids, sent in the reader's language); ``%(code)s`` and
+#: ``%(minutes)s`` are filled in.
 MESSAGES = {
-    "tracking": "รหัส OTP ติดตามคำร้อง: {code} (ใช้ได้ {minutes} นาที) / "
-    "Tracking code: {code}, valid {minutes} min. Do not share it.",
-    "kiosk_password_reset": "รหัส OTP รีเซ็ตรหัสผ่าน: {code} (ใช้ได้ {minutes} นาที) / "
-    "Password reset code: {code}, valid {minutes} min. Do not share it.",
-    "eid_register": "รหัส OTP ลงทะเบียนบัญชีดิจิทัล: {code} (ใช้ได้ {minutes} นาที) / "
-    "Digital ID registration code: {code}, valid {minutes} min. Do not share it.",
-    "petition": "รหัส OTP ยื่นคำร้อง: {code} (ใช้ได้ {minutes} นาที) / "
-    "Petition code: {code}, valid {minutes} min. Do not share it.",
+    "tracking": N_("Tracking code: %(code)s, valid %(minutes)s min. Do not share it."),
+    "kiosk_password_reset": N_(
+        "Password reset code: %(code)s, valid %(minutes)s min. Do not share it."
+    ),
+    "eid_register": N_(
+        "Digital ID registration code: %(code)s, valid %(minutes)s min. Do not share it."
+    ),
+    "petition": N_("Petition code: %(code)s, valid %(minutes)s min. Do not share it."),
 }
 
 
@@ -168,6 +170,7 @@ class OtpService:
         *,
         sender: str = DEFAULT_SENDER,
         clock: Callable[[], datetime] = utc_now,
+        language: str | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the OTP service needs a secret")
@@ -176,6 +179,8 @@ class OtpService:
         self.policy = policy or OtpPolicy()
         self.sender = sender
         self.clock = clock
+        #: The texts' language when the caller does not know the reader's.
+        self.language = resolve_language(language)
         self.limiter = RateLimiter(self._secret, clock)
         self._limits = (
             Limit("otp-purpose", self.policy.per_purpose_limit, self.policy.per_purpose_window),
@@ -193,8 +198,9 @@ class OtpService:
 
     # -- issue ---------------------------------------------------------------------------
 
-    def issue(self, phone: str, purpose: str) -> OtpTicket:
-        """Issue a code for ``phone`` and ``purpose`` and send it by SMS.
+    def issue(self, phone: str, purpose: str, *, language: str | None = None) -> OtpTicket:
+        """Issue a code for ``phone`` and ``purpose`` and send it by SMS in ``language``
+        (None: the service's default language).
 
         Raises :class:`OtpRateLimitedError` before anything is sent when the number asked
         too often, :class:`OtpDeliveryError` when the gateway refused the SMS (the ticket
@@ -209,7 +215,9 @@ class OtpService:
             raise OtpRateLimitedError(exc.retry_after_s) from None
         code = f"{secrets.randbelow(1_000_000):06d}"
         ticket = self._create(self._phone_key(phone), purpose, code)
-        text = MESSAGES[purpose].format(code=code, minutes=self._ttl_minutes())
+        text = sms_text(
+            MESSAGES[purpose], language or self.language, code=code, minutes=self._ttl_minutes()
+        )
         try:
             sms_id = self.gateway.send(phone, text, sender=self.sender)
         except Exception as exc:
@@ -353,6 +361,7 @@ def service_from_config(config: Mapping[str, Any], gateway: SmsGateway | None = 
         gateway or gateway_from_config(config),
         OtpPolicy.from_config(config),
         sender=str(config.get("SMS_SENDER") or DEFAULT_SENDER),
+        language=config.get("DEFAULT_LANGUAGE"),
     )
 
 
@@ -371,9 +380,9 @@ def otp_service() -> OtpService:
     return service
 
 
-def issue_otp(phone: str, purpose: str) -> OtpTicket:
+def issue_otp(phone: str, purpose: str, language: str | None = None) -> OtpTicket:
     """Issue and send a code with the current app's service; see :meth:`OtpService.issue`."""
-    return otp_service().issue(phone, purpose)
+    return otp_service().issue(phone, purpose, language=language)
 
 
 def verify_otp(ticket_or_phone: str, purpose: str, code: str) -> bool:

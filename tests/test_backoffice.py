@@ -74,7 +74,7 @@ def test_status_change_records_history_and_texts_the_filing_number(db):
     assert (sms.to, sms.sender) == (PHONE, "OSS-LOCAL")
     assert number in sms.text
     assert TRACK.format(number=number) in sms.text
-    assert "อยู่ระหว่างพิจารณา" in sms.text and "In review" in sms.text
+    assert sms.text.startswith(f"คำร้อง {number} สถานะ: อยู่ระหว่างพิจารณา")  # the default: Thai
     assert "กำลังตรวจสอบ" not in sms.text  # the officer's comment stays internal
 
     view = service.petition_view(number, viewer="officer-malee")
@@ -106,10 +106,32 @@ def test_each_change_sends_its_own_sms(db):
         )
     texts = [row.text for row in SentSms.select().order_by(SentSms.id)]
     assert len(texts) == 5
-    assert "Waiting for the applicant" in texts[1] and "Closed" in texts[4]
+    assert "รอข้อมูลเพิ่มเติมจากผู้ยื่น" in texts[1] and "ปิดเรื่องแล้ว" in texts[4]
     view = service.petition_view(number, viewer="o")
     assert view.citizen_id == CITIZEN_ID
     assert view.form == {"subject": "ไฟทางเดินชั้น 3 ดับ"}
+
+
+def test_the_status_sms_is_in_the_language_given_else_the_petitions(db):
+    english, vietnamese = file_petitions("st-a", 2)
+    (filed_in_vietnamese,) = file_petitions(
+        "st-b", 1, form={"subject": "Đèn hành lang tầng 3 bị hỏng", "language": "vi"}
+    )
+    for number, language in ((english, "en"), (vietnamese, "vi"), (filed_in_vietnamese, None)):
+        service.change_status(
+            number,
+            "in_review",
+            actor="o",
+            comment="ok",
+            gateway=SinkGateway(),
+            tracking_url=TRACK.format(number=number),
+            language=language,
+        )
+    texts = [row.text for row in SentSms.select().order_by(SentSms.id)]
+    link = TRACK.format(number=english)
+    assert texts[0] == f"Petition {english} is now: In review. Track it at {link}"
+    assert texts[1].startswith(f"Đơn số {vietnamese} đã chuyển sang tình trạng: Đang xem xét.")
+    assert texts[2].startswith(f"Đơn số {filed_in_vietnamese} đã chuyển sang tình trạng:")
 
 
 def test_a_change_needs_a_comment_and_an_allowed_transition(db):

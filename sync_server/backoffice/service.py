@@ -16,7 +16,7 @@ from datetime import datetime
 from peewee import JOIN
 
 from sync_server.backoffice.labels import CORRECTION_SERVICES
-from sync_server.backoffice.notify import status_sms_text
+from sync_server.backoffice.notify import petition_language, status_sms_text
 from sync_server.models import AuditEvent, Petition
 from sync_server.records import petitions
 from sync_server.records.models import PetitionAssignment
@@ -164,8 +164,11 @@ def change_status(
     comment: str,
     gateway: SmsGateway,
     tracking_url: str,
+    language: str | None = None,
 ) -> StatusChangeResult:
     """Move the petition to ``to_status`` with the officer's comment, then SMS the citizen.
+
+    The SMS is in ``language``, else the petition's language if known, else the default.
 
     The change is committed first; an SMS that cannot be sent does not undo it — it is
     audited as ``failed`` and reported back so the officer sees it.
@@ -177,9 +180,11 @@ def change_status(
         raise PetitionError(f"the comment is longer than {COMMENT_MAX} characters")
     petitions.change_status(number, to_status, actor=actor, comment=comment)
     audit(actor, "petition.status", number, to_status)
-    phone = Petition.get_by_id(number).phone
+    petition = Petition.get_by_id(number)
+    language = language or petition_language(petition.form)
+    text = status_sms_text(number, to_status, tracking_url, language)
     try:
-        sms_id = gateway.send(phone, status_sms_text(number, to_status, tracking_url))
+        sms_id = gateway.send(petition.phone, text)
     except SmsError as exc:
         log.warning("status SMS for a petition not sent: %s", exc)
         audit(actor, "petition.sms", number, "failed")

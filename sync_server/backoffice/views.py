@@ -20,8 +20,7 @@ from flask import (
 
 from sync_server.backoffice import service
 from sync_server.backoffice.labels import (
-    SERVICE_LABELS,
-    STATUS_LABELS,
+    SERVICE_NAMES,
     service_label,
     status_label,
     thai_time,
@@ -80,8 +79,8 @@ def queue() -> str:
         filters=filters,
         chosen=args,
         statuses=STATUSES,
-        status_labels=STATUS_LABELS,
-        services=SERVICE_LABELS,
+        status_labels={status: status_label(status) for status in STATUSES},
+        services={name: service_label(name) for name in SERVICE_NAMES},
         stations=stations,
     )
 
