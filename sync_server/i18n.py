@@ -144,6 +144,8 @@ def current_language() -> str:
 
 def select_language() -> str:
     """Flask-Babel's locale selector: ``?lang=``, the cookie, ``Accept-Language``, default."""
+    if not has_request_context():
+        return default_language()  # an app context alone: a command line, a test
     for asked in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         if asked in LANGUAGES:
             return asked
