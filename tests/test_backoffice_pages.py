@@ -78,7 +78,8 @@ def test_status_change_on_the_page_texts_the_citizen_and_is_audited(app):
         data={"csrf_token": token, "status": "in_review", "comment": "รับเรื่องแล้ว"},
         follow_redirects=True,
     )
-    assert changed.status_code == 200 and "SMS sent" in changed.text
+    assert changed.status_code == 200
+    assert "เปลี่ยนเป็น “อยู่ระหว่างพิจารณา” และส่ง SMS แล้ว" in changed.text  # Thai by default
     with database.connection_context():
         assert PetitionAssignment.get(PetitionAssignment.petition == number).assignee == (
             officer.username
@@ -100,6 +101,7 @@ def test_status_change_on_the_page_texts_the_citizen_and_is_audited(app):
     assert number in sent
     assert "0812345678" not in sent  # the number is masked on the page
 
+    officer.set_cookie("dcs-lang", "en")
     no_comment = officer.post(
         f"/backoffice/petitions/{number}/status",
         data={"csrf_token": token, "status": "completed", "comment": ""},

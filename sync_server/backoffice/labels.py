@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from babel.dates import format_datetime
 from flask import has_request_context
 from flask_babel import gettext
-from markupsafe import Markup
 
 from sync_server.i18n import N_, current_language, translate
 
@@ -79,14 +78,6 @@ THAI_MONTHS = [
     "พ.ย.",
     "ธ.ค.",
 ]
-
-
-def thai_time(value: datetime) -> Markup:
-    """A server time as Thais read it (Thai time, Buddhist era), then the English date."""
-    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(THAI_TIME)
-    thai = f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} {local:%H:%M} น."
-    english = f"{local:%d %b %Y, %H:%M}"
-    return Markup('{} <span lang="en">{}</span>').format(thai, english)
 
 
 def local_time(value: datetime, language: str | None = None) -> str:

@@ -17,14 +17,10 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
 from sync_server.backoffice import service
-from sync_server.backoffice.labels import (
-    SERVICE_NAMES,
-    service_label,
-    status_label,
-    thai_time,
-)
+from sync_server.backoffice.labels import SERVICE_NAMES, local_time, service_text, status_text
 from sync_server.backoffice.service import QueueFilter
 from sync_server.models import Station
 from sync_server.operators import current_operator, require_role
@@ -32,14 +28,14 @@ from sync_server.records.petitions import STATUSES, PetitionError
 from sync_server.sms import gateway
 
 bp = Blueprint("backoffice", __name__, url_prefix="/backoffice", template_folder="templates")
-bp.add_app_template_filter(thai_time, "track_time")
+bp.add_app_template_filter(local_time, "track_time")
 
 ROLES = ("officer", "administrator")
 
 
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"status_label": status_label, "service_label": service_label}
+    return {"status_text": status_text, "service_text": service_text}
 
 
 def _me() -> str:
@@ -79,8 +75,7 @@ def queue() -> str:
         filters=filters,
         chosen=args,
         statuses=STATUSES,
-        status_labels={status: status_label(status) for status in STATUSES},
-        services={name: service_label(name) for name in SERVICE_NAMES},
+        services=SERVICE_NAMES,
         stations=stations,
     )
 
@@ -106,13 +101,13 @@ def assign(number: str) -> Response:
     if assignee == "me":
         assignee = _me()
     if assignee not in service.assignable_officers():
-        flash("เลือกเจ้าหน้าที่ที่มีอยู่ในระบบ / Choose an existing officer", "error")
+        flash(gettext("Choose an existing officer"), "error")
     else:
         try:
             service.assign(number, assignee, assigned_by=_me())
         except PetitionError:
             abort(404)
-        flash(f"มอบหมายให้ {assignee} แล้ว / Assigned to {assignee}", "ok")
+        flash(gettext("Assigned to %(officer)s", officer=assignee), "ok")
     return redirect(url_for("backoffice.petition", number=number), code=303)
 
 
@@ -131,15 +126,18 @@ def change_status(number: str) -> Response:
             tracking_url=tracking_url(number),
         )
     except PetitionError as exc:
-        flash(f"เปลี่ยนสถานะไม่ได้ / Status not changed: {exc}", "error")
+        flash(gettext("Status not changed: %(reason)s", reason=exc), "error")
         return redirect(url_for("backoffice.petition", number=number), code=303)
-    thai, english = status_label(result.to_status)
+    status = status_text(result.to_status)
     if result.sms_error:
         flash(
-            f"เปลี่ยนเป็น “{thai}” แล้ว แต่ส่ง SMS ไม่สำเร็จ / "
-            f"Now “{english}”, but the SMS was not sent: {result.sms_error}",
+            gettext(
+                "Now “%(status)s”, but the SMS was not sent: %(error)s",
+                status=status,
+                error=result.sms_error,
+            ),
             "error",
         )
     else:
-        flash(f"เปลี่ยนเป็น “{thai}” และส่ง SMS แล้ว / Now “{english}”; SMS sent", "ok")
+        flash(gettext("Now “%(status)s”; SMS sent", status=status), "ok")
     return redirect(url_for("backoffice.petition", number=number), code=303)
