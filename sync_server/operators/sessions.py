@@ -80,12 +80,14 @@ def create_operator(
 ) -> Operator:
     """A new account; the caller checked the password against the policy."""
     if role not in ROLES:
-        raise OperatorError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        raise OperatorError(
+            gettext("Unknown role %(role)s; one of %(roles)s", role=role, roles=", ".join(ROLES))
+        )
     if not username or not username.replace(".", "").replace("-", "").isalnum():
-        raise OperatorError("a username is letters, digits, '.' and '-'")
+        raise OperatorError(gettext("A username is letters, digits, “.” and “-”"))
     with write_transaction():
         if Operator.get_or_none(Operator.username == username) is not None:
-            raise OperatorError(f"the username {username} is taken")
+            raise OperatorError(gettext("The username %(username)s is taken", username=username))
         operator = Operator.create(
             username=username,
             password_hash=hash_password(password),
