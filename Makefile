@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/python -m device.kiosk.i18n
+	$(BIN)/python -m device.kiosk.i18n && $(BIN)/python -m sync_server.i18n
 	touch $(STAMP)
 
 # MicroPython under Node, to test the watchdog firmware; versions pinned by package-lock.json.

@@ -48,6 +48,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
         except migrations.SchemaError as exc:
             raise ServerConfigError(str(exc)) from None
 
+    from sync_server import i18n
+
+    i18n.init_app(app)  # Flask-Babel: the pages' language, before any blueprint renders
+
     from sync_server import api
 
     api.init_app(app)  # /api/v1, its OpenAPI document, /metrics

@@ -7,7 +7,6 @@ DEFAULTS: dict[str, object] = {
     # The public tracking page with {number}, as the stations print it on receipts; the
     # citizens' SMS carry it (sync_server/petitions/notify.py).
     "TRACKING_URL": None,
-    "DEFAULT_LANGUAGE": "th",  # the citizens' SMS when a petition did not say (th, vi, en)
     "SECRET_KEY": None,  # required outside tests
     "MQTT_HOST": "127.0.0.1",
     "MQTT_PORT": 1883,
@@ -32,6 +31,9 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # /metrics: per-station series (six per station) on top of the fleet-wide ones.
     "METRICS_PER_STATION": True,
+    # Citizen-facing texts (sync_server/i18n.py): th, vi or en; pages may switch, SMS whose
+    # reader's language is not known use this one.
+    "DEFAULT_LANGUAGE": "th",
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from flask import Flask
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 
 from devtools.net import free_port
 from sync_server import api, create_app
@@ -108,6 +108,10 @@ def test_the_served_document_is_the_one_tested(api_app):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_generated_requests_get_schema_conformant_answers_and_no_5xx(case, api_app, token_headers):
+    # A query parameter whose value is an empty list is not on the wire at all, so a
+    # "violates additionalProperties" case built that way reaches the app without the extra
+    # parameter and is rightly answered 200: not a case worth sending.
+    assume(not any(value == [] for value in (case.query or {}).values()))
     send_to(case, api_app)
     case.call_and_validate(headers=token_headers)
 

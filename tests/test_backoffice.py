@@ -109,6 +109,21 @@ def test_each_change_sends_its_own_sms_in_the_filing_language(db):
     assert view.form == {"subject": "ไฟทางเดินชั้น 3 ดับ"}
 
 
+def test_the_status_sms_is_in_the_petitions_language_else_the_servers(db):
+    (english,) = file_petitions("st-a", 1, language="en")
+    (vietnamese,) = file_petitions("st-b", 1, language="vi")
+    (unsaid,) = file_petitions("st-c", 1)  # an older station: no language in the filing
+    deliver()  # the filing SMS
+    for number in (english, vietnamese, unsaid):
+        service.change_status(number, "in_review", actor="o", comment="ok")
+    Outbox(SinkGateway(), {"TRACKING_URL": TRACK, "DEFAULT_LANGUAGE": "vi"}).deliver_due()
+    texts = [row.text for row in SentSms.select().order_by(SentSms.id)][3:]
+    link = TRACK.format(number=english)
+    assert texts[0] == f"Petition {english} is now: In review. Track it at {link}"
+    assert texts[1].startswith(f"Đơn số {vietnamese} đã chuyển sang tình trạng: Đang xem xét.")
+    assert texts[2].startswith(f"Đơn số {unsaid} đã chuyển sang tình trạng:")  # the default
+
+
 def test_a_change_needs_a_comment_and_an_allowed_transition(db):
     (number,) = file_petitions("st-a", 1)
     with pytest.raises(PetitionError, match="comment"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sync_server import create_app
@@ -78,7 +80,8 @@ def test_status_change_on_the_page_texts_the_citizen_and_is_audited(app):
         data={"csrf_token": token, "status": "in_review", "comment": "รับเรื่องแล้ว"},
         follow_redirects=True,
     )
-    assert changed.status_code == 200 and "SMS sent" in changed.text
+    assert changed.status_code == 200
+    assert "เปลี่ยนเป็น “อยู่ระหว่างพิจารณา” และส่ง SMS แล้ว" in changed.text  # Thai by default
     with database.connection_context():
         assert PetitionAssignment.get(PetitionAssignment.petition == number).assignee == (
             officer.username
@@ -103,6 +106,7 @@ def test_status_change_on_the_page_texts_the_citizen_and_is_audited(app):
     assert number in sent
     assert "0812345678" not in sent  # the number is masked on the page
 
+    officer.set_cookie("dcs-lang", "en")
     no_comment = officer.post(
         f"/backoffice/petitions/{number}/status",
         data={"csrf_token": token, "status": "completed", "comment": ""},
@@ -120,3 +124,33 @@ def test_unknown_petition_is_404_and_posts_need_the_csrf_token(app):
         f"/backoffice/petitions/{number}/status", data={"status": "in_review", "comment": "x"}
     )
     assert refused.status_code == 400
+
+
+def test_staff_pages_are_thai_or_english_and_vietnamese_falls_back_to_english(app):
+    with database.connection_context():
+        (number,) = file_petitions("st-a", 1, service="population_correction")
+    officer = client_as(app, "officer")
+    thai = officer.get("/backoffice/").text
+    assert '<html lang="th">' in thai and "คิวคำร้องและคำขอแก้ไขข้อมูล" in thai
+    assert "แก้ไขข้อมูลทะเบียนราษฎร" in thai and "ได้รับคำร้องแล้ว" in thai  # service, status
+    switch = re.findall(r'<a href="[^"]+" lang="(\w+)"', thai)
+    assert switch == ["th", "en"]  # staff pages come in Thai and English
+
+    english = officer.get("/backoffice/?lang=en").text
+    assert (
+        "Petitions and correction requests" in english and "Population data correction" in english
+    )
+    assert not re.search(r"[\u0E00-\u0E7F]", english.split("<main>")[1])  # no Thai left
+
+    page = officer.get(f"/backoffice/petitions/{number}", headers={"Accept-Language": "vi"})
+    assert "Save and send SMS" in page.text  # still English, the cookie says so
+    officer.set_cookie("dcs-lang", "vi")
+    vietnamese = officer.get(f"/backoffice/petitions/{number}").text
+    assert '<html lang="vi">' in vietnamese and "Save and send SMS" in vietnamese
+    assert "Đã tiếp nhận" in vietnamese  # the status is citizen-facing: it has Vietnamese
+
+    operations = client_as(app, "operations")
+    operations.set_cookie("dcs-lang", "en")
+    for path in ("/dashboard/", "/dashboard/alarms", "/sms/sent"):
+        body = operations.get(path).text.split("<main>")[1]
+        assert not re.search(r"[\u0E00-\u0E7F]", body), path

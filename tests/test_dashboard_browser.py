@@ -60,20 +60,22 @@ def test_a_station_going_offline_shows_live_and_raises_an_alarm(
     login(page, live_url, *create_test_operator("operations"))
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     row = page.locator('tr[data-station="st-a"]')
-    expect(row.locator('[data-field="presence"]')).to_contain_text("online")
+    expect(row.locator('[data-field="presence"]')).to_contain_text(re.compile("online", re.I))
     expect(page.locator("#alarm-count [data-field=open]")).to_have_text("0")
-    expect(page.locator("#live-state")).to_contain_text("live")
+    expect(page.locator("#live-state")).to_contain_text(re.compile("live", re.I))
 
     # A power cut: the TCP connection drops without a DISCONNECT; the broker sends the will.
     station.sync.link._client.loop_stop()
     station.sync.link._client.socket().close()
-    expect(row.locator('[data-field="presence"]')).to_contain_text("offline", timeout=20_000)
+    expect(row.locator('[data-field="presence"]')).to_contain_text(
+        re.compile("offline", re.I), timeout=20_000
+    )
     expect(page.locator("#alarm-count [data-field=open]")).to_have_text("1", timeout=20_000)
 
     page.click("#alarm-count")
     alarm_row = page.locator("table.alarms tr.critical").first
     expect(alarm_row).to_contain_text("st-a")
-    expect(alarm_row).to_contain_text("offline")
+    expect(alarm_row).to_contain_text(re.compile("offline", re.I))
     alarm_row.locator("button.ack").click()
     expect(page.locator("table.alarms tr.critical").first).not_to_contain_text("—")
     with database.connection_context():
@@ -90,14 +92,16 @@ def test_a_remote_command_round_trip_from_the_station_page(
     page.goto(f"{live_url}/dashboard/stations/st-a")
     page.select_option("#command-name", "lock")
     page.click("#command-form button[type=submit]")
-    expect(page.locator(".flash.ok")).to_contain_text("sent")
+    expect(page.locator(".flash.ok")).to_contain_text(re.compile("sent", re.I))
     status = page.locator("#commands tbody tr").first.locator('[data-field="status"]')
-    expect(status).to_have_text("done", timeout=20_000)  # arrives over SSE, no reload
+    expect(status).to_have_text(
+        re.compile("done", re.I), timeout=20_000
+    )  # arrives over SSE, no reload
     assert station.service_lock.locked
     page.select_option("#command-name", "unlock")
     page.click("#command-form button[type=submit]")
     expect(page.locator("#commands tbody tr").first.locator('[data-field="status"]')).to_have_text(
-        "done", timeout=20_000
+        re.compile("done", re.I), timeout=20_000
     )
     assert not station.service_lock.locked
     with database.connection_context():

@@ -66,7 +66,10 @@ def test_wrong_password_is_refused_without_saying_which_part(app):
     for name, password in ((username, "Wrong-password-1"), ("nobody", "Wrong-password-1")):
         answer = post(client, "/login", {"username": name, "password": password})
         assert answer.status_code == 403
-        assert "Wrong username or password" in answer.text
+        assert "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง" in answer.text  # Thai unless asked otherwise
+    client.set_cookie("dcs-lang", "en")
+    answer = post(client, "/login", {"username": username, "password": "Wrong-password-1"})
+    assert "Wrong username or password" in answer.text
     assert ("operator.login", "bad-credentials") in audit_actions(username)
 
 
@@ -83,7 +86,7 @@ def test_second_login_elsewhere_is_refused_until_the_first_logs_out(app):
     second = app.test_client()
     refused = post(second, "/login", {"username": username, "password": password})
     assert refused.status_code == 403
-    assert "another machine" in refused.text
+    assert "เข้าสู่ระบบอยู่ที่เครื่องอื่น" in refused.text
     assert ("operator.login", "already-logged-in") in audit_actions(username)
 
     assert post(first, "/logout", page="/account/profile").status_code == 303
@@ -106,7 +109,7 @@ def test_abandoned_session_locks_the_account_until_an_administrator_unlocks_it(a
         assert ended.end_reason == "abandoned"
 
     refused = post(app.test_client(), "/login", {"username": username, "password": password})
-    assert refused.status_code == 403 and "locked" in refused.text
+    assert refused.status_code == 403 and "บัญชีถูกล็อก" in refused.text
 
     admin_client = log_in(app.test_client(), admin, admin_password)
     listing = admin_client.get("/admin/operators").text
@@ -144,6 +147,7 @@ def test_new_account_must_change_its_password_first(app):
         assert initial not in Operator.get(Operator.username == "somying").password_hash
 
     client = log_in(app.test_client(), "somying", initial)
+    client.set_cookie("dcs-lang", "en")  # the pages in English from here on
     answer = client.get("/backoffice/", follow_redirects=False)
     assert answer.status_code in (303, 404)  # the back office may not be registered here
     page = client.get("/account/profile")

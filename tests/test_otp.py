@@ -81,6 +81,23 @@ def test_issue_sends_six_digits_from_oss_local_and_the_code_verifies_once(servic
     assert used.value.reason == "used"
 
 
+def test_the_sms_is_in_the_language_asked_else_the_configured_default(db):
+    from sync_server.otp import service_from_config
+
+    config = {"SECRET_KEY": "worker-secret", "DEFAULT_LANGUAGE": "vi"}
+    worker = service_from_config(config, SinkGateway())  # as a worker builds it: no Flask app
+    worker.issue(PHONE, "petition")
+    worker.issue(PHONE, "tracking", language="en")
+    OtpService(SECRET, SinkGateway()).issue(OTHER_PHONE, "kiosk_password_reset")
+    texts = [row.text for row in SentSms.select().order_by(SentSms.id)]
+    assert re.fullmatch(
+        r"Mã xác nhận nộp đơn: \d{6}, hiệu lực 5 phút\. Không chia sẻ mã này với bất kỳ ai\.",
+        texts[0],
+    )
+    assert re.fullmatch(r"Tracking code: \d{6}, valid 5 min\. Do not share it\.", texts[1])
+    assert texts[2].startswith("รหัส OTP รีเซ็ตรหัสผ่าน: ")  # no configuration: Thai
+
+
 def test_codes_are_stored_hashed_and_neither_code_nor_number_reaches_the_audit(service):
     ticket = service.issue(PHONE, "petition")
     code = last_code()

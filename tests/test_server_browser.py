@@ -36,8 +36,9 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-def new_page(browser: Browser) -> Page:
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="th-TH")
+def new_page(browser: Browser, locale: str = "th-TH") -> Page:
+    """A page in its own browser context; the staff pages follow the browser's language."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale=locale)
     return context.new_page()
 
 
@@ -48,7 +49,7 @@ def test_an_officer_works_a_petition_and_operations_sees_the_sms(
     number = station.file_petition("general_petition", "0812345678", {"subject": "ไฟทางเดินดับ"})
     wait_until(lambda: Petition.get_or_none(Petition.number == number), "the petition to arrive")
     officer, officer_password = create_test_operator("officer")
-    page = new_page(browser)
+    page = new_page(browser, locale="en-GB")
     login(page, live_url, officer, officer_password)
     expect(page).to_have_url(re.compile(r"/backoffice/$"))
     page.get_by_role("link", name=number).click()
@@ -83,7 +84,7 @@ def test_one_machine_per_account_and_an_abandoned_session_locks_it(server_app, l
 
     second = new_page(browser)
     login(second, live_url, officer, password)
-    expect(second.locator(".flash.error")).to_contain_text("another machine")
+    expect(second.locator(".flash.error")).to_contain_text("เข้าสู่ระบบอยู่ที่เครื่องอื่น")
     second.context.close()
 
     first.context.close()  # the browser closes without logging out
@@ -93,7 +94,7 @@ def test_one_machine_per_account_and_an_abandoned_session_locks_it(server_app, l
 
     again = new_page(browser)
     login(again, live_url, officer, password)
-    expect(again.locator(".flash.error")).to_contain_text("locked")
+    expect(again.locator(".flash.error")).to_contain_text("บัญชีถูกล็อก")
 
     admin, admin_password = create_test_operator("administrator")
     admin_page = new_page(browser)
@@ -102,7 +103,7 @@ def test_one_machine_per_account_and_an_abandoned_session_locks_it(server_app, l
     row = admin_page.locator(f'tr[data-username="{officer}"]')
     expect(row).to_contain_text("session ended without logout")
     row.locator("button.unlock").click()
-    expect(admin_page.locator(".flash.ok")).to_contain_text("unlocked")
+    expect(admin_page.locator(".flash.ok")).to_contain_text(f"ปลดล็อก {officer} แล้ว")
     with database.connection_context():
         assert not Operator.get(Operator.username == officer).locked
 

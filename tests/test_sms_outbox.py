@@ -124,7 +124,7 @@ def test_the_filing_sms_survives_a_gateway_outage_and_is_sent_once(
             assert message == {
                 "to": PHONE,
                 "sender": "OSS-LOCAL",
-                "text": f"Đã nhận đơn {number}. Theo dõi tại: {link}",
+                "text": f"Đơn số {number} của bạn đã được tiếp nhận. Theo dõi tại: {link}",
             }
             assert (sent.to, sent.params, sent.gateway_id) == ("081-XXX-5678", "{}", "prov-1")
             assert Petition.get_by_id(number).language == "vi"
@@ -143,7 +143,8 @@ def test_a_redelivered_petition_never_texts_twice(db):
     for _ in range(2):
         outbox(clock=lambda: datetime.now(UTC) + timedelta(days=1)).deliver_due()
     (sms,) = SentSms.select()
-    assert sms.text == f"ได้รับคำร้อง {number} แล้ว ติดตามสถานะได้ที่ {TRACK.format(number=number)}"
+    link = TRACK.format(number=number)
+    assert sms.text == f"ได้รับคำร้องเลขที่ {number} ของท่านแล้ว ติดตามสถานะได้ที่ {link}"
 
 
 def test_one_message_per_dedupe_key_and_unknown_templates_refused(db):

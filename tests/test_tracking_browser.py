@@ -69,12 +69,12 @@ def test_a_citizen_tracks_a_petition_filed_at_a_station(
     expect(page.locator("#number")).to_have_value(number)
     page.fill("#phone", "081-234-5678")
     page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
-    expect(page.locator("h1")).to_contain_text("Enter your code")
+    expect(page.locator("h1")).to_contain_text("ใส่รหัส OTP")  # the browser's language: Thai
     expect(page.locator(".lead")).to_contain_text("081-XXX-5678")
 
     page.fill("#code", sms_code())
     page.get_by_role("button", name=re.compile("ยืนยัน")).click()
-    expect(page.locator(".current")).to_contain_text("Received")
+    expect(page.locator(".current")).to_contain_text("ได้รับคำร้องแล้ว")
     expect(page.locator(".history .step")).to_have_count(1)
     assert "ลิฟต์" not in page.content() and PHONE not in page.content()
 
@@ -83,9 +83,17 @@ def test_a_citizen_tracks_a_petition_filed_at_a_station(
     status_sms = SentSms.select().order_by(SentSms.id.desc()).get()
     assert status_sms.to == PHONE and number in status_sms.text and receipt_link in status_sms.text
     page.reload()
-    expect(page.locator(".current")).to_contain_text("In review")
+    expect(page.locator(".current")).to_contain_text("อยู่ระหว่างพิจารณา")
     expect(page.locator(".history .step")).to_have_count(2)
     assert "ส่งช่างแล้ว" not in page.content()  # the officer's comment stays internal
+
+    page.get_by_role("link", name="Tiếng Việt").click()  # the switch keeps the page
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    expect(page.locator(".current")).to_contain_text("Đang xem xét")
+    page.reload()  # remembered
+    expect(page.locator("h1")).to_contain_text("Tình trạng đơn")
+    page.get_by_role("link", name="English").click()
+    expect(page.locator(".current")).to_contain_text("In review")
 
 
 def test_wrong_codes_in_the_browser_count_down_and_burn(
@@ -98,13 +106,13 @@ def test_wrong_codes_in_the_browser_count_down_and_burn(
     page.fill("#phone", PHONE)
     page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
     wrong = f"{(int(sms_code()) + 1) % 1_000_000:06d}"
-    for left in ("2 tries left", "1 try left"):
+    for left in ("ใส่ได้อีก 2 ครั้ง", "ใส่ได้อีก 1 ครั้ง"):
         page.fill("#code", wrong)
         page.get_by_role("button", name=re.compile("ยืนยัน")).click()
         expect(page.locator(".alert")).to_contain_text(left)
     page.fill("#code", wrong)
     page.get_by_role("button", name=re.compile("ยืนยัน")).click()
-    expect(page.locator(".alert")).to_contain_text("Too many wrong codes")
+    expect(page.locator(".alert")).to_contain_text("ใส่รหัสผิดเกินจำนวนครั้งที่กำหนด")
     expect(page.locator("#number")).to_have_value(number)
 
 
@@ -112,13 +120,13 @@ def test_the_fourth_request_for_one_number_is_refused(server_app, live_url, page
     database.connect(reuse_if_open=True)
     number = "P-ST-A-0000001-" + "X"  # never filed: the limit answers before any lookup
     for _ in range(3):
-        page.goto(f"{live_url}/track?number={number}")
+        page.goto(f"{live_url}/track?number={number}&lang=en")
         page.fill("#phone", PHONE)
-        page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
+        page.get_by_role("button", name="Send code").click()
         expect(page.locator("h1")).to_contain_text("Enter your code")
     page.goto(f"{live_url}/track?number={number}")
     page.fill("#phone", PHONE)
-    page.get_by_role("button", name=re.compile("ส่งรหัส")).click()
+    page.get_by_role("button", name="Send code").click()
     expect(page.locator("h1")).to_contain_text("Please try again later")
     expect(page.locator(".alert")).to_contain_text("15 minutes")
     assert SentSms.select().count() == 0

@@ -60,12 +60,13 @@ def latest_code() -> str:
     return re.search(r"\b(\d{6})\b", row.text).group(1)
 
 
-def test_the_receipt_link_prefills_the_number_in_thai_and_english(client):
+def test_the_receipt_link_prefills_the_number_in_the_default_language(client):
     page = client.get("/track?number=P-ST-A-0000001-X")
     assert page.status_code == 200
     assert 'value="P-ST-A-0000001-X"' in page.text
-    assert "เลขที่คำร้อง" in page.text and "Petition number" in page.text
-    assert "หมายเลขโทรศัพท์มือถือ" in page.text and "Mobile number" in page.text
+    assert '<html lang="th">' in page.text
+    assert "เลขที่คำร้อง" in page.text and "หมายเลขโทรศัพท์มือถือ" in page.text
+    assert "Mobile number" not in page.text
     assert page.headers["Cache-Control"] == "no-store"
 
 
@@ -89,7 +90,7 @@ def test_number_and_phone_then_code_show_the_history_and_nothing_else(client):
     status = client.get("/track/status")
     assert status.status_code == 200
     assert number in status.text
-    assert "ได้รับคำร้องแล้ว" in status.text and "Received" in status.text
+    assert "ได้รับคำร้องแล้ว" in status.text
     for secret in (PHONE, CITIZEN_ID, SUBJECT, "st-a", "population_correction"):
         assert secret not in status.text
 
@@ -123,9 +124,8 @@ def test_wrong_codes_count_down_then_burn(client):
     right = latest_code()
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     first = send_code(client, wrong)
-    assert (
-        first.status_code == 400 and "2 tries left" in first.text and "ใส่ได้อีก 2 ครั้ง" in first.text
-    )
+    assert first.status_code == 400 and "ใส่ได้อีก 2 ครั้ง" in first.text
+    client.set_cookie("dcs-lang", "en")
     assert "1 try left" in send_code(client, wrong).text
     third = send_code(client, wrong)
     assert third.status_code == 400 and "Too many wrong codes" in third.text
@@ -138,8 +138,10 @@ def test_too_many_requests_for_one_number_get_429(client):
     for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
         assert ask_code(client, number, PHONE, ip=ip).status_code == 303
     limited = ask_code(client, number, PHONE, ip="192.0.2.4")
-    assert limited.status_code == 429
-    assert "15 minutes" in limited.text and "15 นาที" in limited.text
+    assert limited.status_code == 429 and "15 นาที" in limited.text
+    client.set_cookie("dcs-lang", "en")
+    limited = ask_code(client, number, PHONE, ip="192.0.2.4")
+    assert limited.status_code == 429 and "15 minutes" in limited.text
     assert SentSms.select().count() == 3
 
 
@@ -153,3 +155,53 @@ def test_badly_formed_input_is_pointed_out(client):
 def test_status_without_a_verified_code_goes_back_to_the_start(client):
     assert client.get("/track/status").headers["Location"] == "/track"
     assert client.get("/track/code").headers["Location"] == "/track"
+
+
+#: What each language's pages and code SMS say: start title, code SMS, first status.
+IN_EACH_LANGUAGE = {
+    "th": ("ติดตามสถานะคำร้อง", "รหัส OTP ติดตามคำร้อง", "ได้รับคำร้องแล้ว"),
+    "vi": ("Theo dõi đơn của bạn", "Mã theo dõi đơn", "Đã tiếp nhận"),
+    "en": ("Track your petition", "Tracking code", "Received"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(IN_EACH_LANGUAGE))
+def test_the_whole_flow_in_each_language_and_the_code_sms_too(client, lang):
+    title, sms, received = IN_EACH_LANGUAGE[lang]
+    (number,) = file_petitions("st-a", 1)
+    start = client.get(f"/track?lang={lang}&number={number}")
+    assert f'<html lang="{lang}">' in start.text and f"<h1>{title}</h1>" in start.text
+    assert f"dcs-lang={lang}" in start.headers["Set-Cookie"]  # remembered for the next pages
+    assert "Accept-Language" in start.headers["Vary"]
+    link = r'<a href="([^"]+)" lang="(\w+)" hreflang="\w+"( aria-current)?'
+    switch = re.findall(link, start.text)
+    assert [(code, bool(current)) for _, code, current in switch] == [
+        ("th", lang == "th"),
+        ("vi", lang == "vi"),
+        ("en", lang == "en"),
+    ]
+    assert all(f"number={number}" in href for href, _, _ in switch)  # the same page
+
+    ask_code(client, number, PHONE)
+    assert SentSms.get().text.startswith(sms)
+    code_page = client.get("/track/code")
+    assert f'<html lang="{lang}">' in code_page.text and "081-XXX-5678" in code_page.text
+    send_code(client, latest_code())
+    status = client.get("/track/status")
+    assert f'<html lang="{lang}">' in status.text and received in status.text
+
+
+def test_the_language_comes_from_the_query_then_the_cookie_then_the_browser(client, app):
+    def lang_of(response) -> str:
+        return re.search(r'<html lang="(\w+)">', response.text).group(1)
+
+    assert lang_of(client.get("/track", headers={"Accept-Language": "vi-VN,vi;q=0.9"})) == "vi"
+    assert lang_of(client.get("/track", headers={"Accept-Language": "fr, en;q=0.5"})) == "en"
+    assert lang_of(client.get("/track", headers={"Accept-Language": "fr"})) == "th"
+    assert lang_of(client.get("/track?lang=xx")) == "th"  # not ours: ignored
+    client.get("/track?lang=en")
+    assert lang_of(client.get("/track", headers={"Accept-Language": "vi"})) == "en"
+    assert lang_of(client.get("/track?lang=vi")) == "vi"
+
+    app.config["DEFAULT_LANGUAGE"] = "en"
+    assert lang_of(app.test_client().get("/track")) == "en"

@@ -17,30 +17,25 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
-from sync_server.backoffice.labels import (
-    SERVICE_LABELS,
-    STATUS_LABELS,
-    service_label,
-    status_label,
-    thai_time,
-)
 from sync_server.fleet.models import Station
 from sync_server.operators import current_operator, require_role, sessions
 from sync_server.petitions import service
+from sync_server.petitions.labels import SERVICE_NAMES, local_time, service_text, status_text
 from sync_server.petitions.service import STATUSES, PetitionError, QueueFilter
 from sync_server.sms import gateway
 from sync_server.sms.outbox import SENT, Outbox
 
 bp = Blueprint("backoffice", __name__, url_prefix="/backoffice", template_folder="templates")
-bp.add_app_template_filter(thai_time, "track_time")
+bp.add_app_template_filter(local_time, "track_time")
 
 ROLES = ("officer", "administrator")
 
 
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"status_label": status_label, "service_label": service_label}
+    return {"status_text": status_text, "service_text": service_text}
 
 
 def _me() -> str:
@@ -72,8 +67,7 @@ def queue() -> str:
         filters=filters,
         chosen=args,
         statuses=STATUSES,
-        status_labels=STATUS_LABELS,
-        services=SERVICE_LABELS,
+        services=SERVICE_NAMES,
         stations=stations,
     )
 
@@ -99,13 +93,13 @@ def assign(number: str) -> Response:
     if assignee == "me":
         assignee = _me()
     if assignee not in sessions.assignable_officers():
-        flash("เลือกเจ้าหน้าที่ที่มีอยู่ในระบบ / Choose an existing officer", "error")
+        flash(gettext("Choose an existing officer"), "error")
     else:
         try:
             service.assign(number, assignee, assigned_by=_me())
         except PetitionError:
             abort(404)
-        flash(f"มอบหมายให้ {assignee} แล้ว / Assigned to {assignee}", "ok")
+        flash(gettext("Assigned to %(officer)s", officer=assignee), "ok")
     return redirect(url_for("backoffice.petition", number=number), code=303)
 
 
@@ -119,9 +113,9 @@ def change_status(number: str) -> Response:
             number, to_status, actor=_me(), comment=request.form.get("comment", "")
         )
     except PetitionError as exc:
-        flash(f"เปลี่ยนสถานะไม่ได้ / Status not changed: {exc}", "error")
+        flash(gettext("Status not changed: %(reason)s", reason=exc), "error")
         return redirect(url_for("backoffice.petition", number=number), code=303)
-    thai, english = status_label(result.to_status)
+    status = status_text(result.to_status)
     # The SMS was queued with the change; try it now so the officer learns how it went.
     config = dict(current_app.config)
     # Unset TRACKING_URL: this server's own page (the SMS worker refuses to start without it).
@@ -130,11 +124,10 @@ def change_status(number: str) -> Response:
     )
     delivered = Outbox(gateway(), config).deliver_now([result.sms_id])
     if delivered and delivered[0].state == SENT:
-        flash(f"เปลี่ยนเป็น “{thai}” และส่ง SMS แล้ว / Now “{english}”; SMS sent", "ok")
+        flash(gettext("Now “%(status)s”; SMS sent", status=status), "ok")
     else:
         flash(
-            f"เปลี่ยนเป็น “{thai}” แล้ว ส่ง SMS ยังไม่สำเร็จ ระบบจะส่งซ้ำให้ / "
-            f"Now “{english}”; the SMS is not out yet and will be retried",
+            gettext("Now “%(status)s”; the SMS is not out yet and will be retried", status=status),
             "error",
         )
     return redirect(url_for("backoffice.petition", number=number), code=303)
@@ -152,7 +145,7 @@ def update_phone(number: str) -> Response:
             verified_by=request.form.get("verified_by", ""),
         )
     except PetitionError as exc:
-        flash(f"เปลี่ยนเบอร์ไม่ได้ / Number not changed: {exc}", "error")
+        flash(gettext("Number not changed: %(error)s", error=str(exc)), "error")
     else:
-        flash("บันทึกเบอร์ใหม่แล้ว / The new number is recorded", "ok")
+        flash(gettext("The new number is recorded"), "ok")
     return redirect(url_for("backoffice.petition", number=number), code=303)

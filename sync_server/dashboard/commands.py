@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from contract import Command, CommandResult
 from sync_server.dashboard.models import CommandRecord
 from sync_server.db import utc_now, write_transaction
+from sync_server.i18n import N_
 from sync_server.replicas.commands import (
     Publisher,
     ReplicaCommandError,
@@ -20,15 +21,15 @@ from sync_server.replicas.commands import (
     wipe_replica,
 )
 
-#: What an operator may send, with its label (Thai, English).
-COMMANDS: dict[str, tuple[str, str]] = {
-    "refresh_replica": ("ส่งข้อมูลสำเนาใหม่", "Refresh replica"),
-    "wipe_replica": ("ลบข้อมูลสำเนา", "Wipe replica"),
-    "reboot": ("เริ่มระบบใหม่", "Reboot"),
-    "lock": ("ปิดให้บริการชั่วคราว", "Lock the kiosk"),
-    "unlock": ("เปิดให้บริการ", "Unlock the kiosk"),
-    "print_test_page": ("พิมพ์หน้าทดสอบ", "Print a test page"),
-    "ping": ("ทดสอบการเชื่อมต่อ", "Ping"),
+#: What an operator may send, with its label (a msgid of the server's catalogues).
+COMMANDS: dict[str, str] = {
+    "refresh_replica": N_("Refresh replica"),
+    "wipe_replica": N_("Wipe replica"),
+    "reboot": N_("Reboot"),
+    "lock": N_("Lock the kiosk"),
+    "unlock": N_("Unlock the kiosk"),
+    "print_test_page": N_("Print a test page"),
+    "ping": N_("Ping"),
 }
 
 

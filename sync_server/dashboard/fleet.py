@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 import peewee
 
 from sync_server.fleet.models import Station
+from sync_server.i18n import N_
 
-#: ``printer_state`` gauge values (device/hardware.py PRINTER_STATES) and their labels.
+#: ``printer_state`` gauge values (device/hardware.py PRINTER_STATES): code and label (msgid).
 PRINTER_STATES = {
-    0: ("ok", "ปกติ", "OK"),
-    1: ("paper-low", "กระดาษใกล้หมด", "Paper low"),
-    2: ("paper-out", "กระดาษหมด", "Out of paper"),
-    3: ("cover-open", "ฝาเปิด", "Cover open"),
-    4: ("error", "ขัดข้อง", "Error"),
-    5: ("offline", "ไม่ตอบสนอง", "Offline"),
-    6: ("unknown", "ไม่ทราบ", "Unknown"),
+    0: ("ok", N_("OK")),
+    1: ("paper-low", N_("Paper low")),
+    2: ("paper-out", N_("Out of paper")),
+    3: ("cover-open", N_("Cover open")),
+    4: ("error", N_("Printer error")),
+    5: ("offline", N_("Printer not answering")),
+    6: ("unknown", N_("Unknown")),
 }
 
 

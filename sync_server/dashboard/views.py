@@ -19,6 +19,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext
 
 from sync_server.dashboard import alarms, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
@@ -77,7 +78,7 @@ def fleet_page() -> str:
         chart=charts.bar_chart(
             charts.hourly(),
             "transactions",
-            title="ธุรกรรมต่อชั่วโมง · Transactions per hour (fleet, 24 h)",
+            title=gettext("Transactions per hour (fleet, 24 h)"),
             unit="tx",
         ),
     )
@@ -104,12 +105,12 @@ def station_page(station_id: str) -> str:
         command_names=commands.COMMANDS,
         enrollments=enrollments.history(station_id),
         tx_chart=charts.bar_chart(
-            points, "transactions", title="ธุรกรรมต่อชั่วโมง · Transactions per hour", unit="tx"
+            points, "transactions", title=gettext("Transactions per hour"), unit="tx"
         ),
         lag_chart=charts.bar_chart(
             points,
             "mean_lag_s",
-            title="ความล่าช้าเฉลี่ย · Mean sync lag per hour",
+            title=gettext("Mean sync lag per hour"),
             unit="s",
             color="#a45d00",
         ),
@@ -128,14 +129,14 @@ def send_command(station_id: str) -> Response:
     try:
         record = commands.issue(station_id, name, actor=me, ttl=ttl)
     except commands.CommandError as exc:
-        flash(f"ส่งคำสั่งไม่ได้ / Not sent: {exc}", "error")
+        flash(gettext("Not sent: %(reason)s", reason=exc), "error")
         record_audit(f"command.{name}"[:64], subject=station_id, outcome="refused")
     except OSError as exc:
-        flash(f"ติดต่อโบรกเกอร์ไม่ได้ / The broker is unreachable: {exc}", "error")
+        flash(gettext("The broker is unreachable: %(reason)s", reason=exc), "error")
         record_audit(f"command.{name}"[:64], subject=station_id, outcome="broker-down")
     else:
-        thai, english = commands.COMMANDS[name]
-        flash(f"ส่ง “{thai}” แล้ว รอผล / “{english}” sent; waiting for the station", "ok")
+        label = gettext(commands.COMMANDS[name])
+        flash(gettext("“%(command)s” sent; waiting for the station", command=label), "ok")
         record_audit(f"command.{name}", subject=station_id, outcome=record.status)
     return redirect(url_for("dashboard.station_page", station_id=station_id), code=303)
 
@@ -224,6 +225,24 @@ def events() -> Response:
     )
 
 
+def live_labels() -> dict[str, object]:
+    """The words the pages and dashboard.js show for live values, in the page's language."""
+    return {
+        "online": gettext("Online"),
+        "offline": gettext("Offline"),
+        "unknown": gettext("Unknown"),
+        "tamper_open": gettext("Enclosure open"),
+        "tamper_closed": gettext("Enclosure closed"),
+        "live": "● " + gettext("live"),
+        "reconnecting": "○ " + gettext("reconnecting"),
+        "paper": {code: gettext(label) for code, label in fleet.PRINTER_STATES.values()},
+    }
+
+
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"printer_states": fleet.PRINTER_STATES, "CommandRecord": CommandRecord}
+    return {
+        "printer_states": fleet.PRINTER_STATES,
+        "CommandRecord": CommandRecord,
+        "live_labels": live_labels,
+    }

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext
 
 from sync_server.audit import audit
+from sync_server.i18n import N_
 from sync_server.operators import sessions
 from sync_server.operators.models import ROLES, Operator, OperatorSession
 
@@ -43,10 +45,7 @@ def _load() -> Operator | None:
     if live is None:
         if token:
             session.pop(SESSION_KEY, None)
-            flash(
-                "เซสชันสิ้นสุดแล้ว กรุณาเข้าสู่ระบบใหม่ / Your session has ended; log in again",
-                "error",
-            )
+            flash(gettext("Your session has ended; log in again"), "error")
     else:
         sessions.touch(token)
     g.operator = live.operator if live is not None else None
@@ -105,22 +104,26 @@ def record_audit(
     audit(actor, action, subject, outcome)
 
 
-def _navigation() -> list[tuple[str, str, str]]:
-    """(endpoint, Thai, English) links the operator's role may follow, of pages that exist."""
+#: The header's links: endpoint, label (a msgid) and the roles that see it.
+NAVIGATION = (
+    ("backoffice.queue", N_("Petitions"), ("officer", "administrator")),
+    ("dashboard.fleet", N_("Fleet"), ("operations", "administrator")),
+    ("dashboard.alarms_page", N_("Alarms"), ("operations", "administrator")),
+    ("sms.sent", N_("SMS sent"), ("operations", "administrator")),
+    ("operators.admin_list", N_("Operators"), ("administrator",)),
+    ("operators.audit", N_("Audit trail"), ("administrator",)),
+)
+
+
+def _navigation() -> list[tuple[str, str]]:
+    """(endpoint, label in the page's language) links the operator's role may follow, of
+    pages that exist."""
     operator = g.get("operator")
     if operator is None:
         return []
-    links = [
-        ("backoffice.queue", "คำร้อง", "Petitions", ("officer", "administrator")),
-        ("dashboard.fleet", "ตู้บริการ", "Fleet", ("operations", "administrator")),
-        ("dashboard.alarms_page", "การแจ้งเตือน", "Alarms", ("operations", "administrator")),
-        ("sms.sent", "SMS ที่ส่ง", "SMS sent", ("operations", "administrator")),
-        ("operators.admin_list", "เจ้าหน้าที่", "Operators", ("administrator",)),
-        ("operators.audit", "บันทึกการใช้งาน", "Audit trail", ("administrator",)),
-    ]
     return [
-        (endpoint, thai, english)
-        for endpoint, thai, english, roles in links
+        (endpoint, gettext(label))
+        for endpoint, label, roles in NAVIGATION
         if operator.role in roles and endpoint in current_app.view_functions
     ]
 

@@ -1,12 +1,14 @@
 """What a password and an operator's profile must be (seed 003's form rules).
 
-Each check returns a list of problems as ``(field, message)``; the message is Thai with
-English after a slash, as the pages show it.
+Each check returns a list of problems as ``(field, message)``; the message is in the page's
+language (the server's catalogues, sync_server/i18n.py).
 """
 
 from __future__ import annotations
 
 import re
+
+from flask_babel import gettext
 
 from contract.identifiers import InvalidThaiMobileError, is_valid_citizen_id, normalize_thai_mobile
 
@@ -43,8 +45,7 @@ def password_problems(password: str, *, username: str) -> Problems:
         problems.append(
             (
                 "new_password",
-                f"รหัสผ่านต้องยาวอย่างน้อย {MIN_PASSWORD_LENGTH} ตัวอักษร / "
-                f"At least {MIN_PASSWORD_LENGTH} characters",
+                gettext("At least %(num)d characters", num=MIN_PASSWORD_LENGTH),
             )
         )
     classes = sum(
@@ -57,17 +58,13 @@ def password_problems(password: str, *, username: str) -> Problems:
     )
     if classes < 3:
         problems.append(
-            (
-                "new_password",
-                "ใช้อย่างน้อย 3 ใน 4 แบบ: ตัวพิมพ์เล็ก ตัวพิมพ์ใหญ่ ตัวเลข สัญลักษณ์ / "
-                "Use three of: lower case, upper case, digits, symbols",
-            )
+            ("new_password", gettext("Use three of: lower case, upper case, digits, symbols"))
         )
     lowered = password.lower()
     if username and username.lower() in lowered:
-        problems.append(("new_password", "รหัสผ่านต้องไม่มีชื่อผู้ใช้ / It must not contain the username"))
+        problems.append(("new_password", gettext("It must not contain the username")))
     if lowered in _COMMON:
-        problems.append(("new_password", "รหัสผ่านนี้ถูกใช้บ่อยเกินไป / Too common a password"))
+        problems.append(("new_password", gettext("Too common a password")))
     return problems
 
 
@@ -83,24 +80,23 @@ def profile_problems(
     """Why a profile would be refused (empty: it is valid)."""
     problems: Problems = []
     for field, value, label in (
-        ("first_name", first_name, "ชื่อ / First name"),
-        ("last_name", last_name, "นามสกุล / Last name"),
-        ("position", position, "ตำแหน่ง / Position"),
+        ("first_name", first_name, gettext("First name")),
+        ("last_name", last_name, gettext("Last name")),
+        ("position", position, gettext("Position")),
     ):
         if not _THAI_WORDS.match(value.strip()):
-            problems.append((field, f"{label}: ใช้ตัวอักษรไทยเท่านั้น / Thai letters only"))
+            problems.append((field, gettext("%(field)s: Thai letters only", field=label)))
     if not is_valid_citizen_id(citizen_id):
         problems.append(
             (
                 "citizen_id",
-                "เลขประจำตัวประชาชน 13 หลักไม่ถูกต้อง / "
-                "The 13-digit citizen id is wrong (length or check digit)",
+                gettext("The 13-digit citizen ID is wrong (length or check digit)"),
             )
         )
     if not _EMAIL.match(email.strip()):
-        problems.append(("email", "อีเมลไม่ถูกต้อง / Not an e-mail address"))
+        problems.append(("email", gettext("Not an e-mail address")))
     try:
         normalize_thai_mobile(phone)
     except InvalidThaiMobileError:
-        problems.append(("phone", "เบอร์โทรศัพท์ต้องเป็นแบบ 0xx-xxxxxxx / Phone as 0xx-xxxxxxx"))
+        problems.append(("phone", gettext("Phone as 0xx-xxxxxxx")))
     return problems

@@ -4,7 +4,8 @@ The rules come from seed 003: an account is personal and logged in on one machin
 time; a session that ends without a logout (the browser closed, the station powered off)
 locks the account until an administrator unlocks it. A web page or a counter-mode kiosk
 "touches" its session every few seconds; :func:`lock_abandoned` ends the ones that stopped.
-Every function here is usable without a request (the kiosk services worker calls them).
+Every function here is usable without a request (the kiosk services worker calls them); the
+exceptions' messages are in the page's language, English msgids without a request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_app_context
+from flask_babel import gettext
 
 from sync_server.audit import audit
 from sync_server.db import utc_now, write_transaction
@@ -73,12 +75,14 @@ def create_operator(
 ) -> Operator:
     """A new account; the caller checked the password against the policy."""
     if role not in ROLES:
-        raise OperatorError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        raise OperatorError(
+            gettext("Unknown role %(role)s; one of %(roles)s", role=role, roles=", ".join(ROLES))
+        )
     if not username or not username.replace(".", "").replace("-", "").isalnum():
-        raise OperatorError("a username is letters, digits, '.' and '-'")
+        raise OperatorError(gettext("A username is letters, digits, “.” and “-”"))
     with write_transaction():
         if Operator.get_or_none(Operator.username == username) is not None:
-            raise OperatorError(f"the username {username} is taken")
+            raise OperatorError(gettext("The username %(username)s is taken", username=username))
         operator = Operator.create(
             username=username,
             password_hash=hash_password(password),
@@ -105,12 +109,14 @@ def open_session(
     operator = Operator.get_or_none(Operator.username == username)
     if operator is None or not verify_password(operator.password_hash, password):
         audit(username or "?", "operator.login", machine[:64], "bad-credentials")
-        raise BadCredentials("ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง / Wrong username or password")
+        raise BadCredentials(gettext("Wrong username or password"))
     if operator.locked:
         audit(username, "operator.login", machine[:64], "locked")
         raise AccountLocked(
-            "บัญชีถูกล็อก ติดต่อผู้ดูแลระบบ / The account is locked; ask an administrator "
-            f"({operator.locked_reason})"
+            gettext(
+                "The account is locked; ask an administrator (%(reason)s)",
+                reason=operator.locked_reason,
+            )
         )
     token = secrets.token_urlsafe(32)
     with write_transaction():
@@ -122,8 +128,7 @@ def open_session(
     if live is not None:  # audited outside the transaction, which wrote nothing
         audit(username, "operator.login", machine[:64], "already-logged-in")
         raise AlreadyLoggedIn(
-            "บัญชีนี้เข้าสู่ระบบอยู่ที่เครื่องอื่น / This account is logged in on another "
-            "machine; log out there first"
+            gettext("This account is logged in on another machine; log out there first")
         )
     return operator, token
 
@@ -239,7 +244,7 @@ def change_password(operator: Operator, current: str, new: str) -> None:
     """Replace the password after checking the current one (policy checked by the caller)."""
     if not verify_password(operator.password_hash, current):
         audit(operator.username, "operator.password", operator.username, "bad-current")
-        raise BadCredentials("รหัสผ่านปัจจุบันไม่ถูกต้อง / The current password is wrong")
+        raise BadCredentials(gettext("The current password is wrong"))
     operator.password_hash = hash_password(new)
     operator.must_change_password = False
     operator.password_changed_at = utc_now()

@@ -19,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, ngettext
 
 from contract.identifiers import format_thai_mobile
 from sync_server.audit import audit as write_audit
@@ -90,9 +91,13 @@ def login() -> str | Response:
         )
         _operator, token = sessions.open_session(username, password, _machine())
     except RateLimitedError as exc:
+        minutes = int(exc.retry_after_s // 60) + 1
         flash(
-            f"ลองเข้าสู่ระบบบ่อยเกินไป รออีก {int(exc.retry_after_s // 60) + 1} นาที / "
-            "Too many attempts; try again later",
+            ngettext(
+                "Too many attempts; try again in %(num)d minute",
+                "Too many attempts; try again in %(num)d minutes",
+                minutes,
+            ),
             "error",
         )
         return render_template("operators/login.html", username=username), 429
@@ -110,7 +115,7 @@ def logout() -> Response:
     token = session.pop(SESSION_KEY, None)
     if token:
         sessions.close_session(token)
-    flash("ออกจากระบบแล้ว / Logged out", "ok")
+    flash(gettext("Logged out"), "ok")
     return redirect(url_for("operators.login"), code=303)
 
 
@@ -131,17 +136,17 @@ def password() -> str | Response:
     if request.method == "POST":
         new = request.form.get("new_password", "")
         if new != request.form.get("confirm_password", ""):
-            errors.append(("confirm_password", "รหัสผ่านใหม่ไม่ตรงกัน / The two new passwords differ"))
+            errors.append(("confirm_password", gettext("The two new passwords differ")))
         errors += password_problems(new, username=operator.username)
         if new and new == request.form.get("current_password"):
-            errors.append(("new_password", "ต้องไม่ซ้ำรหัสเดิม / Must differ from the current one"))
+            errors.append(("new_password", gettext("Must differ from the current one")))
         if not errors:
             try:
                 sessions.change_password(operator, request.form.get("current_password", ""), new)
             except sessions.BadCredentials as exc:
                 errors.append(("current_password", str(exc)))
             else:
-                flash("เปลี่ยนรหัสผ่านแล้ว / Password changed", "ok")
+                flash(gettext("Password changed"), "ok")
                 return redirect(url_for("operators.home"), code=303)
     status = 400 if errors else 200
     return render_template("operators/password.html", errors=errors), status
@@ -167,7 +172,7 @@ def profile() -> str | Response:
                 setattr(operator, name, value)
             operator.save()
             write_audit(operator.username, "operator.profile", operator.username)
-            flash("บันทึกข้อมูลแล้ว / Profile saved", "ok")
+            flash(gettext("Profile saved"), "ok")
             return redirect(url_for("operators.profile"), code=303)
     status = 400 if errors else 200
     return render_template("operators/profile.html", values=values, errors=errors), status
@@ -218,12 +223,12 @@ def admin_action(username: str, action: str) -> Response:
     try:
         if action == "unlock":
             sessions.unlock(username, by=me)
-            flash(f"ปลดล็อก {username} แล้ว / {username} unlocked", "ok")
+            flash(gettext("%(username)s unlocked", username=username), "ok")
         elif action == "lock":
             if username == me:
-                raise sessions.OperatorError("คุณล็อกบัญชีตัวเองไม่ได้ / You cannot lock yourself")
+                raise sessions.OperatorError(gettext("You cannot lock yourself"))
             sessions.lock(username, by=me)
-            flash(f"ล็อก {username} แล้ว / {username} locked", "ok")
+            flash(gettext("%(username)s locked", username=username), "ok")
         elif action == "role":
             role = request.form.get("role", "")
             if role not in ROLES:

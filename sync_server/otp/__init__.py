@@ -30,6 +30,7 @@ from flask import Flask, current_app
 from contract.identifiers import is_valid_thai_mobile
 from sync_server.audit import audit
 from sync_server.db import database, utc_now, write_transaction
+from sync_server.i18n import N_, resolve_language, sms_text
 from sync_server.otp.models import OtpCode
 from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.sms import DEFAULT_SENDER, SmsGateway, check_number, gateway_from_config
@@ -42,16 +43,17 @@ RETENTION = timedelta(days=1)
 #: What a code may be used for; a code issued for one purpose never verifies another.
 PURPOSES = ("tracking", "kiosk_password_reset", "eid_register", "petition")
 
-#: The SMS text per purpose (Thai, then English); ``{code}`` and ``{minutes}`` are filled in.
+#: The SMS text per purpose (msgids, sent in the reader's language); ``%(code)s`` and
+#: ``%(minutes)s`` are filled in.
 MESSAGES = {
-    "tracking": "รหัส OTP ติดตามคำร้อง: {code} (ใช้ได้ {minutes} นาที) / "
-    "Tracking code: {code}, valid {minutes} min. Do not share it.",
-    "kiosk_password_reset": "รหัส OTP รีเซ็ตรหัสผ่าน: {code} (ใช้ได้ {minutes} นาที) / "
-    "Password reset code: {code}, valid {minutes} min. Do not share it.",
-    "eid_register": "รหัส OTP ลงทะเบียนบัญชีดิจิทัล: {code} (ใช้ได้ {minutes} นาที) / "
-    "Digital ID registration code: {code}, valid {minutes} min. Do not share it.",
-    "petition": "รหัส OTP ยื่นคำร้อง: {code} (ใช้ได้ {minutes} นาที) / "
-    "Petition code: {code}, valid {minutes} min. Do not share it.",
+    "tracking": N_("Tracking code: %(code)s, valid %(minutes)s min. Do not share it."),
+    "kiosk_password_reset": N_(
+        "Password reset code: %(code)s, valid %(minutes)s min. Do not share it."
+    ),
+    "eid_register": N_(
+        "Digital ID registration code: %(code)s, valid %(minutes)s min. Do not share it."
+    ),
+    "petition": N_("Petition code: %(code)s, valid %(minutes)s min. Do not share it."),
 }
 
 
@@ -59,7 +61,9 @@ CODE_TEMPLATE = "otp.code"
 
 
 def _code_text(params: Mapping[str, Any], language: str, config: Mapping[str, Any]) -> str:
-    return MESSAGES[params["purpose"]].format(code=params["code"], minutes=params["minutes"])
+    return sms_text(
+        MESSAGES[params["purpose"]], language, code=params["code"], minutes=params["minutes"]
+    )
 
 
 register_template(CODE_TEMPLATE, _code_text, retry=False)
@@ -152,6 +156,7 @@ class OtpService:
         *,
         sender: str = DEFAULT_SENDER,
         clock: Callable[[], datetime] = utc_now,
+        language: str | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the OTP service needs a secret")
@@ -161,6 +166,8 @@ class OtpService:
         self.sender = sender
         self.clock = clock
         self.outbox = Outbox(gateway, {}, clock=clock)
+        #: The texts' language when the caller does not know the reader's.
+        self.language = resolve_language(language)
         self.limiter = RateLimiter(self._secret, clock)
         self._limits = (
             Limit("otp-purpose", self.policy.per_purpose_limit, self.policy.per_purpose_window),
@@ -178,8 +185,9 @@ class OtpService:
 
     # -- issue ---------------------------------------------------------------------------
 
-    def issue(self, phone: str, purpose: str) -> OtpTicket:
-        """Issue a code for ``phone`` and ``purpose`` and send it by SMS.
+    def issue(self, phone: str, purpose: str, *, language: str | None = None) -> OtpTicket:
+        """Issue a code for ``phone`` and ``purpose`` and send it by SMS in ``language``
+        (None: the service's default language).
 
         Raises :class:`OtpRateLimitedError` before anything is sent when the number asked
         too often, :class:`OtpDeliveryError` when the gateway refused the SMS (the ticket
@@ -193,7 +201,9 @@ class OtpService:
             self._audit("otp.issue", None, purpose, "rate_limited")
             raise OtpRateLimitedError(exc.retry_after_s) from None
         code = f"{secrets.randbelow(1_000_000):06d}"
-        ticket, message_id = self._create(self._phone_key(phone), purpose, code, phone=phone)
+        ticket, message_id = self._create(
+            self._phone_key(phone), purpose, code, phone=phone, language=language or self.language
+        )
         # The code is only worth sending now: one attempt (the driver's own retries included),
         # never queued for later; the outbox row is final either way and keeps no code.
         delivered = self.outbox.deliver_now([message_id])
@@ -215,7 +225,13 @@ class OtpService:
         return OtpTicket(ticket.id, purpose, ticket.expires_at, None)
 
     def _create(
-        self, phone_key: str, purpose: str, code: str, *, phone: str | None = None
+        self,
+        phone_key: str,
+        purpose: str,
+        code: str,
+        *,
+        phone: str | None = None,
+        language: str | None = None,
     ) -> tuple[OtpCode, int | None]:
         """The ticket, and with ``phone`` its SMS queued in the same transaction."""
         now = self.clock()
@@ -242,6 +258,7 @@ class OtpService:
                     phone,
                     CODE_TEMPLATE,
                     {"purpose": purpose, "code": code, "minutes": self._ttl_minutes()},
+                    language=language,
                     expires_at=ticket.expires_at,
                     sender=self.sender,
                     dedupe_key=f"otp:{ticket_id}",
@@ -351,6 +368,7 @@ def service_from_config(config: Mapping[str, Any], gateway: SmsGateway | None = 
         gateway or gateway_from_config(config),
         OtpPolicy.from_config(config),
         sender=str(config.get("SMS_SENDER") or DEFAULT_SENDER),
+        language=config.get("DEFAULT_LANGUAGE"),
     )
 
 
@@ -369,9 +387,9 @@ def otp_service() -> OtpService:
     return service
 
 
-def issue_otp(phone: str, purpose: str) -> OtpTicket:
+def issue_otp(phone: str, purpose: str, language: str | None = None) -> OtpTicket:
     """Issue and send a code with the current app's service; see :meth:`OtpService.issue`."""
-    return otp_service().issue(phone, purpose)
+    return otp_service().issue(phone, purpose, language=language)
 
 
 def verify_otp(ticket_or_phone: str, purpose: str, code: str) -> bool:

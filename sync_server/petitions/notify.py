@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sync_server.i18n import sms_text, supported_language
+from sync_server.petitions.labels import status_text
 from sync_server.sms.outbox import enqueue, register_template
-from sync_server.sms.texts import language_or_default, sms_text, status_name
+from sync_server.sms.texts import PETITION_RECEIVED, STATUS_CHANGED
 
 FILED_TEMPLATE = "petition.filed"
 STATUS_TEMPLATE = "petition.status"
@@ -34,20 +36,31 @@ def tracking_link(config: Mapping[str, Any], number: str) -> str:
     raise KeyError("TRACKING_URL")  # the outbox marks the message failed, audited
 
 
+def reader_language(language: str | None, config: Mapping[str, Any]) -> str:
+    """The petition's language when the server speaks it, else the configured default."""
+    return (
+        supported_language(language) or supported_language(config.get("DEFAULT_LANGUAGE")) or "th"
+    )
+
+
 def _filed_text(params: Mapping[str, Any], language: str, config: Mapping[str, Any]) -> str:
-    language = language_or_default(language, config)
     number = params["number"]
-    return sms_text("petition_filed", language, number=number, link=tracking_link(config, number))
+    return sms_text(
+        PETITION_RECEIVED,
+        reader_language(language, config),
+        number=number,
+        link=tracking_link(config, number),
+    )
 
 
 def _status_text(params: Mapping[str, Any], language: str, config: Mapping[str, Any]) -> str:
-    language = language_or_default(language, config)
+    language = reader_language(language, config)
     number = params["number"]
     return sms_text(
-        "petition_status",
+        STATUS_CHANGED,
         language,
         number=number,
-        status=status_name(params["status"], language),
+        status=status_text(params["status"], language),
         link=tracking_link(config, number),
     )
 

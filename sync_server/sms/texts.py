@@ -1,57 +1,20 @@
-"""The words of the SMS the server sends, in th, vi and en.
+"""The SMS texts citizens get about their petitions, as msgids of the server's catalogues.
 
-Messages are written when they are sent (by the SMS outbox), in the language their cause
-recorded; :func:`language_or_default` falls back to the server's ``DEFAULT_LANGUAGE``.
+Compose them with :func:`sync_server.i18n.sms_text` in the reader's language (th, vi, en);
+the one-time-code texts live beside the codes, in ``sync_server.otp.MESSAGES``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from sync_server.i18n import N_, sms_text
 
-LANGUAGES = ("th", "vi", "en")
-DEFAULT_LANGUAGE = "th"
-
-_TEXTS: dict[str, dict[str, str]] = {
-    "petition_filed": {
-        "th": "ได้รับคำร้อง {number} แล้ว ติดตามสถานะได้ที่ {link}",
-        "vi": "Đã nhận đơn {number}. Theo dõi tại: {link}",
-        "en": "Your petition {number} was received. Track it: {link}",
-    },
-    "petition_status": {
-        "th": "คำร้อง {number} สถานะ: {status} ติดตามได้ที่ {link}",
-        "vi": "Đơn {number}: {status}. Theo dõi tại: {link}",
-        "en": "Petition {number} is now: {status}. Track it: {link}",
-    },
-}
-
-_STATUS_NAMES: dict[str, dict[str, str]] = {
-    "received": {"th": "ได้รับคำร้องแล้ว", "vi": "Đã tiếp nhận", "en": "Received"},
-    "in_review": {"th": "อยู่ระหว่างพิจารณา", "vi": "Đang xem xét", "en": "In review"},
-    "waiting_for_citizen": {
-        "th": "รอข้อมูลเพิ่มเติมจากผู้ยื่น",
-        "vi": "Chờ bổ sung thông tin",
-        "en": "Waiting for the applicant",
-    },
-    "approved": {"th": "อนุมัติแล้ว", "vi": "Đã chấp thuận", "en": "Approved"},
-    "rejected": {"th": "ไม่อนุมัติ", "vi": "Không chấp thuận", "en": "Rejected"},
-    "closed": {"th": "ปิดเรื่องแล้ว", "vi": "Đã đóng", "en": "Closed"},
-}
+#: Sent once a filed petition reaches the server (seed 004; sender OSS-LOCAL).
+PETITION_RECEIVED = N_("Your petition %(number)s was received. Track it: %(link)s")
+#: Sent when an officer changes the petition's status: never the officer's comment.
+STATUS_CHANGED = N_("Petition %(number)s is now: %(status)s. Track it at %(link)s")
 
 
-def language_or_default(language: str | None, config: Mapping[str, Any]) -> str:
-    """``language`` when the server speaks it, else the configured default (Thai)."""
-    if language in LANGUAGES:
-        return str(language)
-    default = config.get("DEFAULT_LANGUAGE") or DEFAULT_LANGUAGE
-    return default if default in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def sms_text(key: str, language: str, **values: object) -> str:
-    """The message ``key`` in ``language`` with ``values`` filled in."""
-    return _TEXTS[key][language].format(**values)
-
-
-def status_name(status: str, language: str) -> str:
-    """A petition status as citizens read it in ``language`` (an unknown one as itself)."""
-    return _STATUS_NAMES.get(status, {}).get(language, status)
+def petition_received_text(number: str, link: str, language: str | None = None) -> str:
+    """The filing SMS: the petition number and its tracking link, in ``language``
+    (None: the configured default)."""
+    return sms_text(PETITION_RECEIVED, language, number=number, link=link)

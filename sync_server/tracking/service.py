@@ -81,9 +81,16 @@ def normalize_phone(text: str) -> str:
 
 
 def start(
-    number_text: str, phone_text: str, *, ip: str, otp: OtpService, limits: TrackingLimits
+    number_text: str,
+    phone_text: str,
+    *,
+    ip: str,
+    otp: OtpService,
+    limits: TrackingLimits,
+    language: str | None = None,
 ) -> tuple[str, OtpTicket]:
-    """Check the input and the limits, then send a code if the pair matches a petition.
+    """Check the input and the limits, then send a code (SMS in ``language``, None: the
+    default) if the pair matches a petition.
 
     Returns the canonical number and a ticket — real or decoy, indistinguishable to the caller's
     caller. Raises :class:`TrackingInputError` or ``RateLimitedError``.
@@ -99,7 +106,7 @@ def start(
     )
     if petitions.phone_matches(number, phone):
         try:
-            return number, otp.issue(phone, PURPOSE)
+            return number, otp.issue(phone, PURPOSE, language=language)
         except (OtpRateLimitedError, OtpDeliveryError) as exc:
             # The citizen sees the same page as anyone; the code just does not arrive.
             log.warning("tracking code not sent: %s", type(exc).__name__)

@@ -1,5 +1,8 @@
 """``/track``: the public tracking page (no login; CSRF on every form; rate-limited).
 
+In Thai, Vietnamese or English (sync_server/i18n.py picks it; the page has a switch); the
+code goes out by SMS in the page's language.
+
 Flow: number + phone → (code by SMS if they match a petition) → code → status history.
 The signed session cookie carries the ticket id and, once verified, a 10-minute grant to
 see that one petition's history.
@@ -22,8 +25,9 @@ from flask import (
     url_for,
 )
 
-from sync_server.backoffice.labels import status_label, thai_time
+from sync_server.i18n import current_language
 from sync_server.otp import OtpAttemptsExceededError, OtpExpiredError, otp_service
+from sync_server.petitions.labels import local_time, status_text
 from sync_server.ratelimit import RateLimitedError
 from sync_server.sms import mask_phone
 from sync_server.tracking import service
@@ -43,7 +47,7 @@ _PENDING = "track_pending"
 _GRANTED = "track_granted"
 
 
-bp.add_app_template_filter(thai_time, "track_time")
+bp.add_app_template_filter(local_time, "local_time")
 
 
 def _limits() -> TrackingLimits:
@@ -56,7 +60,7 @@ def _client_ip() -> str:
 
 
 def _page(template: str, status: int = 200, **context: object) -> Response:
-    response = make_response(render_template(template, status_label=status_label, **context))
+    response = make_response(render_template(template, status_text=status_text, **context))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -80,7 +84,12 @@ def send_code() -> Response:
     phone_text = request.form.get("phone", "")[:32]
     try:
         number, ticket = service.start(
-            number_text, phone_text, ip=_client_ip(), otp=otp_service(), limits=_limits()
+            number_text,
+            phone_text,
+            ip=_client_ip(),
+            otp=otp_service(),
+            limits=_limits(),
+            language=current_language(),
         )
     except TrackingInputError as exc:
         return _page(

@@ -4,7 +4,11 @@
   if (!live || !window.EventSource) return;
   const state = document.getElementById("live-state");
   const source = new EventSource(live.dataset.events);
-  const labels = { online: "ออนไลน์ · online", offline: "ออฟไลน์ · offline" };
+  // The words in the page's language (dashboard/views.py live_labels).
+  const labels = JSON.parse(live.dataset.labels || "{}");
+  function text(key, fallback) {
+    return labels[key] || fallback;
+  }
 
   function age(seconds) {
     if (seconds === null || seconds === undefined) return "—";
@@ -30,25 +34,27 @@
   }
 
   source.addEventListener("open", function () {
-    state.textContent = "● live";
+    state.textContent = text("live", "● live");
     state.className = "live-state";
   });
   source.addEventListener("error", function () {
-    state.textContent = "○ reconnecting";
+    state.textContent = text("reconnecting", "○ reconnecting");
     state.className = "live-state down";
   });
   source.addEventListener("station", function (event) {
     const row = JSON.parse(event.data);
     document.querySelectorAll('[data-station="' + row.station_id + '"]').forEach(function (scope) {
       scope.querySelectorAll('[data-field="presence"]').forEach(function (cell) {
-        cell.textContent = labels[row.presence] || "ไม่ทราบ · unknown";
+        const presence = row.presence === "online" || row.presence === "offline" ? row.presence : "unknown";
+        cell.textContent = text(presence, presence);
         cell.className = "badge " + (row.presence === "online" ? "good" : row.presence === "offline" ? "bad" : "warn");
       });
       put(scope, "last_heartbeat_at", when(row.last_heartbeat_at));
       put(scope, "backlog", String(row.backlog));
       put(scope, "oldest_undelivered_age_s", age(row.oldest_undelivered_age_s));
-      put(scope, "paper", row.paper === null ? "—" : badge(row.paper, row.paper === "ok" ? "good" : row.paper === "paper-low" ? "warn" : "bad"));
-      put(scope, "tamper_open", row.tamper_open ? badge("เปิด · open", "bad") : "ปิด · closed");
+      const paper = labels.paper || {};
+      put(scope, "paper", row.paper === null ? "—" : badge(paper[row.paper] || row.paper, row.paper === "ok" ? "good" : row.paper === "paper-low" ? "warn" : "bad"));
+      put(scope, "tamper_open", row.tamper_open ? badge(text("tamper_open", "open"), "bad") : text("tamper_closed", "closed"));
       put(scope, "watchdog_resets", row.watchdog_resets === null ? "—" : String(row.watchdog_resets));
       put(scope, "disk_free_pct", row.disk_free_pct === null ? "—" : Math.round(row.disk_free_pct) + "%");
       put(scope, "software_version", row.software_version || "—");
