@@ -9,9 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from contract.transport import BrokerSettings
 from sync_server import db, migrations, security
-from sync_server.config import DEFAULTS, ServerConfigError
+from sync_server.config import DEFAULTS, ServerConfigError, broker_settings
 
 __all__ = ["ServerConfigError", "broker_settings", "create_app"]
 
@@ -81,20 +80,3 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
 
     dashboard.init_app(app)  # operations: fleet, alarms, commands, charts
     return app
-
-
-def broker_settings(config: dict[str, Any]) -> BrokerSettings:
-    """The server's broker connection from its configuration."""
-
-    def path(key: str) -> Path | None:
-        return Path(config[key]) if config.get(key) else None
-
-    return BrokerSettings(
-        host=config["MQTT_HOST"],
-        port=int(config["MQTT_PORT"]),
-        username=config["MQTT_USERNAME"],
-        password=config["MQTT_PASSWORD"],
-        ca_file=path("MQTT_CA_FILE"),
-        cert_file=path("MQTT_CERT_FILE"),
-        key_file=path("MQTT_KEY_FILE"),
-    )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from contract.transport import BrokerSettings
+
 DEFAULTS: dict[str, object] = {
     "DATABASE_URL": None,  # None: SQLite in the instance folder
     # The public tracking page with {number}, as the stations print it on receipts; the
@@ -39,3 +44,20 @@ DEFAULTS: dict[str, object] = {
 
 class ServerConfigError(RuntimeError):
     """The server refuses to start with this configuration."""
+
+
+def broker_settings(config: dict[str, Any]) -> BrokerSettings:
+    """The server's broker connection from its configuration."""
+
+    def path(key: str) -> Path | None:
+        return Path(config[key]) if config.get(key) else None
+
+    return BrokerSettings(
+        host=config["MQTT_HOST"],
+        port=int(config["MQTT_PORT"]),
+        username=config["MQTT_USERNAME"],
+        password=config["MQTT_PASSWORD"],
+        ca_file=path("MQTT_CA_FILE"),
+        cert_file=path("MQTT_CERT_FILE"),
+        key_file=path("MQTT_KEY_FILE"),
+    )

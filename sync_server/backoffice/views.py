@@ -20,7 +20,8 @@ from flask import (
 from flask_babel import gettext
 
 from sync_server.fleet.models import Station
-from sync_server.operators import current_operator, require_role, sessions
+from sync_server.operators import sessions
+from sync_server.operators.access import current_operator, require_role
 from sync_server.petitions import service
 from sync_server.petitions.labels import SERVICE_NAMES, local_time, service_text, status_text
 from sync_server.petitions.service import STATUSES, PetitionError, QueueFilter

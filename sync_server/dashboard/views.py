@@ -25,7 +25,7 @@ from sync_server.dashboard import alarms, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database
 from sync_server.fleet import enrollments
-from sync_server.operators import current_operator, record_audit, require_role
+from sync_server.operators.access import current_operator, record_audit, require_role
 
 bp = Blueprint(
     "dashboard",

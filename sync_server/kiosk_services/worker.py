@@ -37,7 +37,7 @@ from contract.transport import (
     new_client,
     response_properties,
 )
-from sync_server import broker_settings
+from sync_server.config import broker_settings
 from sync_server.db import database
 from sync_server.kiosk_services.handlers import KioskServices
 from sync_server.otp import service_from_config

@@ -24,7 +24,13 @@ from flask_babel import gettext, ngettext
 from contract.identifiers import format_thai_mobile
 from sync_server.audit import audit as write_audit
 from sync_server.audit.models import AuditEvent
-from sync_server.operators import SESSION_KEY, current_operator, require_role, sessions
+from sync_server.operators import sessions
+from sync_server.operators.access import (
+    SESSION_KEY,
+    current_operator,
+    load_operator,
+    require_role,
+)
 from sync_server.operators.models import ROLES, Operator
 from sync_server.operators.policy import password_problems, profile_problems
 from sync_server.operators.redact import redact
@@ -57,7 +63,7 @@ def _safe_next(target: str | None) -> str:
 @bp.get("/")
 def home() -> Response:
     """Each role's first page."""
-    operator = g.get("operator") or _loaded()
+    operator = g.get("operator") or load_operator()
     if operator is None:
         return redirect(url_for("operators.login"), code=303)
     for endpoint, roles in (
@@ -70,17 +76,11 @@ def home() -> Response:
     return redirect(url_for("operators.profile"), code=303)
 
 
-def _loaded():  # type: ignore[no-untyped-def]
-    from sync_server.operators import _load
-
-    return _load()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     """Username and password; one machine per account."""
     if request.method == "GET":
-        if _loaded() is not None:
+        if load_operator() is not None:
             return redirect(url_for("operators.home"), code=303)
         return render_template("operators/login.html", username="")
     username = request.form.get("username", "").strip()
@@ -122,14 +122,14 @@ def logout() -> Response:
 @bp.post("/session/heartbeat")
 def heartbeat() -> Response:
     """The open page says the browser is still there (static/heartbeat.js)."""
-    alive = _loaded() is not None
+    alive = load_operator() is not None
     return Response(status=204 if alive else 401)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 def password() -> str | Response:
     """Change the password: current, new, confirm."""
-    operator = _loaded()
+    operator = load_operator()
     if operator is None:
         return redirect(url_for("operators.login"), code=303)
     errors: list[tuple[str, str]] = []

@@ -48,7 +48,7 @@ def mqtt_publisher(broker: BrokerSettings, timeout_s: float = 10.0) -> Publisher
 def _default_publisher() -> Publisher:
     from flask import current_app
 
-    from sync_server import broker_settings
+    from sync_server.config import broker_settings
 
     return mqtt_publisher(broker_settings(current_app.config))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from sync_server.operators import require_role
+from sync_server.operators.access import require_role
 from sync_server.sms import gateway
 from sync_server.sms.gateway import mask_phone
 from sync_server.sms.models import SentSms, SmsDispatch
