@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -226,7 +227,16 @@ def events() -> Response:
 
 
 def live_labels() -> dict[str, object]:
-    """The words the pages and dashboard.js show for live values, in the page's language."""
+    """The words the pages and dashboard.js show for live values, in the page's language.
+
+    Made once per request: the fleet page asks for them three times per station row.
+    """
+    if "live_labels" not in g:
+        g.live_labels = _live_labels()
+    return g.live_labels
+
+
+def _live_labels() -> dict[str, object]:
     return {
         "online": gettext("Online"),
         "offline": gettext("Offline"),

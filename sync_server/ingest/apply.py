@@ -33,7 +33,6 @@ from sync_server.db import write_transaction
 from sync_server.fleet.models import Station
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions import filing
-from sync_server.petitions.models import Petition
 from sync_server.sms.models import SmsOutbox
 
 log = logging.getLogger(__name__)
@@ -105,7 +104,7 @@ def _accept(tx: Transaction, body: object) -> None:
 
 APPLIERS: dict[str, Applier] = {
     "petition.filed": Applier(
-        model=Petition,
+        model=filing.PETITION_TABLE,
         columns=filing.PETITION_COLUMNS,
         check=_check_petition,
         row=filing.petition_row,

@@ -12,10 +12,14 @@ import msgspec
 
 from contract import PetitionFiled, Transaction
 from contract.identifiers import is_minted_by
+from sync_server.petitions.models import Petition
 from sync_server.petitions.notify import FILED_TEMPLATE
 from sync_server.sms.gateway import DEFAULT_SENDER
 from sync_server.sms.outbox import OUTBOX_COLUMNS, outbox_row
 
+#: Where a filed petition goes: the ingest worker inserts :func:`petition_row` s into it in
+#: bulk (its exactly-once machinery is the ingest's; what a petition row holds is ours).
+PETITION_TABLE = Petition
 #: The petition columns :func:`petition_row` fills.
 PETITION_COLUMNS = (
     "number",

@@ -11,7 +11,7 @@ see that one petition's history.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 
+from sync_server.db import utc_now
 from sync_server.i18n import current_language
 from sync_server.otp import OtpAttemptsExceededError, OtpExpiredError, otp_service
 from sync_server.petitions.labels import local_time, status_text
@@ -144,7 +145,7 @@ def check_code() -> Response:
         left = otp.attempts_left(pending["ticket"])
         return _page("tracking/code.html", 400, pending=pending, error="wrong", left=left)
     session.pop(_PENDING, None)
-    until = datetime.now(UTC) + GRANT
+    until = utc_now() + GRANT
     session[_GRANTED] = {"number": pending["number"], "until": until.timestamp()}
     return redirect(url_for("tracking.status"), code=303)
 
@@ -153,7 +154,7 @@ def check_code() -> Response:
 def status() -> Response:
     """The history of the petition this browser verified, while the grant lasts."""
     granted = session.get(_GRANTED)
-    if not granted or granted["until"] < datetime.now(UTC).timestamp():
+    if not granted or granted["until"] < utc_now().timestamp():
         session.pop(_GRANTED, None)
         return redirect(url_for("tracking.start"), code=303)
     steps = service.status_history(granted["number"])
