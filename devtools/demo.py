@@ -12,11 +12,13 @@ the virtual watchdog board. Ctrl-C stops everything by pid.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -391,6 +393,12 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     if receipt is None:
         console.print(f"[red]the receipt of {number} did not print; logs in {root}")
         return False
+    with console.status("waiting for the citizen's SMS with the number and tracking link…"):
+        filing_sms = _wait_filing_sms(root / "server" / "dcs.sqlite3", number)
+    if filing_sms is None:
+        console.print(f"[red]no SMS for {number} reached the SMS sink; see {root / 'sms.log'}")
+        return False
+    console.print(f"SMS to 081-XXX-5678 from OSS-LOCAL: {filing_sms}")
 
     with console.status("waiting for the kiosks and the stations' replicas…"):
         kiosks_up = all(wait_for_port("127.0.0.1", rig.kiosk_port) for rig in rigs)
@@ -405,7 +413,8 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     _print_guide(fleet, api, api_token, configs, rigs, number, receipt, replicas, accounts)
     if check:
         console.print(
-            f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed"
+            f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed,"
+            " SMS sent"
         )
         return True
     while not stop.wait(1):
@@ -413,6 +422,19 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
             console.print(f"[red]{', '.join(dead)} exited; logs in {root}")
             return False
     return True
+
+
+def _wait_filing_sms(database: Path, number: str, attempts: int = 300) -> str | None:
+    """The text of seed 004's filing SMS for ``number`` once the local sink holds it."""
+    for _ in range(attempts):
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            row = db.execute(
+                "SELECT text FROM sentsms WHERE text LIKE ? ORDER BY id LIMIT 1", (f"%{number}%",)
+            ).fetchone()
+        if row:
+            return str(row[0])
+        time.sleep(0.1)
+    return None
 
 
 def _wait_replica(config: Path, attempts: int = 150) -> int:
