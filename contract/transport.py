@@ -19,6 +19,12 @@ from paho.mqtt.properties import Properties
 QOS = 1
 KEEPALIVE_S = 30
 SESSION_EXPIRY_S = 7 * 24 * 3600  # a station may stay offline a week without losing its acks
+#: Replies to live requests (records, temporary passwords, codes) are worth nothing once the
+#: kiosk has given up waiting, and must not sit in the broker for a station that went away:
+#: QoS 0 is never queued for a disconnected session (Mosquitto's queue_qos0_messages is off),
+#: and the expiry bounds what a broker still holds in flight.
+REPLY_QOS = 0
+REPLY_EXPIRY_S = 30
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,14 @@ def request_properties(response_topic: str, correlation: bytes) -> Properties:
     return props
 
 
-def response_properties(correlation: bytes) -> Properties:
-    """PUBLISH properties of an MQTT 5 response."""
+def response_properties(correlation: bytes, expiry_s: int = REPLY_EXPIRY_S) -> Properties:
+    """PUBLISH properties of an MQTT 5 response: its correlation data and a short expiry."""
     props = Properties(PacketTypes.PUBLISH)
     props.CorrelationData = correlation
+    props.MessageExpiryInterval = expiry_s
     return props
+
+
+def publish_reply(client: mqtt.Client, topic: str, payload: bytes, correlation: bytes) -> None:
+    """Answer a live request so that the answer is never kept for later (see REPLY_QOS)."""
+    client.publish(topic, payload, qos=REPLY_QOS, properties=response_properties(correlation))

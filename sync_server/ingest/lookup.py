@@ -25,7 +25,7 @@ from contract import (
     parse_station_topic,
     station_topic,
 )
-from contract.transport import QOS, response_properties
+from contract.transport import publish_reply
 from sync_server.audit import audit
 from sync_server.records.models import InsuredPerson
 from sync_server.records.read import insured_record, summary_of
@@ -98,12 +98,7 @@ class LookupResponder:
             return
 
         def reply(response: LookupResponse) -> None:
-            self._client.publish(
-                expected_reply,
-                encode(response),
-                qos=QOS,
-                properties=response_properties(correlation),
-            )
+            publish_reply(self._client, expected_reply, encode(response), correlation)
 
         try:
             request = decode(message.payload, LookupRequest)

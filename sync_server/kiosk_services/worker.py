@@ -35,7 +35,7 @@ from contract.transport import (
     BrokerSettings,
     connect_properties,
     new_client,
-    response_properties,
+    publish_reply,
 )
 from sync_server.config import broker_settings
 from sync_server.db import database
@@ -151,9 +151,7 @@ class KioskServicesWorker:
             return
 
         def reply(response: ServiceResponse) -> None:
-            self._client.publish(
-                reply_topic, encode(response), qos=QOS, properties=response_properties(correlation)
-            )
+            publish_reply(self._client, reply_topic, encode(response), correlation)
 
         try:
             request = decode(message.payload, ServiceRequest)
