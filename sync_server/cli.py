@@ -147,6 +147,26 @@ def replica_wipe(station_id: str) -> None:
     _replica_command(station_id, "wipe")
 
 
+@main.group()
+def station() -> None:
+    """Stations: lift a quarantine set by the per-station budgets."""
+
+
+@station.command("lift-quarantine")
+@click.argument("station_id")
+@click.option("--by", required=True, help="Your name, for the audit trail.")
+def station_lift_quarantine(station_id: str, by: str) -> None:
+    """Serve a quarantined station again (audited as ``cli:<by>``); its counts start afresh."""
+    from sync_server.budgets import lift_quarantine
+
+    _app()
+    with database.connection_context():
+        lifted = lift_quarantine(station_id, f"cli:{by}")
+    if not lifted:
+        raise click.ClickException(f"{station_id} is not quarantined")
+    click.echo(f"quarantine of {station_id} lifted")
+
+
 def _app():
     try:
         return create_app()

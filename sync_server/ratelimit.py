@@ -116,6 +116,12 @@ class RateLimiter:
         )
         return max(limit.max_hits - used, 0)
 
+    def forget(self, limits: Sequence[Limit], value: str) -> int:
+        """Drop every counted hit of ``value`` under ``limits`` (a person forgave them)."""
+        buckets = [self.bucket(limit, value) for limit in limits]
+        with write_transaction(database.obj):
+            return RateLimitHit.delete().where(RateLimitHit.bucket.in_(buckets)).execute()
+
 
 def _lock_key(bucket: str) -> int:
     """A signed 64-bit advisory-lock key for ``bucket``."""

@@ -3,6 +3,12 @@
 Evaluated by ``dcs-server alarms`` (a loop) with an injectable clock, so "offline longer than
 N minutes" is raised even when no message arrives. One open alarm per station and rule.
 Thresholds come from the server config (``ALARM_*``).
+
+Two rules come from the per-station budgets (``sync_server/budgets``): ``quarantine`` holds
+while the station is quarantined (raised at once by the budgets, cleared by this loop once an
+operator lifts it); ``budget`` is an *event* (the station was refused for asking past a
+budget): :func:`raise_event` opens it and only a person clears it, since no station state
+says when it "ends".
 """
 
 from __future__ import annotations
@@ -77,7 +83,20 @@ def _disk(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Findin
     return None
 
 
-RULES: tuple[Rule, ...] = (_offline, _paper, _tamper, _backlog, _disk)
+def _quarantine(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
+    if row.quarantined_at is not None:
+        return quarantine_finding(row.quarantine_reason or "")
+    return None
+
+
+def quarantine_finding(reason: str) -> Finding:
+    """The ``quarantine`` alarm of a station quarantined for ``reason``."""
+    return Finding("quarantine", "critical", f"กักกันสถานี · quarantined: {reason}"[:200])
+
+
+RULES: tuple[Rule, ...] = (_offline, _paper, _tamper, _backlog, _disk, _quarantine)
+#: Rules raised by an event, not a station's state: :func:`evaluate` never clears them.
+EVENT_RULES = frozenset({"budget"})
 
 
 def thresholds(config: Mapping[str, object] | None = None) -> dict[str, float]:
@@ -117,12 +136,47 @@ def evaluate(now: datetime | None = None, limits: Mapping[str, float] | None = N
                     )
                     raised.append((row.station_id, name))
             for (station_id, name), alarm in open_alarms.items():
-                if station_id == row.station_id and name not in holding:
+                ended = name not in holding and name not in EVENT_RULES
+                if station_id == row.station_id and ended:
                     alarm.cleared_at = now
                     alarm.cleared_by = "rule"
                     alarm.save()
                     cleared.append((station_id, name))
     return {"raised": raised, "cleared": cleared}
+
+
+def raise_event(station_id: str, finding: Finding) -> bool:
+    """Open ``finding`` on the station now unless that rule is already open there.
+
+    For conditions noticed where they happen (a budget refused, a quarantine) rather than by
+    the rules loop; returns ``True`` when a new alarm was opened.
+    """
+    with write_transaction():
+        already = Alarm.select().where(
+            Alarm.station_id == station_id, Alarm.rule == finding.rule, Alarm.cleared_at.is_null()
+        )
+        if already.exists():
+            return False
+        Alarm.create(
+            station_id=station_id,
+            rule=finding.rule,
+            severity=finding.severity,
+            message=finding.message[:200],
+            raised_at=utc_now(),
+        )
+    return True
+
+
+def clear_rules(station_id: str, rules: tuple[str, ...], by: str) -> int:
+    """Close the station's open alarms of ``rules`` (e.g. when its quarantine is lifted)."""
+    with write_transaction():
+        return (
+            Alarm.update(cleared_at=utc_now(), cleared_by=by[:64])
+            .where(
+                Alarm.station_id == station_id, Alarm.rule.in_(rules), Alarm.cleared_at.is_null()
+            )
+            .execute()
+        )
 
 
 def acknowledge(alarm_id: int, by: str) -> Alarm:

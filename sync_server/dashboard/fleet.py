@@ -43,6 +43,9 @@ class StationRow:
     software_version: str | None
     transactions_applied: int
     metrics: dict[str, float]
+    #: Since when the station is refused every service (per-station budgets), or ``None``.
+    quarantined_at: datetime | None = None
+    quarantine_reason: str | None = None
 
     @property
     def paper(self) -> str | None:
@@ -79,6 +82,7 @@ class StationRow:
             "watchdog_resets": self.watchdog_resets,
             "disk_free_pct": self.disk_free_pct,
             "software_version": self.software_version,
+            "quarantined": self.quarantined_at is not None,
         }
 
 
@@ -88,7 +92,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def row_from_tuple(values: tuple) -> StationRow:
     """A :class:`StationRow` from the columns of :data:`COLUMNS` in order."""
-    (sid, presence, presence_at, beat_at, backlog, oldest, version, applied, metrics) = values
+    (sid, presence, presence_at, beat_at, backlog, oldest, version, applied, metrics) = values[:9]
+    quarantined_at, quarantine_reason = values[9:11]
     try:
         gauges = json.loads(metrics) if metrics else {}
     except ValueError:
@@ -103,6 +108,8 @@ def row_from_tuple(values: tuple) -> StationRow:
         version,
         applied,
         gauges if isinstance(gauges, dict) else {},
+        aware(quarantined_at),
+        quarantine_reason,
     )
 
 
@@ -116,6 +123,8 @@ COLUMNS = (
     Station.software_version,
     Station.transactions_applied,
     Station.metrics,
+    Station.quarantined_at,
+    Station.quarantine_reason,
 )
 
 

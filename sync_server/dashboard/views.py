@@ -142,6 +142,22 @@ def send_command(station_id: str) -> Response:
     return redirect(url_for("dashboard.station_page", station_id=station_id), code=303)
 
 
+@bp.post("/stations/<station_id>/quarantine/lift")
+@require_role(*ROLES)
+def lift_quarantine(station_id: str) -> Response:
+    """Serve a quarantined station again (audited with the operator's name)."""
+    from sync_server.budgets import lift_quarantine as lift
+
+    if fleet.station(station_id) is None:
+        abort(404)
+    me = current_operator().username
+    if lift(station_id, me):
+        flash(gettext("Quarantine lifted; the station is served again"), "ok")
+    else:
+        flash(gettext("The station was not quarantined"), "error")
+    return redirect(url_for("dashboard.station_page", station_id=station_id), code=303)
+
+
 @bp.get("/alarms")
 @require_role(*ROLES)
 def alarms_page() -> str:

@@ -23,6 +23,11 @@ class Station(BaseModel):
     transactions_applied = peewee.BigIntegerField(default=0)
     #: The last heartbeat's device gauges as JSON (printer_state, tamper_open, watchdog_resets...).
     metrics = peewee.TextField(null=True)
+    #: Set when the station kept asking past its budgets (sync_server/budgets): it is refused
+    #: every service until an operator lifts the quarantine. No default: the ingest's upsert
+    #: lists its columns and must not reset these.
+    quarantined_at = peewee.DateTimeField(null=True)
+    quarantine_reason = peewee.CharField(max_length=200, null=True)
 
 
 class Enrollment(BaseModel):

@@ -1,6 +1,9 @@
 """Answers live lookups (MQTT 5 request/response) on their own thread.
 
 Lookups never wait behind a bulk ingest batch: a resident is standing at the kiosk.
+Each lookup is charged against the station's budgets first (``sync_server/budgets``); a
+record of someone outside the station's building counts against a smaller budget too and is
+audited as ``lookup.<query>.foreign``.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from contract import (
 )
 from contract.transport import publish_reply
 from sync_server.audit import audit
+from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
+from sync_server.budgets.policy import LOOKUP, LOOKUP_FOREIGN
 from sync_server.records.models import InsuredPerson
-from sync_server.records.read import insured_record, summary_of
+from sync_server.records.read import insured_record, residence_of, summary_of
+from sync_server.replicas.enrolment import building_of_station
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,10 @@ class LookupResponder:
         db: peewee.Database,
         client: mqtt.Client,
         record_rejection: Callable[[str, str | None, str | None, str, bytes], None],
+        budgets: StationBudgets | None = None,
     ) -> None:
         self._db = db
+        self._budgets = budgets or StationBudgets()
         self._client = client
         self._record_rejection = record_rejection
         self._requests: queue.Queue = queue.Queue(maxsize=1000)
@@ -112,6 +120,13 @@ class LookupResponder:
             reply(LookupResponse(status="refused", reason=reason))
             return
 
+        action = f"lookup.{request.query}"
+        refusal, foreign = self._charge(station_id, request.citizen_id)
+        if refusal is not None:
+            with self._db.atomic():
+                audit(f"station:{station_id}", action, request.citizen_id, refusal)
+            reply(LookupResponse(status="refused", reason=refusal))
+            return
         if request.query == "insured_record":
             full = insured_record(request.citizen_id)
             found, as_of = full is not None, full.as_of if full else None
@@ -121,7 +136,7 @@ class LookupResponder:
         with self._db.atomic():
             audit(
                 f"station:{station_id}",
-                f"lookup.{request.query}",
+                f"{action}.foreign" if foreign and found else action,
                 request.citizen_id,
                 "found" if found else "not_found",
             )
@@ -131,3 +146,18 @@ class LookupResponder:
             reply(LookupResponse(status="ok", as_of=as_of, record=full.summary, full_record=full))
         else:
             reply(LookupResponse(status="ok", as_of=as_of, record=insured_summary(person)))
+
+    def _charge(self, station_id: str, citizen_id: str) -> tuple[str | None, bool]:
+        """Charge one lookup to the station's budgets: why it is refused (or ``None``), and
+        whether the resident lives outside the station's building."""
+        exists, building = residence_of(citizen_id)
+        # A station enrolled for no replica names no building: every resident is foreign to it.
+        home = building_of_station(station_id)
+        foreign = exists and (home is None or building != home)
+        try:
+            self._budgets.charge(station_id, [LOOKUP, LOOKUP_FOREIGN] if foreign else [LOOKUP])
+        except StationQuarantinedError:
+            return "station_quarantined", foreign
+        except OverBudgetError as exc:
+            return f"over_budget:{exc.kind}", foreign
+        return None, foreign

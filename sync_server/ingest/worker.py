@@ -44,6 +44,7 @@ from contract.transport import (
     connect_properties,
     new_client,
 )
+from sync_server.budgets import StationBudgets
 from sync_server.db import utc_now
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
@@ -74,6 +75,7 @@ class IngestWorker:
         group: str = "ingest",
         batch_size: int = 500,
         queue_size: int = 20_000,
+        budgets: StationBudgets | None = None,
     ) -> None:
         self._client: mqtt.Client | None = None
         self._db = db
@@ -93,7 +95,7 @@ class IngestWorker:
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=0.5, max_delay=10)
         self._client = client
-        self.lookups = LookupResponder(db, client, record_rejection=self._reject)
+        self.lookups = LookupResponder(db, client, record_rejection=self._reject, budgets=budgets)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Every answer is a :class:`contract.ServiceResponse`; every request leaves an ``A
 (the station as actor, the card holder's id or the petition number as subject, never a
 phone number, code or password). Rate limits: per card and per phone for the password reset
 and the e-ID registration, the tracking page's own limits for tracking (the station counts
-as the "IP").
+as the "IP"). Before any of that, every request is charged to the station's budgets
+(``sync_server/budgets``): per action, and all SMS-sending actions together.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
 from sync_server.audit import audit
+from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
+from sync_server.budgets.policy import SMS, SMS_ACTIONS, service_kind
 from sync_server.db import write_transaction
 from sync_server.kiosk_services.models import IdentityCredential
 from sync_server.otp import (
@@ -97,8 +100,10 @@ class KioskServices:
         otp: OtpService,
         tracking_limits: tracking.TrackingLimits,
         limits: KioskLimits | None = None,
+        budgets: StationBudgets | None = None,
     ) -> None:
         self.otp = otp
+        self.budgets = budgets or StationBudgets()
         self.tracking_limits = tracking_limits
         self.limits = limits or KioskLimits.default()
         self._actions: dict[str, Callable[[str, ServiceRequest], ServiceResponse]] = {
@@ -118,6 +123,20 @@ class KioskServices:
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         """Do what ``request`` asks and say how it went (never raises for a citizen's error)."""
+        kinds = [service_kind(request.action)]
+        if request.action in SMS_ACTIONS:
+            kinds.append(SMS)
+        try:
+            self.budgets.charge(station_id, kinds)
+        except StationQuarantinedError:
+            self._audit(station_id, request, None, "station_quarantined")
+            return ServiceResponse(status="refused", reason="station_quarantined")
+        except OverBudgetError as exc:
+            self._audit(station_id, request, None, "over_budget")
+            reason = f"over_budget:{exc.kind}"[:64]
+            return ServiceResponse(
+                status="rate_limited", reason=reason, retry_after_s=exc.retry_after_s
+            )
         try:
             return self._actions[request.action](station_id, request)
         except MissingFieldError as exc:

@@ -157,3 +157,14 @@ def building_residents(building: str) -> list[str]:
         .order_by(InsuredPerson.citizen_id)
     )
     return [cid for (cid,) in query.tuples()]
+
+
+def residence_of(citizen_id: str) -> tuple[bool, str | None]:
+    """Whether the insured person exists, and the building they live in (if known)."""
+    row = (
+        InsuredPerson.select(InsuredPerson.building)
+        .where(InsuredPerson.citizen_id == citizen_id)
+        .tuples()
+        .first()
+    )
+    return (row is not None, row[0] if row else None)

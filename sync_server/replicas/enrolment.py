@@ -59,3 +59,12 @@ def enrol_station(
         ).execute()
         audit(actor, "replica.enrol", station_id, building)
     return StationReplica.get_by_id(station_id)
+
+
+def building_of_station(station_id: str) -> str | None:
+    """The building the station is enrolled to serve, or ``None`` when it is not enrolled."""
+    return (
+        StationReplica.select(StationReplica.building)
+        .where(StationReplica.station_id == station_id)
+        .scalar()
+    )

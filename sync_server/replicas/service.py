@@ -5,6 +5,9 @@ Run it as ``dcs-server replicate``. Several can run: requests are spread over th
 ``sent_cursor`` from the value it read (compare and set) before sending, so two publishers
 never push the same delta. Should a station still get a delta whose base is not its cursor,
 it ignores it and asks again from its own cursor.
+
+Every request is charged to the station's budgets (``sync_server/budgets``: all requests, and
+those for the whole building); a quarantined station is refused and sent no changes.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ from contract.transport import (
     new_client,
 )
 from sync_server.audit import audit
+from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
+from sync_server.budgets.policy import REPLICA, REPLICA_FULL
 from sync_server.db import utc_now, write_transaction
+from sync_server.fleet.quarantine import quarantine_of
 from sync_server.ingest.models import RejectedMessage
 from sync_server.records.changes import latest_change_id
 from sync_server.records.models import RecordChange
@@ -63,7 +69,9 @@ class ReplicaService:
         worker_id: str = "1",
         group: str = "replica",
         poll_s: float = 5.0,
+        budgets: StationBudgets | None = None,
     ) -> None:
+        self._budgets = budgets or StationBudgets()
         self._client: mqtt.Client | None = None
         self._thread: threading.Thread | None = None
         self._db = db
@@ -167,7 +175,7 @@ class ReplicaService:
             self._reject(topic, "station id in the payload does not match the topic", payload)
             return
         enrolment = StationReplica.get_or_none(StationReplica.station_id == station_id)
-        reason = _refusal(enrolment, request)
+        reason = _refusal(enrolment, request) or self._over_budget(station_id, request)
         with write_transaction(self._db):
             if enrolment is not None:
                 StationReplica.update(
@@ -183,6 +191,17 @@ class ReplicaService:
         else:
             update = delta_update(enrolment.building, known, cursor)
         self._send(enrolment, update, request.request_id)
+
+    def _over_budget(self, station_id: str, request: ReplicaRequest) -> str | None:
+        """Charge the request to the station's budgets; why it is refused, or ``None``."""
+        whole = request.full or request.cursor is None
+        try:
+            self._budgets.charge(station_id, [REPLICA, REPLICA_FULL] if whole else [REPLICA])
+        except StationQuarantinedError:
+            return "station quarantined; an operator lifts it on the dashboard"
+        except OverBudgetError as exc:
+            return f"over its {exc.kind} budget; retry in {exc.retry_after_s:.0f} s"
+        return None
 
     def _push_changes(self) -> None:
         """Send each served station what changed in its building since what it was sent."""
@@ -207,6 +226,8 @@ class ReplicaService:
         for station in stations:
             if newest.get(station.building, 0) <= station.sent_cursor:
                 continue
+            if quarantine_of(station.station_id) is not None:
+                continue  # sent from its cursor once an operator lifts the quarantine
             with write_transaction(self._db):
                 claimed = (
                     StationReplica.update(sent_cursor=cursor)
