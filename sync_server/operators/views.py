@@ -36,6 +36,7 @@ from sync_server.operators.policy import password_problems, profile_problems
 from sync_server.operators.redact import redact
 from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.records.passwords import temporary_password
+from sync_server.redirects import local_path_or
 
 bp = Blueprint("operators", __name__, template_folder="templates")
 
@@ -55,9 +56,8 @@ def _machine() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("operators.home")
+    """Where to go after logging in: ``target`` if it stays on this site, else home."""
+    return local_path_or(target, url_for("operators.home"))
 
 
 @bp.get("/")
