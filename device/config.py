@@ -67,6 +67,11 @@ class KioskConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         str, msgspec.Meta(pattern=r"^(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|::1)$")
     ] = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080  # 0: any free port
+    #: The Host names the kiosk answers to, on its own port (``host`` is always one of
+    #: them); any other Host header gets 400, so a DNS-rebinding page cannot reach it.
+    allowed_hosts: list[
+        Annotated[str, msgspec.Meta(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$")]
+    ] = msgspec.field(default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"])
     #: Personal data leaves the screen after this long without a tap...
     idle_timeout_s: Annotated[float, msgspec.Meta(ge=10, le=3600)] = 90.0
     #: ...counting down visibly for the last this many seconds (one tap extends).

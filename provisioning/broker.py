@@ -14,9 +14,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract import ROOT, Channel
+from contract import MAX_PAYLOAD_BYTES, ROOT, Channel
 
 SERVER_USER = "dcs-server"
+
+#: What a PUBLISH packet carries besides its payload: the fixed header (up to 5 bytes), the
+#: topic (2 + under 100 bytes for ``dcs/v1/stations/<id>/<channel>``), the packet id (2)
+#: and the MQTT 5 properties (a few bytes; none are sent today). 1 KiB leaves room to spare.
+MQTT_OVERHEAD_BYTES = 1024
+#: The broker's packet limit: the contract's payload limit plus that overhead. A bigger
+#: packet is dropped by the broker (which disconnects its sender) and never reaches the
+#: server; the ingest worker checks the payload against the contract to the byte.
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + MQTT_OVERHEAD_BYTES
 
 #: (channel, access) of a station on its own subtree; "write" = publish, "read" = subscribe.
 STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
@@ -56,11 +65,12 @@ def acl_text(server_user: str = SERVER_USER) -> str:
 
 @dataclass
 class BrokerLimits:
-    """Queue sizes; the defaults absorb a fleet's burst after an outage (see MACHINE_NOTES)."""
+    """Queue sizes and the packet limit; the queue defaults absorb a fleet's burst after an
+    outage (see MACHINE_NOTES), the packet limit is the contract's (``MAX_PACKET_BYTES``)."""
 
     max_queued_messages: int = 100_000
     max_inflight_messages: int = 100
-    max_packet_size: int = 256 * 1024
+    max_packet_size: int = MAX_PACKET_BYTES
 
 
 def mosquitto_conf(workdir: Path, port: int, limits: BrokerLimits, host: str = "127.0.0.1") -> str:
@@ -86,6 +96,9 @@ def persistence_and_limits(workdir: Path, limits: BrokerLimits) -> list[str]:
         "autosave_interval 30",
         f"max_queued_messages {limits.max_queued_messages}",
         f"max_inflight_messages {limits.max_inflight_messages}",
+        # Whole packets, every protocol version (MQTT 5 clients learn it from the CONNACK).
+        # Not message_size_limit as well: a payload within the overhead's margin reaches
+        # the ingest worker, which refuses it to the byte and records it.
         f"max_packet_size {limits.max_packet_size}",
         "set_tcp_nodelay true",
         "log_dest stderr",

@@ -64,9 +64,23 @@ def test_every_response_carries_the_security_headers(sqlite_url, path):
     assert "Strict-Transport-Security" not in headers
 
 
+#: Production refuses the sink SMS driver (it keeps the one-time codes readable).
+PRODUCTION_SMS = {
+    "SMS_GATEWAY": "http",
+    "SMS_HTTP_URL": "https://sms.example.invalid/send",
+    "SMS_HTTP_TOKEN": "provider-token",
+}
+
+
 def production_app(sqlite_url: str, **extra: object):
     return create_app(
-        {"PRODUCTION": True, "SECRET_KEY": GOOD_KEY, "DATABASE_URL": sqlite_url, **extra}
+        {
+            "PRODUCTION": True,
+            "SECRET_KEY": GOOD_KEY,
+            "DATABASE_URL": sqlite_url,
+            **PRODUCTION_SMS,
+            **extra,
+        }
     )
 
 

@@ -15,6 +15,7 @@ from flask import Flask, g, request
 
 from device.config import KioskConfig
 from device.kiosk import i18n
+from device.kiosk.hosts import LoopbackHostOnly, host_name_for
 from device.kiosk.state import KioskState, VisitGoneError
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ def create_kiosk_app(
     if test_config:
         app.config.update(test_config)
     app.extensions[_EXTENSION] = state or KioskState(station, config)
+    # Outermost: a foreign Host header is refused before any view, hook or session runs.
+    app.wsgi_app = LoopbackHostOnly(  # type: ignore[method-assign]
+        app.wsgi_app, [*config.allowed_hosts, host_name_for(config.host)]
+    )
     i18n.init_app(app, config.default_language)
     _language_urls(app, config.default_language)
 

@@ -1,7 +1,8 @@
 """A small publish/subscribe hub for the kiosk's server-sent events.
 
 Each browser page opens one ``EventSource``; it gets its own queue here. Events carry no
-personal data: the state of the card visit (a random token), the printer's state, and such.
+personal data and no secret: the state of the card visit (named by a hash of its token,
+never the token), the printer's state, and such.
 """
 
 from __future__ import annotations

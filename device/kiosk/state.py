@@ -251,7 +251,8 @@ class KioskState:
         return Event(
             "visit",
             {
-                "token": visit.token if visit is not None else "",
+                # Never the token: any page may open the stream (see Visit.public_id).
+                "visit": visit.public_id if visit is not None else "",
                 "state": visit.state if visit is not None else "none",
                 "card": visit.card_visit if visit is not None else False,
                 "card_present": self.card_present,

@@ -3,11 +3,14 @@
 Personal data lives only in a :class:`Visit`, only in memory, and only while the card is
 in: removing the card, an idle timeout or the resident's "finish" drops the visit and
 everything in it. A visit is named by a random token (never personal); every page and form
-carries it, so a page or a form left over from an earlier visit is refused.
+carries it, so a page or a form left over from an earlier visit is refused. The token is a
+capability (it posts the visit's forms and fetches its photo), so the event stream names
+the visit by :attr:`Visit.public_id` instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -49,6 +52,13 @@ class Visit:
             started_at=now,
             last_activity=now,
         )
+
+    @property
+    def public_id(self) -> str:
+        """Names the visit on the event stream, which any page may open. A one-way hash of
+        the token: a page can tell whether the visit is still its own, but cannot use it to
+        post forms, extend or end the visit, or fetch the card's photo."""
+        return hashlib.sha256(self.token.encode()).hexdigest()[:16]
 
     @property
     def has_personal_data(self) -> bool:

@@ -27,6 +27,7 @@ from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database
 from sync_server.fleet import enrollments
 from sync_server.operators.access import current_operator, record_audit, require_role
+from sync_server.redirects import local_path_or
 
 bp = Blueprint(
     "dashboard",
@@ -184,7 +185,8 @@ def alarm_action(alarm_id: int, action: str) -> Response:
     except Alarm.DoesNotExist:
         abort(404)
     record_audit(f"alarm.{action}", subject=f"{alarm.station_id}:{alarm.rule}")
-    return redirect(request.form.get("next") or url_for("dashboard.alarms_page"), code=303)
+    back = local_path_or(request.form.get("next"), url_for("dashboard.alarms_page"))
+    return redirect(back, code=303)
 
 
 @bp.get("/events")

@@ -20,12 +20,14 @@ import peewee
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from contract import (
+    MAX_PAYLOAD_BYTES,
     Ack,
     AckItem,
     Channel,
     CommandResult,
     ContractError,
     Heartbeat,
+    PayloadTooLargeError,
     Presence,
     Transaction,
     decode,
@@ -61,6 +63,15 @@ class _Inbound:
     topic: str
     payload: bytes
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class _Oversized:
+    """A message refused on arrival for its size: only what the record of it needs."""
+
+    topic: str
+    size: int
+    payload_sha256: str
 
 
 class IngestWorker:
@@ -155,6 +166,13 @@ class IngestWorker:
         log.warning("ingest worker disconnected: %s", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        payload = message.payload
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            # Refused before it is queued or decoded: up to the broker's packet limit per
+            # message would otherwise sit in the inbox (20,000 deep) and the lookup queue.
+            digest = hashlib.sha256(payload).hexdigest()
+            self._inbox.put(_Oversized(message.topic, len(payload), digest))
+            return
         if message.topic.endswith("/" + Channel.LOOKUP.value):
             self.lookups.submit(message)
             return
@@ -185,9 +203,12 @@ class IngestWorker:
                     # Nothing was acked: the stations will send the batch again.
                     log.exception("database error; %d messages left for redelivery", len(batch))
 
-    def _process(self, batch: list[_Inbound]) -> None:
+    def _process(self, batch: list[_Inbound | _Oversized]) -> None:
         transactions: list[Received] = []
         for item in batch:
+            if isinstance(item, _Oversized):
+                self._reject_oversized(item)
+                continue
             try:
                 station_id, channel = parse_station_topic(item.topic)
             except ContractError as exc:
@@ -309,6 +330,14 @@ class IngestWorker:
                 station_id=station_id, first_seen_at=seen_at, last_seen_at=seen_at, **fields
             ).on_conflict(conflict_target=[Station.station_id], update=columns).execute()
 
+    def _reject_oversized(self, item: _Oversized) -> None:
+        try:
+            station_id: str | None = parse_station_topic(item.topic)[0]
+        except ContractError:
+            station_id = None
+        reason = str(PayloadTooLargeError(item.size, MAX_PAYLOAD_BYTES))
+        self._record(item.topic, station_id, None, reason, item.size, item.payload_sha256)
+
     def _reject(
         self,
         topic: str,
@@ -317,6 +346,19 @@ class IngestWorker:
         reason: str,
         payload: bytes,
     ) -> None:
+        digest = hashlib.sha256(payload).hexdigest()
+        self._record(topic, station_id, tx_id, reason, len(payload), digest)
+
+    def _record(
+        self,
+        topic: str,
+        station_id: str | None,
+        tx_id: str | None,
+        reason: str,
+        size: int,
+        payload_sha256: str,
+    ) -> None:
+        """Keep a refused message's topic, reason, size and hash (never its content)."""
         self.rejected += 1
         log.warning("rejected a message on %s: %s", topic, reason)
         try:
@@ -326,8 +368,8 @@ class IngestWorker:
                     topic_station_id=station_id,
                     tx_id=tx_id,
                     reason=reason[:2000],
-                    size=len(payload),
-                    payload_sha256=hashlib.sha256(payload).hexdigest(),
+                    size=size,
+                    payload_sha256=payload_sha256,
                 )
         except peewee.DatabaseError:
             log.exception("could not record a rejected message")

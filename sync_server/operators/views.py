@@ -34,8 +34,10 @@ from sync_server.operators.access import (
 from sync_server.operators.models import ROLES, Operator
 from sync_server.operators.policy import password_problems, profile_problems
 from sync_server.operators.redact import redact
+from sync_server.operators.spreadsheet import formula_safe
 from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.records.passwords import temporary_password
+from sync_server.redirects import local_path_or
 
 bp = Blueprint("operators", __name__, template_folder="templates")
 
@@ -55,9 +57,8 @@ def _machine() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("operators.home")
+    """Where to go after logging in: ``target`` if it stays on this site, else home."""
+    return local_path_or(target, url_for("operators.home"))
 
 
 @bp.get("/")
@@ -282,20 +283,19 @@ def audit() -> str:
 @bp.get("/admin/audit.csv")
 @require_role("administrator")
 def audit_export() -> Response:
-    """The matching events as CSV, personal data masked."""
+    """The matching events as CSV, personal data masked, no cell a spreadsheet formula."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["at", "actor", "action", "subject", "outcome"])
     for event in _audit_query().iterator():
-        writer.writerow(
-            [
-                event.at.isoformat() if hasattr(event.at, "isoformat") else event.at,
-                redact(event.actor),
-                event.action,
-                redact(event.subject),
-                event.outcome,
-            ]
-        )
+        cells = [
+            event.at.isoformat() if hasattr(event.at, "isoformat") else event.at,
+            redact(event.actor),
+            event.action,
+            redact(event.subject),
+            event.outcome,
+        ]
+        writer.writerow([formula_safe(cell) for cell in cells])
     write_audit(current_operator().username, "audit.export", None)
     return Response(
         out.getvalue(),

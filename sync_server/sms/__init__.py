@@ -19,6 +19,7 @@ from sync_server.sms.gateway import (
     SmsError,
     SmsGateway,
     check_number,
+    mask_codes,
     mask_phone,
 )
 from sync_server.sms.http import HttpGateway, HttpGatewaySettings
@@ -38,6 +39,7 @@ __all__ = [
     "gateway",
     "gateway_from_config",
     "init_app",
+    "mask_codes",
     "mask_phone",
 ]
 
@@ -58,9 +60,19 @@ _EXTENSION = "dcs_sms"
 
 
 def gateway_from_config(config: Mapping[str, Any]) -> SmsGateway:
-    """The driver ``config["SMS_GATEWAY"]`` names, configured from the ``SMS_HTTP_*`` keys."""
+    """The driver ``config["SMS_GATEWAY"]`` names, configured from the ``SMS_HTTP_*`` keys.
+
+    Raises :class:`ValueError` for a broken choice, and for the sink in production.
+    """
     choice = str(config.get("SMS_GATEWAY") or "sink").lower()
     if choice == "sink":
+        if config.get("PRODUCTION"):
+            # The sink keeps every text, one-time codes included, where staff can read it.
+            raise ValueError(
+                "the 'sink' driver keeps every text (one-time codes included) readable on "
+                "the server; with PRODUCTION = true set SMS_GATEWAY = 'http' and its "
+                "SMS_HTTP_URL and SMS_HTTP_TOKEN"
+            )
         return SinkGateway()
     if choice == "http":
         settings = HttpGatewaySettings(

@@ -1,7 +1,8 @@
-"""The SMS gateway interface every driver implements, its errors, and number masking."""
+"""The SMS gateway interface every driver implements, its errors, and number and code masking."""
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
 from contract.identifiers import is_valid_thai_mobile
@@ -36,6 +37,19 @@ def check_number(to: str) -> str:
     if not isinstance(to, str) or not is_valid_thai_mobile(to):
         raise SmsAddressError("not a Thai mobile number (0 and nine digits)")
     return to
+
+
+#: A one-time code (``sync_server.otp``: six digits) standing alone in a text; petition
+#: serials (seven digits) and phone numbers (ten) are longer, so they do not match.
+_ONE_TIME_CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+#: What a masked code shows: as long as the code, none of its digits.
+CODE_MASK = "\u2022" * 6
+
+
+def mask_codes(text: str) -> str:
+    """``text`` with every one-time code shown as ``••••••``: staff may see that a code was
+    sent, never the code (it would let them act as the citizen)."""
+    return _ONE_TIME_CODE.sub(CODE_MASK, text)
 
 
 def mask_phone(phone: str) -> str:

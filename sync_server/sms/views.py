@@ -1,7 +1,9 @@
 """``/sms/sent``: what the SMS driver sent, for operations staff and administrators.
 
-With the sink: every stored message, the number masked and the text in full (the page exists
-to show what a citizen would receive; see docs/backoffice.md). With the HTTP driver: the
+With the sink: every stored message, the number masked and the text in full but for its
+one-time codes (the page exists to show what a citizen would receive, and a code would let
+whoever reads it act as the citizen; see docs/backoffice.md). The sink is refused in
+production (``sync_server.sms.gateway_from_config``). With the HTTP driver: the
 delivery log (masked number, outcome, attempts, error), which holds no text.
 """
 
@@ -11,7 +13,7 @@ from flask import Blueprint, render_template, request
 
 from sync_server.operators.access import require_role
 from sync_server.sms import gateway
-from sync_server.sms.gateway import mask_phone
+from sync_server.sms.gateway import mask_codes, mask_phone
 from sync_server.sms.models import SentSms, SmsDispatch
 from sync_server.sms.sink import SinkGateway
 
@@ -37,4 +39,5 @@ def sent() -> str:
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
         mask_phone=mask_phone,
+        mask_codes=mask_codes,
     )

@@ -2,7 +2,8 @@
 (() => {
   "use strict";
   const body = document.body;
-  const token = body.dataset.visit || "";
+  const token = body.dataset.visit || "";  // posts this visit's forms; never on the stream
+  const visitId = body.dataset.visitId || "";  // how the stream names this visit
   const personal = body.dataset.personal === "1";
   const page = body.dataset.page;
   const idleS = Number(body.dataset.idle || 90);
@@ -38,7 +39,7 @@
   events.addEventListener("visit", (message) => {
     const visit = JSON.parse(message.data);
     body.dataset.cardPresent = visit.card_present ? "1" : "0";
-    if (personal && (visit.token !== token || visit.state === "ended")) {
+    if (personal && (visit.visit !== visitId || visit.state === "ended")) {
       wipe();
       return;
     }
@@ -46,7 +47,7 @@
       go(body.dataset.summaryUrl);
       return;
     }
-    if (page === "reading" && visit.token === token && visit.state !== "reading") {
+    if (page === "reading" && visit.visit === visitId && visit.state !== "reading") {
       location.replace(body.dataset.summaryUrl);
       return;
     }

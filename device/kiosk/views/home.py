@@ -49,7 +49,7 @@ def coming_soon(service: str) -> str:
 def display(mode: str) -> Response:
     """Large text and high contrast on or off, then back to the same screen."""
     target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
+    if not is_local_path(target):
         target = url_for("home.index", lang=g.lang)
     response = redirect(target)
     if mode == "large":
@@ -57,6 +57,17 @@ def display(mode: str) -> Response:
     else:
         response.delete_cookie("display")
     return response
+
+
+def is_local_path(target: str) -> bool:
+    """A path on this kiosk that no browser reads as another host: one leading ``/``, no
+    backslash (read as ``/``) and no control character (tabs and newlines are dropped)."""
+    return (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)
+    )
 
 
 @bp.get("/photo/<token>")
