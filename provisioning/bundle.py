@@ -92,7 +92,7 @@ def build(ca: CertificateAuthority, plan: StationPlan, out: Path, days: int) -> 
     secrets.mkdir(parents=True, exist_ok=True)
     bundle.chmod(0o700)
     secrets.chmod(0o700)
-    key, cert = ca.issue(plan.station_id, kind="client", days=days)
+    key, cert = ca.issue_station(plan.station_id, days=days)
     write_key_and_cert(secrets, "station", key, cert)
     (secrets / "chain.pem").write_bytes(ca.chain_pem())
     (bundle / "station.toml").write_text(station_toml(plan))

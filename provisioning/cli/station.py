@@ -139,7 +139,10 @@ def new(
     from provisioning.bundle import StationPlan, build
 
     if not is_valid_station_id(station_id):
-        raise click.BadParameter("a lowercase slug of 3-32 characters", param_hint="--station-id")
+        raise click.BadParameter(
+            "a lowercase slug of 3-32 characters, not starting with 'dcs-' (the server's names)",
+            param_hint="--station-id",
+        )
     authority = open_ca(ca_dir, passphrase_file)
     out = out or ca_dir / "stations" / station_id
     if (out / "manifest.json").exists():
