@@ -33,10 +33,12 @@ from contract import (
 from contract.transport import (
     KEEPALIVE_S,
     QOS,
+    REPLICA,
     SESSION_EXPIRY_S,
     BrokerSettings,
     connect_properties,
     new_client,
+    server_client_id,
 )
 from sync_server.audit import audit
 from sync_server.db import utc_now, write_transaction
@@ -77,7 +79,7 @@ class ReplicaService:
         self.full_sent = 0
         self.deltas_sent = 0
         self.refused = 0
-        client = new_client(f"dcs-replica-{worker_id}", broker)
+        client = new_client(server_client_id(REPLICA, worker_id), broker)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
