@@ -86,19 +86,18 @@ def run(quick: bool = False) -> list[Row]:
     broker = TlsBroker(CertificateAuthority.open(ca_dir, PASSPHRASE.encode())).start()
     worker = web = None
     try:
-        cert, key = broker.server_cert
         server_config = root / "server.toml"
         database_url = upgrade_url(f"sqlite:///{root / 'server.sqlite3'}")
         server_config.write_text(
             'SECRET_KEY = "bench-provision-secret-0123456789abcdefgh"\n'
             f'DATABASE_URL = "{database_url}"\n'
             f'MQTT_HOST = "{broker.host}"\nMQTT_PORT = {broker.port}\n'
-            f'MQTT_CA_FILE = "{broker.chain}"\nMQTT_CERT_FILE = "{cert}"\n'
-            f'MQTT_KEY_FILE = "{key}"\n'
+            f'MQTT_CA_FILE = "{broker.chain}"\n'
+            f'MQTT_CERT_DIR = "{broker.server_cert_dir}"\n'
         )
         os.environ["DCS_SERVER_CONFIG"] = str(server_config)
         app = create_app()
-        worker = IngestWorker(database.obj, broker_settings(app.config), worker_id="bench").start()
+        worker = IngestWorker(database.obj, broker_settings(app.config), worker_id="1").start()
         web = make_server("127.0.0.1", free_port(), app, threaded=True)
         threading.Thread(target=web.serve_forever, daemon=True).start()
         with database.connection_context():

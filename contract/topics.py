@@ -16,6 +16,11 @@ STATIONS = f"{ROOT}/stations"
 
 STATION_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$"
 _STATION_ID_RE = re.compile(STATION_ID_PATTERN)
+#: The server's and the broker's certificate names start with it (``dcs-ingest-1``,
+#: ``dcs-broker``...). The broker takes an MQTT identity from a certificate's common name, so
+#: a station called ``dcs-...`` would be a server process: no station id may start with it.
+RESERVED_IDENTITY_PREFIX = "dcs-"
+RESERVED_IDENTITIES = frozenset({"dcs"})
 
 
 class Channel(StrEnum):
@@ -35,15 +40,23 @@ class Channel(StrEnum):
     SERVICE_REPLY = "service/reply"  # server -> station: its answer
 
 
+def is_reserved_identity(name: str) -> bool:
+    """True when ``name`` belongs to the server side (``dcs`` or ``dcs-*``), never a station."""
+    return name in RESERVED_IDENTITIES or name.startswith(RESERVED_IDENTITY_PREFIX)
+
+
 def is_valid_station_id(station_id: str) -> bool:
-    """True when ``station_id`` is a lowercase slug safe to put in a topic (3 to 32 chars)."""
-    return bool(_STATION_ID_RE.match(station_id))
+    """True for a lowercase slug safe in a topic (3 to 32 chars) that is not a server name."""
+    return bool(_STATION_ID_RE.match(station_id)) and not is_reserved_identity(station_id)
 
 
 def check_station_id(station_id: str) -> str:
     """Return ``station_id`` or raise :class:`TopicError` if it is not a valid id."""
     if not is_valid_station_id(station_id):
-        raise TopicError(f"invalid station id {station_id!r}: expected {STATION_ID_PATTERN}")
+        raise TopicError(
+            f"invalid station id {station_id!r}: expected {STATION_ID_PATTERN}, "
+            f"not starting with {RESERVED_IDENTITY_PREFIX!r}"
+        )
     return station_id
 
 

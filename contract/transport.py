@@ -26,13 +26,24 @@ SESSION_EXPIRY_S = 7 * 24 * 3600  # a station may stay offline a week without lo
 REPLY_QOS = 0
 REPLY_EXPIRY_S = 30
 
+#: The server's processes by role. With TLS the broker forces a client's id to its
+#: certificate's common name, so a process's client id *is* its identity: ``dcs-ingest-1``.
+INGEST, KIOSK, REPLICA, COMMANDS = "ingest", "kiosk", "replica", "commands"
+
+
+def server_client_id(role: str, worker_id: str | None = None) -> str:
+    """The client id (and certificate name) of a server process: ``dcs-<role>[-<worker>]``."""
+    return f"dcs-{role}-{worker_id}" if worker_id else f"dcs-{role}"
+
 
 @dataclass(frozen=True)
 class BrokerSettings:
     """Where the broker is and how to authenticate.
 
-    ``username``/``password`` today; ``ca_file``/``cert_file``/``key_file`` are the seam for
-    per-station TLS certificates (the broker then takes the identity from the certificate).
+    A password (``username``/``password``), or TLS: ``ca_file`` and either one certificate
+    (``cert_file``/``key_file``: a station) or ``cert_dir``, the server's directory of one
+    certificate per process, ``<client id>.crt.pem`` and ``<client id>.key.pem``. The broker
+    takes the identity and the client id from the certificate's common name.
     """
 
     host: str = "127.0.0.1"
@@ -42,6 +53,19 @@ class BrokerSettings:
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    cert_dir: Path | None = None
+
+    def client_certificate(self, client_id: str) -> tuple[Path | None, Path | None]:
+        """The certificate and key a client with ``client_id`` presents."""
+        if self.cert_dir is None:
+            return self.cert_file, self.key_file
+        cert, key = self.cert_dir / f"{client_id}.crt.pem", self.cert_dir / f"{client_id}.key.pem"
+        if not cert.exists():
+            raise FileNotFoundError(
+                f"no certificate for {client_id} in {self.cert_dir}: every server process "
+                "needs its own (dcs-provision broker config --ingest-workers N ...)"
+            )
+        return cert, key
 
 
 def _no_delay(client: mqtt.Client, userdata: object, sock: socket.socket) -> None:
@@ -68,10 +92,11 @@ def new_client(client_id: str, settings: BrokerSettings) -> mqtt.Client:
     if settings.username is not None:
         client.username_pw_set(settings.username, settings.password)
     if settings.ca_file is not None:
+        cert_file, key_file = settings.client_certificate(client_id)
         client.tls_set(
             ca_certs=str(settings.ca_file),
-            certfile=str(settings.cert_file) if settings.cert_file else None,
-            keyfile=str(settings.key_file) if settings.key_file else None,
+            certfile=str(cert_file) if cert_file else None,
+            keyfile=str(key_file) if key_file else None,
             tls_version=ssl.PROTOCOL_TLS_CLIENT,
         )
     return client

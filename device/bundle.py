@@ -5,6 +5,10 @@ the station id), ``manifest.sig`` (ECDSA by the fleet's issuing CA) and ``secret
 the CA chain, the station's certificate and key. The station trusts only the fleet root
 installed with its image (``DCS_FLEET_ROOT``, default ``/etc/dcs/fleet-root.crt.pem``) — the
 root in the bundle itself proves nothing.
+
+Fail-closed: the daemon runs only a verifying bundle (:func:`require_signed_bundle`; a
+missing ``manifest.json`` is a refusal, not a reason to skip the check), and enrolment copies
+only the files the manifest signs (:func:`signed_files`), never a key slipped in beside them.
 """
 
 from __future__ import annotations
@@ -56,10 +60,21 @@ def _common_name(cert: x509.Certificate) -> str:
     return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value  # type: ignore[return-value]
 
 
-def verify_bundle(bundle: Path, fleet_root: Path | None = None) -> dict:
-    """Check signature, chain, hashes and identity; returns the manifest or raises."""
+def verify_bundle(
+    bundle: Path, fleet_root: Path | None = None, *, check_validity: bool = True
+) -> dict:
+    """Check signature, chain, hashes and identity; returns the manifest or raises.
+
+    ``check_validity=False`` accepts an expired certificate (``station rotate`` replaces it);
+    everything else is checked all the same.
+    """
     bundle = Path(bundle)
     fleet_root = fleet_root or fleet_root_path()
+    if not (bundle / MANIFEST).is_file():
+        raise BundleError(
+            f"{bundle / MANIFEST} is missing: only a bundle signed by the fleet CA runs "
+            "(make one with `dcs-provision station new` and enroll it)"
+        )
     try:
         manifest_bytes = (bundle / MANIFEST).read_bytes()
         signature = (bundle / SIGNATURE).read_bytes()
@@ -93,6 +108,24 @@ def verify_bundle(bundle: Path, fleet_root: Path | None = None) -> dict:
     if _common_name(station_cert) != manifest["station_id"]:
         raise BundleError("the certificate is for another station")
     now = dt.datetime.now(dt.UTC)
-    if not station_cert.not_valid_before_utc <= now <= station_cert.not_valid_after_utc:
+    in_force = station_cert.not_valid_before_utc <= now <= station_cert.not_valid_after_utc
+    if check_validity and not in_force:
         raise BundleError("the station certificate is expired or not yet valid")
     return manifest
+
+
+def signed_files(manifest: dict) -> list[str]:
+    """The bundle's files enrolment may copy: those the manifest signs, and the manifest."""
+    return [*sorted(manifest["files"]), MANIFEST, SIGNATURE]
+
+
+def require_signed_bundle(config_path: Path, fleet_root: Path | None = None) -> dict:
+    """Verify the bundle holding ``config_path`` (its directory); the manifest, or raise.
+
+    The daemon calls it before anything else: a config that is not in a verifying bundle,
+    including one whose manifest was deleted, never runs.
+    """
+    try:
+        return verify_bundle(Path(config_path).parent, fleet_root)
+    except BundleError as exc:
+        raise BundleError(f"refusing to start: {exc}") from None

@@ -47,13 +47,22 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @config_option
-def run(config_path: Path) -> None:
-    """Run the station daemon (sync agent and the fitted devices) until SIGTERM or Ctrl-C."""
-    try:
-        if (config_path.parent / "manifest.json").exists():
-            from device.bundle import verify_bundle
+@click.option(
+    "--unsigned-config",
+    is_flag=True,
+    help="Development and tests only: run a config that is not a signed bundle.",
+)
+def run(config_path: Path, unsigned_config: bool) -> None:
+    """Run the station daemon (sync agent and the fitted devices) until SIGTERM or Ctrl-C.
 
-            verify_bundle(config_path.parent)  # a bundle the fleet CA did not sign never runs
+    The config must sit in a bundle signed by the fleet CA (verified against the image's
+    fleet root, DCS_FLEET_ROOT); without its manifest the daemon does not start.
+    """
+    try:
+        if not unsigned_config:
+            from device.bundle import require_signed_bundle
+
+            require_signed_bundle(config_path)  # fail closed: no manifest, no start
         station = build_station(load_config(config_path), devices=True)
     except (StationError, HardwareError, OSError) as exc:
         raise _fail(exc) from None

@@ -4,8 +4,10 @@ on a free loopback port with a config directory of its own, and stopped by pid.
 The configuration itself (password file, ACL, conf lines, TLS files) is what technicians
 deploy: ``provisioning/broker.py`` and ``provisioning/broker_tls.py``. With a certificate
 authority (``LocalBroker(ca=...)``) the runner uses TLS client certificates instead of
-passwords (``require_certificate``, ``use_identity_as_username``, the CRL): the identity is the
-certificate's common name and the ACL stays the same.
+passwords (``require_certificate``, ``use_identity_as_username``, ``use_username_as_clientid``,
+the CRL): the identity and client id are the certificate's common name, every server process
+has its own certificate (``server_config()`` gives their directory) and the ACL stays the
+same. ``dcs-server`` keeps access to the whole tree here: the tests' observers use it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from provisioning.broker import (
     acl_text,
     hash_passwords,
     mosquitto_conf,
+    server_identities,
 )
 from provisioning.broker_tls import mosquitto_tls_conf
 
@@ -115,12 +118,10 @@ class LocalBroker:
         if self.ca is None:
             entries["MQTT_PASSWORD"] = self.credentials[SERVER_USER]
         else:
-            ca_file, cert_file, key_file = self.client_files(SERVER_USER)
             entries.update(
                 MQTT_PASSWORD=None,
-                MQTT_CA_FILE=str(ca_file),
-                MQTT_CERT_FILE=str(cert_file),
-                MQTT_KEY_FILE=str(key_file),
+                MQTT_CA_FILE=str(self.workdir / "chain.pem"),  # type: ignore[operator]
+                MQTT_CERT_DIR=str(self.workdir / "clients"),  # type: ignore[operator]
             )
         return entries
 
@@ -158,8 +159,10 @@ class LocalBroker:
         (self.workdir / "data").mkdir(exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
-        (self.workdir / "acl").write_text(acl_text())
         conf = self.workdir / "mosquitto.conf"
+        # Password mode: one dcs-server account; TLS: one identity per server process too.
+        identities = server_identities() if self.ca is not None else None
+        (self.workdir / "acl").write_text(acl_text(identities))
         if self.ca is None:
             hash_passwords(self.workdir / "passwd", self.credentials)
             conf.write_text(mosquitto_conf(self.workdir, self.port, self.limits, self.host))
@@ -177,7 +180,7 @@ class LocalBroker:
         write_key_and_cert(self.workdir, "broker", key, cert)
         (self.workdir / "chain.pem").write_bytes(self.ca.chain_pem())
         shutil.copyfile(self.ca.directory / "crl.pem", self.workdir / "crl.pem")
-        for username in self.credentials:
+        for username in (*self.credentials, *server_identities()):
             key, cert = self.ca.issue(username, kind="client")
             write_key_and_cert(self.workdir / "clients", username, key, cert)
 

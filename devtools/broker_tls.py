@@ -15,7 +15,7 @@ from pathlib import Path
 
 from devtools.broker import hand_to_mosquitto_user
 from devtools.net import free_port, wait_for_port
-from provisioning.broker import SERVER_USER, BrokerError, BrokerLimits
+from provisioning.broker import BrokerError, BrokerLimits
 from provisioning.broker_tls import refresh_crl, write_broker_config
 from provisioning.pki import CertificateAuthority
 
@@ -33,10 +33,16 @@ class TlsBroker:
     _made_directory: bool = False
 
     @property
-    def server_cert(self) -> tuple[Path, Path]:
-        """The server workers' client certificate and key."""
-        clients = self.directory / "clients"  # type: ignore[operator]
-        return clients / f"{SERVER_USER}.crt.pem", clients / f"{SERVER_USER}.key.pem"
+    def server_cert_dir(self) -> Path:
+        """The server processes' certificates, one each (the server's ``MQTT_CERT_DIR``)."""
+        return self.directory / "clients"  # type: ignore[operator]
+
+    def client_cert(self, identity: str) -> tuple[Path, Path]:
+        """The certificate and key of one server process (``dcs-ingest-1``...)."""
+        return (
+            self.server_cert_dir / f"{identity}.crt.pem",
+            self.server_cert_dir / f"{identity}.key.pem",
+        )
 
     @property
     def chain(self) -> Path:
@@ -52,7 +58,11 @@ class TlsBroker:
             self._made_directory = True
         self.port = self.port or free_port(self.host)
         conf = write_broker_config(
-            self.ca, self.directory, host=self.host, port=self.port, limits=self.limits
+            self.ca,
+            self.directory,
+            host=self.host,
+            port=self.port,
+            limits=self.limits,
         )
         hand_to_mosquitto_user(self.directory)
         log = open(self.directory / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the process

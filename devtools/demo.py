@@ -230,8 +230,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         f'MQTT_HOST = "{broker.host}"\n'
         f"MQTT_PORT = {broker.port}\n"
         f'MQTT_CA_FILE = "{broker.chain}"\n'
-        f'MQTT_CERT_FILE = "{broker.server_cert[0]}"\n'
-        f'MQTT_KEY_FILE = "{broker.server_cert[1]}"\n'
+        f'MQTT_CERT_DIR = "{broker.server_cert_dir}"\n'
     )
     os.chmod(server_config, 0o600)
     server_env = {"DCS_SERVER_CONFIG": str(server_config)}

@@ -1,8 +1,11 @@
 """Mosquitto with TLS client certificates: the production broker setup.
 
-``require_certificate`` and ``use_identity_as_username``: a client is who its certificate
-says (the common name), and the same ACL as the password setup confines each station to its
-own topics. The CRL makes a revoked station's certificate useless at the next connect.
+``require_certificate``, ``use_identity_as_username`` and ``use_username_as_clientid``: a
+client is who its certificate says (the common name), as its username *and* its client id,
+so one certificate can never connect as another station or server process (which would
+disconnect it and take over its persistent session). The ACL confines each station to its
+own topics and each server process to its role's channels (``provisioning/broker.py``).
+The CRL makes a revoked station's certificate useless at the next connect.
 ``devtools/broker_tls.py`` runs this very configuration locally (tests, bench, demo).
 """
 
@@ -12,10 +15,10 @@ import shutil
 from pathlib import Path
 
 from provisioning.broker import (
-    SERVER_USER,
     BrokerLimits,
     acl_text,
     persistence_and_limits,
+    server_identities,
 )
 from provisioning.pki import CertificateAuthority, write_key_and_cert
 
@@ -35,6 +38,8 @@ def mosquitto_tls_conf(directory: Path, host: str, port: int, limits: BrokerLimi
             f"crlfile {directory / 'crl.pem'}",
             "require_certificate true",
             "use_identity_as_username true",
+            # The client id is the certificate's name too: no taking over another's session.
+            "use_username_as_clientid true",
             "tls_version tlsv1.2",
             *persistence_and_limits(directory, limits),
         ]
@@ -49,17 +54,26 @@ def write_broker_config(
     port: int = 8883,
     hostnames: tuple[str, ...] = ("localhost", "127.0.0.1"),
     limits: BrokerLimits | None = None,
+    identities: dict[str, str] | None = None,
+    full_access: tuple[str, ...] = (),
 ) -> Path:
-    """Broker certificate, the server workers' client certificate, chain, CRL, ACL, conf."""
+    """Broker certificate, one client certificate per server process, chain, CRL, ACL, conf.
+
+    ``identities`` (default :func:`server_identities`) maps each server process's name to
+    its role; its certificate goes to ``clients/<name>.crt.pem`` (the server's
+    ``MQTT_CERT_DIR``). ``full_access`` is for development brokers only (test observers).
+    """
     directory = Path(directory)
+    identities = server_identities() if identities is None else identities
     (directory / "data").mkdir(parents=True, exist_ok=True)
     key, cert = ca.issue("dcs-broker", kind="server", hosts=(*hostnames, host))
     write_key_and_cert(directory, "broker", key, cert)
-    server_key, server_cert = ca.issue(SERVER_USER, kind="client")
-    write_key_and_cert(directory / "clients", SERVER_USER, server_key, server_cert)
+    for identity in (*identities, *full_access):
+        client_key, client_cert = ca.issue(identity, kind="client")
+        write_key_and_cert(directory / "clients", identity, client_key, client_cert)
     (directory / "chain.pem").write_bytes(ca.chain_pem())
     refresh_crl(ca, directory)
-    (directory / "acl").write_text(acl_text(SERVER_USER))
+    (directory / "acl").write_text(acl_text(identities, full_access))
     conf = directory / "mosquitto.conf"
     conf.write_text(mosquitto_tls_conf(directory, host, port, limits or BrokerLimits()))
     return conf

@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from device.bundle import MANIFEST, SIGNATURE, file_digests
+from device.bundle import MANIFEST, SIGNATURE, file_digests, signed_files
 from device.store import create_key_file
 from provisioning.pki import CertificateAuthority, write_key_and_cert
 
@@ -92,7 +92,7 @@ def build(ca: CertificateAuthority, plan: StationPlan, out: Path, days: int) -> 
     secrets.mkdir(parents=True, exist_ok=True)
     bundle.chmod(0o700)
     secrets.chmod(0o700)
-    key, cert = ca.issue(plan.station_id, kind="client", days=days)
+    key, cert = ca.issue_station(plan.station_id, days=days)
     write_key_and_cert(secrets, "station", key, cert)
     (secrets / "chain.pem").write_bytes(ca.chain_pem())
     (bundle / "station.toml").write_text(station_toml(plan))
@@ -102,15 +102,27 @@ def build(ca: CertificateAuthority, plan: StationPlan, out: Path, days: int) -> 
     return bundle
 
 
-def enroll(bundle: Path, target: Path) -> tuple[Path, bool]:
-    """Copy the bundle to ``target/etc/dcs/bundle`` (idempotent); make the store key if missing.
+def unsigned_files(bundle: Path, manifest: dict) -> list[str]:
+    """Files in ``bundle`` its manifest does not sign: enrolment leaves them behind."""
+    signed = set(signed_files(manifest))
+    present = (p.relative_to(bundle).as_posix() for p in Path(bundle).rglob("*") if p.is_file())
+    return sorted(name for name in present if name not in signed)
 
-    Returns the installed directory and whether anything changed.
+
+def enroll(bundle: Path, target: Path) -> tuple[Path, bool]:
+    """Copy the bundle's signed files to ``target/etc/dcs/bundle`` (idempotent).
+
+    Only what the manifest signs is copied: a ``secrets/store.key`` (or anything else) put in
+    the bundle directory after signing stays behind, so nobody chooses a station's keys. The
+    store key is made on the card if missing and never leaves it. Verify the bundle first
+    (``device.bundle.verify_bundle``). Returns the installed directory and whether anything
+    changed.
     """
     installed = Path(target) / "etc/dcs/bundle"
+    manifest = json.loads((Path(bundle) / MANIFEST).read_text())
     changed = False
-    for source in sorted(p for p in Path(bundle).rglob("*") if p.is_file()):
-        relative = source.relative_to(bundle)
+    for relative in signed_files(manifest):
+        source = Path(bundle) / relative
         destination = installed / relative
         if destination.exists() and destination.read_bytes() == source.read_bytes():
             continue

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from contract.topics import RESERVED_IDENTITY_PREFIX, STATION_ID_PATTERN, is_valid_station_id
+
 ROOT_DAYS = 20 * 365
 INTERMEDIATE_DAYS = 10 * 365
 LEAF_DAYS = 2 * 365
@@ -208,6 +210,23 @@ class CertificateAuthority:
         )
         self._save_issued(issued)
         return key, cert
+
+    def issue_station(
+        self, station_id: str, *, days: int = LEAF_DAYS, not_before: dt.datetime | None = None
+    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        """A station's client certificate; refuses an id that is not a station's.
+
+        The broker makes the common name the MQTT username and the client id, so a
+        certificate named ``dcs-server`` or ``dcs-ingest-1`` would carry a server process's
+        access: the CA itself refuses it, whatever tool asks.
+        """
+        if not is_valid_station_id(station_id):
+            raise PkiError(
+                f"refusing a station certificate for {station_id!r}: a station id matches "
+                f"{STATION_ID_PATTERN} and never starts with {RESERVED_IDENTITY_PREFIX!r} "
+                "(the server's identities)"
+            )
+        return self.issue(station_id, kind="client", days=days, not_before=not_before)
 
     def chain_pem(self) -> bytes:
         """Intermediate then root."""

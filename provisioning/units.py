@@ -56,7 +56,7 @@ After=network-online.target pcscd.service
 [Service]
 Type=notify
 NotifyAccess=main
-ExecStart={layout.bin}/dcs-station run --config {layout.config_dir}/station.toml
+ExecStart={layout.bin}/dcs-station run --config {layout.config_dir}/bundle/station.toml
 User={layout.user}
 Group={layout.user}
 SupplementaryGroups=gpio dialout

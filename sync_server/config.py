@@ -20,6 +20,9 @@ DEFAULTS: dict[str, object] = {
     "MQTT_CA_FILE": None,
     "MQTT_CERT_FILE": None,
     "MQTT_KEY_FILE": None,
+    # TLS: one certificate per process, <client id>.crt.pem/.key.pem (dcs-ingest-1,
+    # dcs-kiosk-1, dcs-replica-1, dcs-commands), from `dcs-provision broker config`.
+    "MQTT_CERT_DIR": None,
     "INGEST_GROUP": "ingest",
     "INGEST_BATCH_SIZE": 500,
     # Replicas (sync_server/replicas): the Ed25519 key stations trust, how often the
@@ -60,4 +63,5 @@ def broker_settings(config: dict[str, Any]) -> BrokerSettings:
         ca_file=path("MQTT_CA_FILE"),
         cert_file=path("MQTT_CERT_FILE"),
         key_file=path("MQTT_KEY_FILE"),
+        cert_dir=path("MQTT_CERT_DIR"),
     )

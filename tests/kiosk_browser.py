@@ -124,7 +124,7 @@ class KioskStack:
         self.app = create_app(config)
         seed_records(POPULATION, as_of=AS_OF)
         settings = broker_settings(self.app.config)
-        self.ingest = IngestWorker(database.obj, settings, worker_id="kiosk-test").start()
+        self.ingest = IngestWorker(database.obj, settings, worker_id="1").start()
         if services:
             from sync_server.kiosk_services.worker import KioskServicesWorker
 

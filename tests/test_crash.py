@@ -50,6 +50,10 @@ def _toml_value(value: object) -> str:
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
+#: The tests' configs are not signed bundles: the daemon runs them only when told so.
+UNSIGNED_DAEMON = [BIN / "dcs-station", "run", "--unsigned-config"]
+
+
 def write_station_toml(path: Path, config: StationConfig) -> Path:
     """Write ``config`` as the TOML file ``dcs-station --config`` reads."""
     data = msgspec.to_builtins(config)
@@ -194,7 +198,13 @@ def test_station_daemon_killed_before_publishing_delivers_everything_after_resta
 ):
     numbers = file_offline(station_factory, 20)
     proc = processes.spawn(
-        [BIN / "dcs-station", "run", "--config", station_toml(tmp_path, broker)],
+        [
+            BIN / "dcs-station",
+            "run",
+            "--unsigned-config",
+            "--config",
+            station_toml(tmp_path, broker),
+        ],
         failpoints="station.before_publish=kill",
     )
     assert processes.wait(proc) == KILLED
@@ -218,7 +228,13 @@ def test_station_killed_after_puback_before_ack(
     if server == "stopped":
         worker.stop()  # its persistent session keeps what the station sends
     proc = processes.spawn(
-        [BIN / "dcs-station", "run", "--config", station_toml(tmp_path, broker)],
+        [
+            BIN / "dcs-station",
+            "run",
+            "--unsigned-config",
+            "--config",
+            station_toml(tmp_path, broker),
+        ],
         failpoints="station.after_puback=kill",
     )
     assert processes.wait(proc) == KILLED

@@ -40,7 +40,7 @@ def test_station_units_notify_watchdog_and_kiosk_browser(tmp_path):
     daemon = unit(units / "dcs-station.service")["Service"]
     assert daemon["Type"] == "notify" and daemon["WatchdogSec"] == "60"
     assert daemon["Restart"] == "always" and daemon["User"] == "dcs"
-    assert daemon["ExecStart"].endswith("dcs-station run --config /etc/dcs/station.toml")
+    assert daemon["ExecStart"].endswith("dcs-station run --config /etc/dcs/bundle/station.toml")
     assert daemon["NoNewPrivileges"] == "yes" and daemon["ProtectSystem"] == "strict"
     browser = unit(units / "dcs-kiosk-browser.service")
     assert browser["Unit"]["Requires"] == "dcs-station.service"

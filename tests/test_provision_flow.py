@@ -50,7 +50,6 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
     broker = TlsBroker(CertificateAuthority.open(ca_dir, PASSPHRASE.encode())).start()
     stack = ExitStack()
     try:
-        cert, key = broker.server_cert
         app = create_app(
             {
                 "TESTING": True,
@@ -59,8 +58,7 @@ def test_blank_card_to_enrolled_station_then_rotate_and_decommission(tmp_path, m
                 "MQTT_HOST": broker.host,
                 "MQTT_PORT": broker.port,
                 "MQTT_CA_FILE": str(broker.chain),
-                "MQTT_CERT_FILE": str(cert),
-                "MQTT_KEY_FILE": str(key),
+                "MQTT_CERT_DIR": str(broker.server_cert_dir),
             }
         )
         server = stack.enter_context(serving(app))
@@ -175,8 +173,13 @@ def test_broker_config_command_writes_tls_acl_and_crl(tmp_path):
                     "--hostname", "broker.dcs.example")  # fmt: skip
     assert result.exit_code == 0, result.output
     conf = (out / "mosquitto.conf").read_text()
-    for line in ("require_certificate true", "use_identity_as_username true", "crlfile", "cafile"):
+    for line in ("require_certificate true", "use_identity_as_username true",
+                 "use_username_as_clientid true", "crlfile", "cafile"):  # fmt: skip
         assert line in conf
     acl = (out / "acl").read_text()
-    assert "pattern write dcs/v1/stations/%u/tx" in acl and "user dcs-server" in acl
-    assert (out / "clients/dcs-server.crt.pem").exists()
+    assert "pattern write dcs/v1/stations/%u/tx" in acl
+    assert "user dcs-server" not in acl  # no all-seeing account: one identity per process
+    for identity in ("dcs-ingest-1", "dcs-ingest-2", "dcs-kiosk-1", "dcs-replica-1",
+                     "dcs-commands"):  # fmt: skip
+        assert f"user {identity}" in acl
+        assert (out / f"clients/{identity}.crt.pem").exists()

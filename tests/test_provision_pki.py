@@ -46,7 +46,6 @@ def tls_broker(ca) -> Iterator[TlsBroker]:
 
 @pytest.fixture
 def server(tmp_path, tls_broker) -> Iterator[IngestWorker]:
-    cert, key = tls_broker.server_cert
     app = create_app(
         {
             "TESTING": True,
@@ -56,13 +55,12 @@ def server(tmp_path, tls_broker) -> Iterator[IngestWorker]:
             "MQTT_PORT": tls_broker.port,
             "MQTT_USERNAME": None,
             "MQTT_CA_FILE": str(tls_broker.chain),
-            "MQTT_CERT_FILE": str(cert),
-            "MQTT_KEY_FILE": str(key),
+            "MQTT_CERT_DIR": str(tls_broker.server_cert_dir),
         }
     )
     from sync_server import broker_settings
 
-    worker = IngestWorker(database.obj, broker_settings(app.config), worker_id="pki").start()
+    worker = IngestWorker(database.obj, broker_settings(app.config), worker_id="1").start()
     yield worker
     worker.stop()
     database.close()
@@ -163,7 +161,8 @@ def test_a_certificate_cannot_publish_under_another_stations_topic(
 ):
     key, cert = ca.issue("st-b", kind="client")
     key_path, cert_path = write_key_and_cert(tmp_path / "b", "st-b", key, cert)
-    server_cert, server_key = tls_broker.server_cert
+    # The second ingest worker's identity may read every station's tx (the first is busy).
+    server_cert, server_key = tls_broker.client_cert("dcs-ingest-2")
     listener = subprocess.Popen(
         [
             "mosquitto_sub", "-h", tls_broker.host, "-p", str(tls_broker.port),

@@ -28,7 +28,7 @@ def test_ready_watchdog_and_stopping_reach_systemd(tmp_path, broker):
         sock.settimeout(30)
         config = station_toml(tmp_path, broker)
         daemon = subprocess.Popen(
-            [DAEMON, "run", "--config", str(config)],
+            [DAEMON, "run", "--unsigned-config", "--config", str(config)],
             env={**os.environ, "NOTIFY_SOCKET": address},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from provisioning.broker import server_identities
 from provisioning.broker_tls import write_broker_config
 from provisioning.cli.common import ca_dir_option, open_ca, passphrase_option
 
@@ -23,6 +24,9 @@ def broker() -> None:
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a broker listens for the fleet
 @click.option("--port", default=8883, show_default=True)
 @click.option("--hostname", "hostnames", multiple=True, help="Names stations use for it.")
+@click.option("--ingest-workers", default=2, show_default=True, help="dcs-ingest@1..N")
+@click.option("--kiosk-workers", default=1, show_default=True)
+@click.option("--replica-workers", default=1, show_default=True)
 def config(
     ca_dir: Path,
     passphrase_file: Path | None,
@@ -30,13 +34,26 @@ def config(
     host: str,
     port: int,
     hostnames: tuple[str, ...],
+    ingest_workers: int,
+    kiosk_workers: int,
+    replica_workers: int,
 ) -> None:
-    """Write mosquitto.conf, its certificate, the server workers' certificate, ACL and CRL."""
+    """Write mosquitto.conf, its certificate, one per server process, the ACL and the CRL."""
     authority = open_ca(ca_dir, passphrase_file)
+    identities = server_identities(ingest_workers, kiosk_workers, replica_workers)
     conf = write_broker_config(
-        authority, out, host=host, port=port, hostnames=hostnames or ("localhost", "127.0.0.1")
+        authority,
+        out,
+        host=host,
+        port=port,
+        hostnames=hostnames or ("localhost", "127.0.0.1"),
+        identities=identities,
     )
     console = Console()
     console.print(f"wrote {conf}")
-    console.print(f"server workers connect with {out / 'clients'} (identity dcs-server)")
+    console.print(
+        f"server processes: MQTT_CERT_DIR = {out / 'clients'} "
+        f"(one certificate each: {', '.join(identities)})",
+        soft_wrap=True,
+    )
     console.print("after each revocation: copy the CA's crl.pem here and reload Mosquitto")

@@ -139,7 +139,10 @@ def new(
     from provisioning.bundle import StationPlan, build
 
     if not is_valid_station_id(station_id):
-        raise click.BadParameter("a lowercase slug of 3-32 characters", param_hint="--station-id")
+        raise click.BadParameter(
+            "a lowercase slug of 3-32 characters, not starting with 'dcs-' (the server's names)",
+            param_hint="--station-id",
+        )
     authority = open_ca(ca_dir, passphrase_file)
     out = out or ca_dir / "stations" / station_id
     if (out / "manifest.json").exists():
@@ -191,12 +194,14 @@ def enroll(
 
     from device.bundle import BundleError, verify_bundle
     from provisioning.bundle import enroll as install
+    from provisioning.bundle import unsigned_files
 
     api = connect(server_url, token, server_ca, ENROL_SCOPE)
     try:
         manifest = verify_bundle(bundle, fleet_root)
     except BundleError as exc:
         raise click.ClickException(f"refused: {exc}") from None
+    left_behind = unsigned_files(bundle, manifest)
     installed, changed = install(bundle, target)
     root_copy = Path(target) / "etc/dcs/fleet-root.crt.pem"
     if not root_copy.exists():
@@ -204,6 +209,8 @@ def enroll(
     station_id = manifest["station_id"]
     console = Console()
     console.print(f"{station_id} {'enrolled' if changed else 'already enrolled'} in {installed}")
+    if left_behind:
+        console.print(f"not copied (not signed): {', '.join(left_behind)}", soft_wrap=True)
     if api is None:
         console.print("not recorded on the server (no --server-url)")
         return
@@ -244,17 +251,28 @@ def rotate(
     token: str | None,
     server_ca: Path | None,
 ) -> None:
-    """A new key and certificate for the same station id, the bundle re-signed (then enroll)."""
+    """A new key and certificate for the same station id, the bundle re-signed (then enroll).
+
+    The bundle is verified first against this CA's root (an expired certificate is fine:
+    that is what rotation is for): a plan edited after signing is never issued from.
+    """
     import json
 
+    from device.bundle import BundleError, verify_bundle
     from provisioning.bundle import StationPlan, build
 
     api = connect(server_url, token, server_ca, ENROL_SCOPE)
     authority = open_ca(ca_dir, passphrase_file)
     try:
+        manifest = verify_bundle(bundle, ca_dir / "root.crt.pem", check_validity=False)
+    except BundleError as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    try:
         plan = StationPlan(**json.loads((bundle / "plan.json").read_text()))
     except (OSError, TypeError, ValueError) as exc:
         raise click.ClickException(f"not a bundle made by `station new`: {exc}") from None
+    if plan.station_id != manifest["station_id"] or "plan.json" not in manifest["files"]:
+        raise click.ClickException("refused: plan.json is not the signed plan of this bundle")
     build(authority, plan, bundle, days=days)
     console = Console()
     console.print(f"{plan.station_id}: new certificate, bundle re-signed; enroll it again")

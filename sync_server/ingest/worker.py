@@ -39,12 +39,14 @@ from contract import (
 )
 from contract.failpoints import hit
 from contract.transport import (
+    INGEST,
     KEEPALIVE_S,
     QOS,
     SESSION_EXPIRY_S,
     BrokerSettings,
     connect_properties,
     new_client,
+    server_client_id,
 )
 from sync_server.budgets import StationBudgets
 from sync_server.db import utc_now
@@ -100,7 +102,7 @@ class IngestWorker:
         self.duplicates = 0
         self.rejected = 0
 
-        client = new_client(f"dcs-ingest-{worker_id}", broker)
+        client = new_client(server_client_id(INGEST, worker_id), broker)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

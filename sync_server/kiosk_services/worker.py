@@ -31,11 +31,13 @@ from contract import (
 )
 from contract.transport import (
     KEEPALIVE_S,
+    KIOSK,
     QOS,
     BrokerSettings,
     connect_properties,
     new_client,
     publish_reply,
+    server_client_id,
 )
 from sync_server.config import broker_settings
 from sync_server.db import database
@@ -68,7 +70,7 @@ class KioskServicesWorker:
         self.services = services
         self._requests: queue.Queue = queue.Queue(maxsize=1000)
         self.connected = threading.Event()
-        client = new_client(f"dcs-kiosk-{worker_id}", broker)
+        client = new_client(server_client_id(KIOSK, worker_id), broker)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

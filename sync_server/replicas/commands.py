@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from contract import Channel, Command, encode, station_topic
-from contract.transport import QOS, BrokerSettings, new_client
+from contract.transport import COMMANDS, QOS, BrokerSettings, new_client, server_client_id
 from sync_server.audit import audit
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.replicas.models import StationReplica
@@ -30,10 +30,14 @@ class ReplicaCommandError(LookupError):
 
 
 def mqtt_publisher(broker: BrokerSettings, timeout_s: float = 10.0) -> Publisher:
-    """A publisher that connects, publishes at QoS 1, waits for the PUBACK and disconnects."""
+    """A publisher that connects, publishes at QoS 1, waits for the PUBACK and disconnects.
+
+    It connects as ``dcs-commands``, the one identity allowed to publish commands: with TLS
+    the broker forces the client id to the certificate's name anyway.
+    """
 
     def publish(topic: str, payload: bytes) -> None:
-        client = new_client(f"dcs-cmd-{uuid.uuid4().hex[:12]}", broker)
+        client = new_client(server_client_id(COMMANDS), broker)
         client.connect(broker.host, broker.port)
         client.loop_start()
         try:

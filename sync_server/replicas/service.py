@@ -36,14 +36,16 @@ from contract import (
 from contract.transport import (
     KEEPALIVE_S,
     QOS,
+    REPLICA,
     SESSION_EXPIRY_S,
     BrokerSettings,
     connect_properties,
     new_client,
+    server_client_id,
 )
 from sync_server.audit import audit
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
-from sync_server.budgets.policy import REPLICA, REPLICA_FULL
+from sync_server.budgets import policy as budget
 from sync_server.db import utc_now, write_transaction
 from sync_server.fleet.quarantine import quarantine_of
 from sync_server.ingest.models import RejectedMessage
@@ -85,7 +87,7 @@ class ReplicaService:
         self.full_sent = 0
         self.deltas_sent = 0
         self.refused = 0
-        client = new_client(f"dcs-replica-{worker_id}", broker)
+        client = new_client(server_client_id(REPLICA, worker_id), broker)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -196,7 +198,10 @@ class ReplicaService:
         """Charge the request to the station's budgets; why it is refused, or ``None``."""
         whole = request.full or request.cursor is None
         try:
-            self._budgets.charge(station_id, [REPLICA, REPLICA_FULL] if whole else [REPLICA])
+            self._budgets.charge(
+                station_id,
+                [budget.REPLICA, budget.REPLICA_FULL] if whole else [budget.REPLICA],
+            )
         except StationQuarantinedError:
             return "station quarantined; an operator lifts it on the dashboard"
         except OverBudgetError as exc:
