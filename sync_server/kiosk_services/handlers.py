@@ -26,6 +26,7 @@ from sync_server.otp import (
     OtpExpiredError,
     OtpRateLimitedError,
     OtpService,
+    subject_of,
 )
 from sync_server.petitions import service as petitions
 from sync_server.ratelimit import Limit, RateLimitedError
@@ -81,6 +82,17 @@ def strong_enough(password: str) -> bool:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def reset_subject(request: ServiceRequest) -> str:
+    """What a password-reset code is bound to: the account and the phone it was sent to."""
+    return subject_of(request.insurance_number, request.citizen_id, request.phone)
+
+
+def eid_subject(request: ServiceRequest) -> str:
+    """What an e-ID registration code is bound to: the card holder, the phone it was sent to
+    and whether the holder registers as a guardian."""
+    return subject_of(request.citizen_id, request.phone, "guardian" if request.guardian else "self")
 
 
 def _need(request: ServiceRequest, *names: str) -> None:
@@ -171,13 +183,24 @@ class KioskServices:
         if self._matching_account(request) is None:
             self._audit(station_id, request, request.citizen_id, "no_match")
             return ServiceResponse(status="no_match")
-        ticket = self.otp.issue(request.phone, "kiosk_password_reset")
+        ticket = self.otp.issue(
+            request.phone, "kiosk_password_reset", subject=reset_subject(request)
+        )
         self._audit(station_id, request, request.citizen_id, "code_sent")
         return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
 
     def _password_reset(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "citizen_id", "insurance_number", "phone", "ticket", "code")
-        if not self.otp.verify("kiosk_password_reset", request.code, ticket_id=request.ticket):
+        # The code must be the one sent for this very account and phone: a code received on
+        # one's own phone never resets another account.
+        verified = self.otp.verify(
+            "kiosk_password_reset",
+            request.code,
+            ticket_id=request.ticket,
+            subject=reset_subject(request),
+        )
+        if not verified:
+            self._audit(station_id, request, request.citizen_id, "wrong_code")
             return ServiceResponse(status="wrong_code")
         if self._matching_account(request) is None:
             return ServiceResponse(status="no_match")
@@ -199,7 +222,7 @@ class KioskServices:
             return ServiceResponse(status="refused", reason="guardian_not_registered")
         if not request.guardian and own is not None:
             return ServiceResponse(status="refused", reason="already_registered", level=own.level)
-        ticket = self.otp.issue(request.phone, "eid_register")
+        ticket = self.otp.issue(request.phone, "eid_register", subject=eid_subject(request))
         self._audit(station_id, request, request.citizen_id, "code_sent")
         return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
 
@@ -210,7 +233,11 @@ class KioskServices:
             return ServiceResponse(status="refused", reason="card_mismatch")
         if not strong_enough(request.password):
             return ServiceResponse(status="refused", reason="weak_password")
-        if not self.otp.verify("eid_register", request.code, ticket_id=request.ticket):
+        verified = self.otp.verify(
+            "eid_register", request.code, ticket_id=request.ticket, subject=eid_subject(request)
+        )
+        if not verified:
+            self._audit(station_id, request, request.citizen_id, "wrong_code")
             return ServiceResponse(status="wrong_code")
         try:
             account = register_identity_level1(
@@ -255,18 +282,22 @@ class KioskServices:
 
     def _track_check(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "number", "phone", "ticket", "code")
-        self.otp.limiter.hit([(self.tracking_limits.codes_per_ip, f"station:{station_id}")])
-        petition = petitions.find(request.number)
-        pair_ok = petition is not None and petitions.phone_matches(request.number, request.phone)
-        # The code must be the one sent to the number that filed this petition; a pair that
-        # does not match was given a decoy ticket, which never verifies.
-        if pair_ok:
-            ok = self.otp.verify(tracking.PURPOSE, request.code, phone=request.phone)
-        else:
-            ok = self.otp.verify(tracking.PURPOSE, request.code, ticket_id=request.ticket)
+        number = tracking.normalize_number(request.number)
+        # The ticket's code verifies only for the petition it was sent for (and a pair that
+        # did not match at the start got a decoy, which never verifies): a code for one's own
+        # petition opens no other.
+        ok = tracking.verify(
+            request.ticket,
+            request.code,
+            number=number,
+            ip=f"station:{station_id}",
+            otp=self.otp,
+            limits=self.tracking_limits,
+        )
+        petition = petitions.find(number)
         if not ok or petition is None:
             return ServiceResponse(status="wrong_code")
-        self._audit(station_id, request, request.number, "shown")
+        self._audit(station_id, request, number, "shown")
         return ServiceResponse(status="ok", petitions=[self._status_of(petition)])
 
     @staticmethod
