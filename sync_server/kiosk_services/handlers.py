@@ -12,24 +12,32 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
 from sync_server.audit import audit
 from sync_server.db import write_transaction
 from sync_server.kiosk_services.models import IdentityCredential
+from sync_server.operators import sessions
+from sync_server.operators.login_limits import (
+    LOGIN_PER_STATION,
+    count_login_attempt,
+    login_limiter,
+)
 from sync_server.otp import (
     OtpAttemptsExceededError,
     OtpDeliveryError,
     OtpExpiredError,
     OtpRateLimitedError,
     OtpService,
+    service_from_config,
     subject_of,
 )
 from sync_server.petitions import service as petitions
-from sync_server.ratelimit import Limit, RateLimitedError
+from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.records.accounts import (
     Declared,
     IdentityRegistrationError,
@@ -38,6 +46,7 @@ from sync_server.records.accounts import (
 )
 from sync_server.records.models import IdentityAccount, InsuranceAccount
 from sync_server.records.passwords import hash_password
+from sync_server.sms import gateway_from_config
 from sync_server.tracking import service as tracking
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,8 @@ log = logging.getLogger(__name__)
 MY_PETITIONS = 20
 #: Purposes a kiosk may send a bare code for (the others have their own start actions).
 BARE_OTP_PURPOSES = ("petition",)
+#: The roles that may log in at a counter.
+COUNTER_ROLES = ("officer", "administrator")
 
 
 class MissingFieldError(ValueError):
@@ -109,10 +120,15 @@ class KioskServices:
         otp: OtpService,
         tracking_limits: tracking.TrackingLimits,
         limits: KioskLimits | None = None,
+        login_limiter: RateLimiter | None = None,
     ) -> None:
         self.otp = otp
         self.tracking_limits = tracking_limits
         self.limits = limits or KioskLimits.default()
+        #: Counts operator logins; the worker passes the web login page's limiter
+        #: (:func:`~sync_server.operators.login_limits.login_limiter`) so both share the
+        #: per-username budget.
+        self.login_limiter = login_limiter or otp.limiter
         self._actions: dict[str, Callable[[str, ServiceRequest], ServiceResponse]] = {
             "otp.send": self._otp_send,
             "otp.check": self._otp_check,
@@ -127,6 +143,17 @@ class KioskServices:
             "operator.touch": self._operator_touch,
             "operator.logout": self._operator_logout,
         }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> KioskServices:
+        """The services for a server config: its secret, SMS driver, OTP and tracking limits;
+        operator logins counted with the web login page's limiter."""
+        secret = config["SECRET_KEY"]
+        return cls(
+            service_from_config(config, gateway_from_config(config)),
+            tracking.TrackingLimits.from_config(config),
+            login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
+        )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         """Do what ``request`` asks and say how it went (never raises for a citizen's error)."""
@@ -313,30 +340,27 @@ class KioskServices:
 
     # -- counter mode (seed 003): an officer logged in at this station ------------------
 
-    @staticmethod
-    def _operator_login(station_id: str, request: ServiceRequest) -> ServiceResponse:
-        from sync_server.operators import sessions
-
+    def _operator_login(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "username", "password")
+        machine = f"station:{station_id}"
+        # Counted before any password is checked (RateLimitedError: the usual rate_limited).
+        count_login_attempt(self.login_limiter, request.username, LOGIN_PER_STATION, machine)
         try:
             operator, token = sessions.open_session(
-                request.username, request.password, f"station:{station_id}"
+                request.username, request.password, machine, roles=COUNTER_ROLES
             )
         except sessions.BadCredentials:
+            # Also a right password of a role that may not serve at a counter: the answer
+            # never tells a guesser that the password was right (the audit trail does).
             return ServiceResponse(status="refused", reason="bad_credentials")
         except sessions.AccountLocked:
             return ServiceResponse(status="refused", reason="account_locked")
         except sessions.AlreadyLoggedIn:
             return ServiceResponse(status="refused", reason="already_logged_in")
-        if operator.role not in ("officer", "administrator"):
-            sessions.close_session(token)
-            return ServiceResponse(status="refused", reason="not_an_officer")
         return ServiceResponse(status="ok", session=token, operator_name=operator.display_name)
 
     @staticmethod
     def _operator_touch(station_id: str, request: ServiceRequest) -> ServiceResponse:
-        from sync_server.operators import sessions
-
         _need(request, "session")
         if sessions.touch(request.session):
             return ServiceResponse(status="ok")
@@ -344,8 +368,6 @@ class KioskServices:
 
     @staticmethod
     def _operator_logout(station_id: str, request: ServiceRequest) -> ServiceResponse:
-        from sync_server.operators import sessions
-
         _need(request, "session")
         sessions.close_session(request.session)
         return ServiceResponse(status="ok")

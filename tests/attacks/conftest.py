@@ -13,10 +13,7 @@ from devtools.seed import seed_records
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.kiosk_services.handlers import KioskServices
-from sync_server.otp import OtpService
-from sync_server.sms import SinkGateway
 from sync_server.sms.models import SentSms
-from sync_server.tracking.service import TrackingLimits
 
 SECRET = "attacks-test-secret-0123456789abcdef"
 #: The station the attacker stole (or impersonates).
@@ -35,8 +32,7 @@ def app(sqlite_url: str) -> Iterator[Flask]:
 @pytest.fixture
 def services(app: Flask) -> KioskServices:
     """The kiosk services as the worker builds them."""
-    otp = OtpService(SECRET.encode(), SinkGateway())
-    return KioskServices(otp, TrackingLimits.from_config({}))
+    return KioskServices.from_config(app.config)
 
 
 def ask(services: KioskServices, action: str, **fields: object) -> ServiceResponse:
