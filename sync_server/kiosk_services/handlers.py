@@ -4,7 +4,8 @@ Every answer is a :class:`contract.ServiceResponse`; every request leaves an ``A
 (the station as actor, the card holder's id or the petition number as subject, never a
 phone number, code or password). Rate limits: per card and per phone for the password reset
 and the e-ID registration, the tracking page's own limits for tracking (the station counts
-as the "IP").
+as the "IP"), per username and per station for operator logins. A code verifies only for the
+account, card or petition it was sent for (the OTP ``subject``); see docs/security.md.
 """
 
 from __future__ import annotations
