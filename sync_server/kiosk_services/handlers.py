@@ -4,8 +4,10 @@ Every answer is a :class:`contract.ServiceResponse`; every request leaves an ``A
 (the station as actor, the card holder's id or the petition number as subject, never a
 phone number, code or password). Rate limits: per card and per phone for the password reset
 and the e-ID registration, the tracking page's own limits for tracking (the station counts
-as the "IP"). Before any of that, every request is charged to the station's budgets
-(``sync_server/budgets``): per action, and all SMS-sending actions together.
+as the "IP"), per username and per station for operator logins. A code verifies only for the
+account, card or petition it was sent for (the OTP ``subject``); see docs/security.md. Before
+any of that, every request is charged to the station's budgets (``sync_server/budgets``): per
+action, and all SMS-sending actions together.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
 from sync_server.audit import audit
@@ -23,15 +26,23 @@ from sync_server.budgets import OverBudgetError, StationBudgets, StationQuaranti
 from sync_server.budgets.policy import SMS, SMS_ACTIONS, service_kind
 from sync_server.db import write_transaction
 from sync_server.kiosk_services.models import IdentityCredential
+from sync_server.operators import sessions
+from sync_server.operators.login_limits import (
+    LOGIN_PER_STATION,
+    count_login_attempt,
+    login_limiter,
+)
 from sync_server.otp import (
     OtpAttemptsExceededError,
     OtpDeliveryError,
     OtpExpiredError,
     OtpRateLimitedError,
     OtpService,
+    service_from_config,
+    subject_of,
 )
 from sync_server.petitions import service as petitions
-from sync_server.ratelimit import Limit, RateLimitedError
+from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
 from sync_server.records.accounts import (
     Declared,
     IdentityRegistrationError,
@@ -40,6 +51,7 @@ from sync_server.records.accounts import (
 )
 from sync_server.records.models import IdentityAccount, InsuranceAccount
 from sync_server.records.passwords import hash_password
+from sync_server.sms import gateway_from_config
 from sync_server.tracking import service as tracking
 
 log = logging.getLogger(__name__)
@@ -48,6 +60,8 @@ log = logging.getLogger(__name__)
 MY_PETITIONS = 20
 #: Purposes a kiosk may send a bare code for (the others have their own start actions).
 BARE_OTP_PURPOSES = ("petition",)
+#: The roles that may log in at a counter.
+COUNTER_ROLES = ("officer", "administrator")
 
 
 class MissingFieldError(ValueError):
@@ -86,6 +100,17 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def reset_subject(request: ServiceRequest) -> str:
+    """What a password-reset code is bound to: the account and the phone it was sent to."""
+    return subject_of(request.insurance_number, request.citizen_id, request.phone)
+
+
+def eid_subject(request: ServiceRequest) -> str:
+    """What an e-ID registration code is bound to: the card holder, the phone it was sent to
+    and whether the holder registers as a guardian."""
+    return subject_of(request.citizen_id, request.phone, "guardian" if request.guardian else "self")
+
+
 def _need(request: ServiceRequest, *names: str) -> None:
     for name in names:
         if getattr(request, name) in (None, ""):
@@ -101,11 +126,16 @@ class KioskServices:
         tracking_limits: tracking.TrackingLimits,
         limits: KioskLimits | None = None,
         budgets: StationBudgets | None = None,
+        login_limiter: RateLimiter | None = None,
     ) -> None:
         self.otp = otp
         self.budgets = budgets or StationBudgets()
         self.tracking_limits = tracking_limits
         self.limits = limits or KioskLimits.default()
+        #: Counts operator logins; the worker passes the web login page's limiter
+        #: (:func:`~sync_server.operators.login_limits.login_limiter`) so both share the
+        #: per-username budget.
+        self.login_limiter = login_limiter or otp.limiter
         self._actions: dict[str, Callable[[str, ServiceRequest], ServiceResponse]] = {
             "otp.send": self._otp_send,
             "otp.check": self._otp_check,
@@ -120,6 +150,17 @@ class KioskServices:
             "operator.touch": self._operator_touch,
             "operator.logout": self._operator_logout,
         }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> KioskServices:
+        """The services for a server config: its secret, SMS driver, OTP and tracking limits;
+        operator logins counted with the web login page's limiter."""
+        secret = config["SECRET_KEY"]
+        return cls(
+            service_from_config(config, gateway_from_config(config)),
+            tracking.TrackingLimits.from_config(config),
+            login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
+        )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         """Do what ``request`` asks and say how it went (never raises for a citizen's error)."""
@@ -190,13 +231,24 @@ class KioskServices:
         if self._matching_account(request) is None:
             self._audit(station_id, request, request.citizen_id, "no_match")
             return ServiceResponse(status="no_match")
-        ticket = self.otp.issue(request.phone, "kiosk_password_reset")
+        ticket = self.otp.issue(
+            request.phone, "kiosk_password_reset", subject=reset_subject(request)
+        )
         self._audit(station_id, request, request.citizen_id, "code_sent")
         return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
 
     def _password_reset(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "citizen_id", "insurance_number", "phone", "ticket", "code")
-        if not self.otp.verify("kiosk_password_reset", request.code, ticket_id=request.ticket):
+        # The code must be the one sent for this very account and phone: a code received on
+        # one's own phone never resets another account.
+        verified = self.otp.verify(
+            "kiosk_password_reset",
+            request.code,
+            ticket_id=request.ticket,
+            subject=reset_subject(request),
+        )
+        if not verified:
+            self._audit(station_id, request, request.citizen_id, "wrong_code")
             return ServiceResponse(status="wrong_code")
         if self._matching_account(request) is None:
             return ServiceResponse(status="no_match")
@@ -218,7 +270,7 @@ class KioskServices:
             return ServiceResponse(status="refused", reason="guardian_not_registered")
         if not request.guardian and own is not None:
             return ServiceResponse(status="refused", reason="already_registered", level=own.level)
-        ticket = self.otp.issue(request.phone, "eid_register")
+        ticket = self.otp.issue(request.phone, "eid_register", subject=eid_subject(request))
         self._audit(station_id, request, request.citizen_id, "code_sent")
         return ServiceResponse(status="ok", ticket=ticket.id, expires_at=ticket.expires_at)
 
@@ -229,7 +281,11 @@ class KioskServices:
             return ServiceResponse(status="refused", reason="card_mismatch")
         if not strong_enough(request.password):
             return ServiceResponse(status="refused", reason="weak_password")
-        if not self.otp.verify("eid_register", request.code, ticket_id=request.ticket):
+        verified = self.otp.verify(
+            "eid_register", request.code, ticket_id=request.ticket, subject=eid_subject(request)
+        )
+        if not verified:
+            self._audit(station_id, request, request.citizen_id, "wrong_code")
             return ServiceResponse(status="wrong_code")
         try:
             account = register_identity_level1(
@@ -274,18 +330,22 @@ class KioskServices:
 
     def _track_check(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "number", "phone", "ticket", "code")
-        self.otp.limiter.hit([(self.tracking_limits.codes_per_ip, f"station:{station_id}")])
-        petition = petitions.find(request.number)
-        pair_ok = petition is not None and petitions.phone_matches(request.number, request.phone)
-        # The code must be the one sent to the number that filed this petition; a pair that
-        # does not match was given a decoy ticket, which never verifies.
-        if pair_ok:
-            ok = self.otp.verify(tracking.PURPOSE, request.code, phone=request.phone)
-        else:
-            ok = self.otp.verify(tracking.PURPOSE, request.code, ticket_id=request.ticket)
+        number = tracking.normalize_number(request.number)
+        # The ticket's code verifies only for the petition it was sent for (and a pair that
+        # did not match at the start got a decoy, which never verifies): a code for one's own
+        # petition opens no other.
+        ok = tracking.verify(
+            request.ticket,
+            request.code,
+            number=number,
+            ip=f"station:{station_id}",
+            otp=self.otp,
+            limits=self.tracking_limits,
+        )
+        petition = petitions.find(number)
         if not ok or petition is None:
             return ServiceResponse(status="wrong_code")
-        self._audit(station_id, request, request.number, "shown")
+        self._audit(station_id, request, number, "shown")
         return ServiceResponse(status="ok", petitions=[self._status_of(petition)])
 
     @staticmethod
@@ -301,30 +361,27 @@ class KioskServices:
 
     # -- counter mode (seed 003): an officer logged in at this station ------------------
 
-    @staticmethod
-    def _operator_login(station_id: str, request: ServiceRequest) -> ServiceResponse:
-        from sync_server.operators import sessions
-
+    def _operator_login(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         _need(request, "username", "password")
+        machine = f"station:{station_id}"
+        # Counted before any password is checked (RateLimitedError: the usual rate_limited).
+        count_login_attempt(self.login_limiter, request.username, LOGIN_PER_STATION, machine)
         try:
             operator, token = sessions.open_session(
-                request.username, request.password, f"station:{station_id}"
+                request.username, request.password, machine, roles=COUNTER_ROLES
             )
         except sessions.BadCredentials:
+            # Also a right password of a role that may not serve at a counter: the answer
+            # never tells a guesser that the password was right (the audit trail does).
             return ServiceResponse(status="refused", reason="bad_credentials")
         except sessions.AccountLocked:
             return ServiceResponse(status="refused", reason="account_locked")
         except sessions.AlreadyLoggedIn:
             return ServiceResponse(status="refused", reason="already_logged_in")
-        if operator.role not in ("officer", "administrator"):
-            sessions.close_session(token)
-            return ServiceResponse(status="refused", reason="not_an_officer")
         return ServiceResponse(status="ok", session=token, operator_name=operator.display_name)
 
     @staticmethod
     def _operator_touch(station_id: str, request: ServiceRequest) -> ServiceResponse:
-        from sync_server.operators import sessions
-
         _need(request, "session")
         if sessions.touch(request.session):
             return ServiceResponse(status="ok")
@@ -332,8 +389,6 @@ class KioskServices:
 
     @staticmethod
     def _operator_logout(station_id: str, request: ServiceRequest) -> ServiceResponse:
-        from sync_server.operators import sessions
-
         _need(request, "session")
         sessions.close_session(request.session)
         return ServiceResponse(status="ok")

@@ -42,9 +42,6 @@ from contract.transport import (
 from sync_server.config import broker_settings
 from sync_server.db import database
 from sync_server.kiosk_services.handlers import KioskServices
-from sync_server.otp import service_from_config
-from sync_server.sms import gateway_from_config
-from sync_server.tracking.service import TrackingLimits
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +77,7 @@ class KioskServicesWorker:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], worker_id: str = "1") -> KioskServicesWorker:
         """A worker for a server config (its broker, secret, SMS driver and limits)."""
-        otp = service_from_config(config, gateway_from_config(config))
-        services = KioskServices(otp, TrackingLimits.from_config(config))
+        services = KioskServices.from_config(config)
         return cls(database.obj, broker_settings(dict(config)), services, worker_id=worker_id)
 
     def start(self) -> KioskServicesWorker:

@@ -10,9 +10,10 @@ exceptions' messages are in the page's language, English msgids without a reques
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -25,6 +26,9 @@ from sync_server.records.passwords import hash_password, needs_rehash, verify_pa
 
 #: Seconds without a touch after which a live session counts as abandoned.
 DEFAULT_ABANDON_S = 90.0
+#: The audit actor of a failed login with a username no account has: the typed text is
+#: attacker-controlled and never stored.
+ANONYMOUS = "anonymous"
 
 
 class OperatorError(Exception):
@@ -54,6 +58,16 @@ def _hash_token(token: str) -> str:
 def _aware(value: datetime) -> datetime:
     # PostgreSQL timestamp columns read back naive; they were written as UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@functools.cache
+def dummy_password_hash() -> str:
+    """An argon2id hash of a random password nobody knows, made once per process.
+
+    A login for an unknown username is verified against it, so it costs the same argon2 work
+    as a wrong password for a real account and timing does not tell usernames apart.
+    """
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def abandon_after() -> timedelta:
@@ -99,19 +113,31 @@ def open_session(
     password: str,
     machine: str,
     *,
+    roles: Collection[str] | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> tuple[Operator, str]:
     """Log in on ``machine``; returns the operator and the session token (kept by the client).
+
+    ``roles`` (None: any) are the roles this front end admits; a right password for another
+    role is refused exactly like a wrong one, so the answer never tells that the password was
+    right (the audit trail says ``wrong-role``).
 
     Raises :class:`BadCredentials`, :class:`AccountLocked` or :class:`AlreadyLoggedIn`.
     """
     lock_abandoned(now=clock())
     operator = Operator.get_or_none(Operator.username == username)
-    if operator is None or not verify_password(operator.password_hash, password):
-        audit(username or "?", "operator.login", machine[:64], "bad-credentials")
+    if operator is None:
+        verify_password(dummy_password_hash(), password)  # the same work as a real account
+        audit(ANONYMOUS, "operator.login", machine[:64], "unknown-user")
+        raise BadCredentials(gettext("Wrong username or password"))
+    if not verify_password(operator.password_hash, password):
+        audit(operator.username, "operator.login", machine[:64], "bad-credentials")
+        raise BadCredentials(gettext("Wrong username or password"))
+    if roles is not None and operator.role not in roles:
+        audit(operator.username, "operator.login", machine[:64], "wrong-role")
         raise BadCredentials(gettext("Wrong username or password"))
     if operator.locked:
-        audit(username, "operator.login", machine[:64], "locked")
+        audit(operator.username, "operator.login", machine[:64], "locked")
         raise AccountLocked(
             gettext(
                 "The account is locked; ask an administrator (%(reason)s)",
@@ -126,7 +152,7 @@ def open_session(
         if live is None:
             _start(operator, token, machine, password, clock())
     if live is not None:  # audited outside the transaction, which wrote nothing
-        audit(username, "operator.login", machine[:64], "already-logged-in")
+        audit(operator.username, "operator.login", machine[:64], "already-logged-in")
         raise AlreadyLoggedIn(
             gettext("This account is logged in on another machine; log out there first")
         )

@@ -31,23 +31,26 @@ from sync_server.operators.access import (
     load_operator,
     require_role,
 )
+from sync_server.operators.login_limits import (
+    LOGIN_PER_ADDRESS,
+    count_login_attempt,
+    login_limiter,
+)
 from sync_server.operators.models import ROLES, Operator
 from sync_server.operators.policy import password_problems, profile_problems
 from sync_server.operators.redact import redact
 from sync_server.operators.spreadsheet import formula_safe
-from sync_server.ratelimit import Limit, RateLimitedError, RateLimiter
+from sync_server.ratelimit import RateLimitedError, RateLimiter
 from sync_server.records.passwords import temporary_password
 from sync_server.redirects import local_path_or
 
 bp = Blueprint("operators", __name__, template_folder="templates")
 
-LOGIN_PER_USERNAME = Limit("login-user", 10, timedelta(minutes=15))
-LOGIN_PER_ADDRESS = Limit("login-ip", 30, timedelta(minutes=15))
 AUDIT_PAGE = 100
 
 
 def _limiter() -> RateLimiter:
-    return RateLimiter(current_app.secret_key.encode())
+    return login_limiter(current_app.secret_key.encode())
 
 
 def _machine() -> str:
@@ -87,9 +90,7 @@ def login() -> str | Response:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     try:
-        _limiter().hit(
-            [(LOGIN_PER_USERNAME, username.lower()), (LOGIN_PER_ADDRESS, request.remote_addr or "")]
-        )
+        count_login_attempt(_limiter(), username, LOGIN_PER_ADDRESS, request.remote_addr or "")
         _operator, token = sessions.open_session(username, password, _machine())
     except RateLimitedError as exc:
         minutes = int(exc.retry_after_s // 60) + 1

@@ -5,8 +5,12 @@
   previous one.
 - At most 3 codes per number and purpose per 15 minutes, and 10 per number per hour over all
   purposes (:mod:`sync_server.ratelimit`, so it holds across workers).
-- Stored as HMAC-SHA256 under the app's secret, bound to the ticket and its purpose; the
-  number is stored only as a keyed hash. Compared in constant time.
+- Stored as HMAC-SHA256 under the app's secret, bound to the ticket, its purpose and, when
+  the caller names one, its *subject* (what the code was sent for: an account, a petition);
+  the number is stored only as a keyed hash. Compared in constant time. A code issued for
+  one subject never verifies another, so a code received on one's own phone cannot be
+  replayed against somebody else's account (the subject lives only inside the hash: no
+  column holds it).
 - Each issue and verification leaves an ``AuditEvent`` naming the ticket, never the code or
   the number.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -179,15 +184,33 @@ class OtpService:
     def _phone_key(self, phone: str) -> str:
         return hmac.new(self._secret, b"phone:" + phone.encode(), hashlib.sha256).hexdigest()
 
-    def _code_hash(self, ticket_id: str, purpose: str, code: str) -> str:
-        message = f"code:{ticket_id}:{purpose}:{code}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+    def _code_hash(self, ticket_id: str, purpose: str, code: str, subject: str | None) -> str:
+        if subject is None:
+            message = f"code:{ticket_id}:{purpose}:{code}"
+        else:
+            # The subject is hashed first so that its text (attacker-typed at verify time)
+            # cannot shift the fields; the distinct prefix keeps the two forms apart.
+            subject_key = hmac.new(
+                self._secret, b"subject:" + subject.encode(), hashlib.sha256
+            ).hexdigest()
+            message = f"code-for:{subject_key}:{ticket_id}:{purpose}:{code}"
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
     # -- issue ---------------------------------------------------------------------------
 
-    def issue(self, phone: str, purpose: str, *, language: str | None = None) -> OtpTicket:
+    def issue(
+        self,
+        phone: str,
+        purpose: str,
+        *,
+        language: str | None = None,
+        subject: str | None = None,
+    ) -> OtpTicket:
         """Issue a code for ``phone`` and ``purpose`` and send it by SMS in ``language``
         (None: the service's default language).
+
+        ``subject`` names what the code is for (see :func:`subject_of`); the code then
+        verifies only when :meth:`verify` is given the same subject.
 
         Raises :class:`OtpRateLimitedError` before anything is sent when the number asked
         too often, :class:`OtpDeliveryError` when the gateway refused the SMS (the ticket
@@ -202,7 +225,12 @@ class OtpService:
             raise OtpRateLimitedError(exc.retry_after_s) from None
         code = f"{secrets.randbelow(1_000_000):06d}"
         ticket, message_id = self._create(
-            self._phone_key(phone), purpose, code, phone=phone, language=language or self.language
+            self._phone_key(phone),
+            purpose,
+            code,
+            phone=phone,
+            language=language or self.language,
+            subject=subject,
         )
         # The code is only worth sending now: one attempt (the driver's own retries included),
         # never queued for later; the outbox row is final either way and keeps no code.
@@ -232,6 +260,7 @@ class OtpService:
         *,
         phone: str | None = None,
         language: str | None = None,
+        subject: str | None = None,
     ) -> tuple[OtpCode, int | None]:
         """The ticket, and with ``phone`` its SMS queued in the same transaction."""
         now = self.clock()
@@ -248,7 +277,7 @@ class OtpService:
                 id=ticket_id,
                 phone_key=phone_key,
                 purpose=purpose,
-                code_hash=self._code_hash(ticket_id, purpose, code),
+                code_hash=self._code_hash(ticket_id, purpose, code, subject),
                 issued_at=now,
                 expires_at=now + self.policy.ttl,
             )
@@ -272,9 +301,17 @@ class OtpService:
     # -- verify --------------------------------------------------------------------------
 
     def verify(
-        self, purpose: str, code: str, *, ticket_id: str | None = None, phone: str | None = None
+        self,
+        purpose: str,
+        code: str,
+        *,
+        ticket_id: str | None = None,
+        phone: str | None = None,
+        subject: str | None = None,
     ) -> bool:
-        """True when ``code`` is the live code of the ticket (or of the number's latest one).
+        """True when ``code`` is the live code of the ticket (or of the number's latest one)
+        and ``subject`` is the one the code was issued for (a different subject is a wrong
+        code: it counts as an attempt).
 
         A right code closes the ticket (single use). A wrong code returns False while tries
         remain; the last allowed wrong code burns the ticket and raises
@@ -286,7 +323,7 @@ class OtpService:
         now = self.clock()
         with write_transaction(database.obj):
             row = self._find(purpose, ticket_id, phone)
-            outcome = self._check(row, purpose, code, now)
+            outcome = self._check(row, purpose, code, now, subject)
             if row is not None:
                 ticket_id = row.id
             self._audit("otp.verify", ticket_id, purpose, outcome)
@@ -298,7 +335,9 @@ class OtpService:
             raise OtpAttemptsExceededError("too many wrong codes; ask for a new one")
         raise OtpExpiredError(outcome)
 
-    def _check(self, row: OtpCode | None, purpose: str, code: str, now: datetime) -> str:
+    def _check(
+        self, row: OtpCode | None, purpose: str, code: str, now: datetime, subject: str | None
+    ) -> str:
         """Check ``code`` against ``row``, record the result; return the outcome's name."""
         if row is None:
             return "unknown"
@@ -307,7 +346,8 @@ class OtpService:
         if _aware(row.expires_at) <= now:
             return "expired"
         given = code.strip() if isinstance(code, str) else ""
-        if hmac.compare_digest(self._code_hash(row.id, purpose, given), row.code_hash):
+        expected = self._code_hash(row.id, purpose, given, subject)
+        if hmac.compare_digest(expected, row.code_hash):
             # Conditional update: of two workers verifying at once, exactly one wins.
             won = (
                 OtpCode.update(closed="used", closed_at=now)
@@ -346,6 +386,12 @@ class OtpService:
     def _audit(self, action: str, ticket_id: str | None, purpose: str, outcome: str) -> None:
         subject = f"otp:{ticket_id}" if ticket_id else f"otp:{purpose}"
         audit(f"otp:{purpose}", action, subject, outcome)
+
+
+def subject_of(*parts: str) -> str:
+    """The subject string for a code sent about ``parts`` (e.g. an account's insurance number,
+    citizen id and phone): unambiguous whatever the parts contain."""
+    return json.dumps(list(parts), ensure_ascii=False)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -387,16 +433,20 @@ def otp_service() -> OtpService:
     return service
 
 
-def issue_otp(phone: str, purpose: str, language: str | None = None) -> OtpTicket:
+def issue_otp(
+    phone: str, purpose: str, language: str | None = None, *, subject: str | None = None
+) -> OtpTicket:
     """Issue and send a code with the current app's service; see :meth:`OtpService.issue`."""
-    return otp_service().issue(phone, purpose, language=language)
+    return otp_service().issue(phone, purpose, language=language, subject=subject)
 
 
-def verify_otp(ticket_or_phone: str, purpose: str, code: str) -> bool:
+def verify_otp(
+    ticket_or_phone: str, purpose: str, code: str, *, subject: str | None = None
+) -> bool:
     """Verify against a ticket id, or against a number's latest code (a Thai mobile number).
 
-    See :meth:`OtpService.verify` for the exceptions.
+    See :meth:`OtpService.verify` for ``subject`` and the exceptions.
     """
     if is_valid_thai_mobile(ticket_or_phone):
-        return otp_service().verify(purpose, code, phone=ticket_or_phone)
-    return otp_service().verify(purpose, code, ticket_id=ticket_or_phone)
+        return otp_service().verify(purpose, code, phone=ticket_or_phone, subject=subject)
+    return otp_service().verify(purpose, code, ticket_id=ticket_or_phone, subject=subject)

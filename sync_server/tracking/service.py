@@ -21,7 +21,13 @@ from contract.identifiers import (
     normalize_petition_number,
     normalize_thai_mobile,
 )
-from sync_server.otp import OtpDeliveryError, OtpRateLimitedError, OtpService, OtpTicket
+from sync_server.otp import (
+    OtpDeliveryError,
+    OtpRateLimitedError,
+    OtpService,
+    OtpTicket,
+    subject_of,
+)
 from sync_server.petitions import service as petitions
 from sync_server.ratelimit import Limit
 
@@ -106,20 +112,36 @@ def start(
     )
     if petitions.phone_matches(number, phone):
         try:
-            return number, otp.issue(phone, PURPOSE, language=language)
+            return number, otp.issue(
+                phone, PURPOSE, language=language, subject=tracking_subject(number)
+            )
         except (OtpRateLimitedError, OtpDeliveryError) as exc:
             # The citizen sees the same page as anyone; the code just does not arrive.
             log.warning("tracking code not sent: %s", type(exc).__name__)
     return number, otp.issue_decoy(PURPOSE)
 
 
-def verify(ticket_id: str, code: str, *, ip: str, otp: OtpService, limits: TrackingLimits) -> bool:
-    """Check a code typed on the page (rate-limited per IP against brute force over tickets).
+def tracking_subject(number: str) -> str:
+    """What a tracking code is bound to: the canonical petition number it was sent for."""
+    return subject_of(number)
+
+
+def verify(
+    ticket_id: str,
+    code: str,
+    *,
+    number: str,
+    ip: str,
+    otp: OtpService,
+    limits: TrackingLimits,
+) -> bool:
+    """Check a code typed for petition ``number`` (canonical), rate-limited per IP against
+    brute force over tickets. A code sent for another petition never opens this one.
 
     Raises what :meth:`OtpService.verify` raises, and ``RateLimitedError``.
     """
     otp.limiter.hit([(limits.codes_per_ip, ip)])
-    return otp.verify(PURPOSE, code, ticket_id=ticket_id)
+    return otp.verify(PURPOSE, code, ticket_id=ticket_id, subject=tracking_subject(number))
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,7 @@ def check_code() -> Response:
         ok = service.verify(
             pending["ticket"],
             request.form.get("code", "")[:16],
+            number=pending["number"],
             ip=_client_ip(),
             otp=otp,
             limits=_limits(),
