@@ -11,8 +11,13 @@ The CRL makes a revoked station's certificate useless at the next connect.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
 
 from provisioning.broker import (
     BrokerLimits,
@@ -20,7 +25,7 @@ from provisioning.broker import (
     persistence_and_limits,
     server_identities,
 )
-from provisioning.pki import CertificateAuthority, write_key_and_cert
+from provisioning.pki import CRL_DAYS, CertificateAuthority, write_key_and_cert
 
 
 def mosquitto_tls_conf(directory: Path, host: str, port: int, limits: BrokerLimits) -> str:
@@ -79,6 +84,36 @@ def write_broker_config(
     return conf
 
 
-def refresh_crl(ca: CertificateAuthority, directory: Path) -> None:
+def refresh_crl(ca: CertificateAuthority, directory: Path) -> Path:
     """Copy the CA's current CRL to the broker (then reload it: SIGHUP)."""
-    shutil.copyfile(ca.directory / "crl.pem", Path(directory) / "crl.pem")
+    target = Path(directory) / "crl.pem"
+    partial = target.with_name("crl.pem.partial")
+    shutil.copyfile(ca.directory / "crl.pem", partial)
+    partial.chmod(0o644)
+    os.replace(partial, target)  # Mosquitto re-reads it at SIGHUP: never half a file
+    return target
+
+
+@dataclass(frozen=True)
+class PublishedCrl:
+    """What ``ca crl refresh`` published: where, its number, how many serials, valid until."""
+
+    path: Path
+    number: int
+    revoked: int
+    next_update: dt.datetime
+
+
+def resign_crl(ca: CertificateAuthority, directory: Path, days: int = CRL_DAYS) -> PublishedCrl:
+    """Re-sign the CRL with a fresh nextUpdate and put it where the broker reads it.
+
+    The broker's current CRL is carried forward (its serials stay revoked), so a CA copy
+    that missed a revocation cannot undo it. Safe to run any number of times.
+    """
+    directory = Path(directory)
+    ca.publish_crl(days, carry_from=directory / "crl.pem")
+    target = refresh_crl(ca, directory)
+    crl = x509.load_pem_x509_crl(target.read_bytes())
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert crl.next_update_utc is not None  # publish_crl always sets it
+    return PublishedCrl(target, number, len(list(crl)), crl.next_update_utc)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from contract.topics import RESERVED_IDENTITY_PREFIX, STATION_ID_PATTERN, is_val
 ROOT_DAYS = 20 * 365
 INTERMEDIATE_DAYS = 10 * 365
 LEAF_DAYS = 2 * 365
+#: A CRL's validity (nextUpdate - now). Mosquitto refuses every client once the CRL it holds
+#: has passed nextUpdate, so ``ca crl refresh`` re-signs it daily (a systemd timer).
+CRL_DAYS = 30
 ORGANISATION = "Digital Citizen Station fleet"
 
 
@@ -61,6 +65,22 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes | 
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     )
     path.chmod(0o600)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` in one step: a reader (the broker) never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.chmod(0o644)  # a CRL is public; the broker's own user must read it
+    os.replace(partial, path)
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    """The CRL's number extension, 0 when it has none (CRLs published before it was set)."""
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return 0
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -248,27 +268,59 @@ class CertificateAuthority:
         self.publish_crl()
         return revoked
 
-    def publish_crl(self, days: int = 30) -> Path:
-        """Write ``crl.pem`` with every revoked serial, signed by the intermediate."""
+    def publish_crl(self, days: int = CRL_DAYS, *, carry_from: Path | None = None) -> Path:
+        """Write ``crl.pem`` with every revoked serial, signed by the intermediate.
+
+        ``carry_from`` is a CRL already published (the broker's copy): its revoked serials
+        are kept even if this directory's ``issued.json`` does not know them, so re-signing
+        from a stale copy of the CA can never quietly un-revoke a certificate. Its CRL number
+        is continued, so a verifier can tell the newer of two CRLs.
+        """
         now = _now()
+        revoked: dict[int, dt.datetime] = {}
+        number = 1
+        previous = self._load_own_crl(carry_from) if carry_from is not None else None
+        if previous is not None:
+            for entry in previous:
+                revoked[entry.serial_number] = entry.revocation_date_utc
+            number = _crl_number(previous) + 1
+        for issued in self._issued():
+            if issued["revoked_at"]:
+                serial = int(issued["serial"], 16)
+                revoked.setdefault(serial, dt.datetime.fromisoformat(issued["revoked_at"]))
+        own = self._load_own_crl(self.directory / "crl.pem")
+        if own is not None:
+            number = max(number, _crl_number(own) + 1)
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.intermediate.subject)
             .last_update(now - dt.timedelta(minutes=5))
             .next_update(now + dt.timedelta(days=days))
+            .add_extension(x509.CRLNumber(number), critical=False)
         )
-        for entry in self._issued():
-            if entry["revoked_at"]:
-                builder = builder.add_revoked_certificate(
-                    x509.RevokedCertificateBuilder()
-                    .serial_number(int(entry["serial"], 16))
-                    .revocation_date(dt.datetime.fromisoformat(entry["revoked_at"]))
-                    .build()
-                )
+        for serial, revoked_at in sorted(revoked.items()):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(revoked_at)
+                .build()
+            )
         crl = builder.sign(self.intermediate_key, hashes.SHA256())
         path = self.directory / "crl.pem"
-        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        _write_atomically(path, crl.public_bytes(serialization.Encoding.PEM))
         return path
+
+    def _load_own_crl(self, path: Path) -> x509.CertificateRevocationList | None:
+        """The CRL at ``path`` if it exists; a CRL this intermediate did not sign is an error."""
+        try:
+            crl = x509.load_pem_x509_crl(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise PkiError(f"{path} is not a PEM CRL: {exc}") from None
+        if not crl.is_signature_valid(self.intermediate_key.public_key()):
+            raise PkiError(f"{path} is not signed by this CA's intermediate; refusing to use it")
+        return crl
 
     def _issued(self) -> list[dict]:
         return json.loads((self.directory / "issued.json").read_text())

@@ -4,7 +4,8 @@ Station: the daemon (``Type=notify``, systemd watchdog fed only while the sync l
 progress — see device/sdnotify.py) and Chromium in kiosk mode on the loopback kiosk, started
 after the daemon is ready. Server: gunicorn (gunicorn.conf.py), ingest workers as a template
 unit (``dcs-ingest@1``, ``dcs-ingest@2``...), the kiosk-services worker, the replica
-publisher, the alarm rules and the abandoned-session sweeper. Each runs as its own service
+publisher, the alarm rules, the abandoned-session sweeper, and a daily timer re-signing
+the fleet CRL the broker checks (``dcs-provision ca crl refresh``). Each runs as its own service
 user with systemd's sandboxing.
 """
 
@@ -39,6 +40,12 @@ class Layout:
     kiosk_user: str = "dcs-kiosk"
     kiosk_url: str = "http://127.0.0.1:8080/"
     ingest_workers: int = 2
+    #: The CRL-signing copy of the CA on the broker's host (intermediate key, no root key)
+    #: and the broker's directory from ``dcs-provision broker config --out``.
+    ca_dir: str = "/etc/dcs/ca"
+    broker_dir: str = "/etc/mosquitto/dcs"
+    #: Root-only file with the CA passphrase, handed to the refresh as a systemd credential.
+    ca_passphrase_file: str = "/etc/dcs/ca-passphrase"  # noqa: S105 - a path, not a secret
 
     @property
     def bin(self) -> str:
@@ -138,6 +145,42 @@ WantedBy=multi-user.target
 """
 
 
+#: Re-signs the CRL daily: Mosquitto refuses every client once its CRL passes nextUpdate
+#: (30 days), so a missed week still leaves three weeks to notice (the ``crl`` alarm).
+CRL_REFRESH_UNIT = "dcs-crl-refresh.service"
+CRL_REFRESH_TIMER = "dcs-crl-refresh.timer"
+
+
+def _crl_refresh_units(layout: Layout) -> dict[str, str]:
+    # Root: it writes the broker's directory and reloads mosquitto.service. The passphrase
+    # is a credential (readable by this unit only, never in its environment or command line).
+    service = f"""[Unit]
+Description=DCS fleet CRL refresh (re-sign, install for Mosquitto, reload it)
+After=mosquitto.service
+
+[Service]
+Type=oneshot
+LoadCredential=ca-passphrase:{layout.ca_passphrase_file}
+ExecStart={layout.bin}/dcs-provision ca crl refresh --ca {layout.ca_dir} \\
+    --passphrase-file ${{CREDENTIALS_DIRECTORY}}/ca-passphrase --broker-dir {layout.broker_dir} \\
+    --reload-command "systemctl reload mosquitto.service"
+ReadWritePaths={layout.ca_dir} {layout.broker_dir}
+{_HARDENING}"""
+    timer = f"""[Unit]
+Description=Re-sign the fleet CRL daily (it lapses 30 days after signing)
+
+[Timer]
+OnCalendar=daily
+RandomizedDelaySec=1h
+Persistent=true
+Unit={CRL_REFRESH_UNIT}
+
+[Install]
+WantedBy=timers.target
+"""
+    return {CRL_REFRESH_UNIT: service, CRL_REFRESH_TIMER: timer}
+
+
 def server_units(layout: Layout) -> dict[str, str]:
     """The central server's unit files by name."""
     b = layout.bin
@@ -167,6 +210,7 @@ def server_units(layout: Layout) -> dict[str, str]:
             f"{b}/dcs-server operator sweep",
             instance=False,
         ),
+        **_crl_refresh_units(layout),
     }
 
 
@@ -195,7 +239,9 @@ def enable_commands(role: str, layout: Layout | None = None) -> list[list[str]]:
         return [
             ["systemctl", "enable", "--now", "dcs-station.service", "dcs-kiosk-browser.service"]
         ]
-    # The upgrade unit is pulled in by the others (Requires=), never enabled on its own.
-    names = [n for n in server_units(layout) if "@" not in n and n != DB_UPGRADE_UNIT]
+    # The upgrade unit is pulled in by the others (Requires=), never enabled on its own;
+    # the CRL refresh is started by its timer.
+    started_by_others = (DB_UPGRADE_UNIT, CRL_REFRESH_UNIT)
+    names = [n for n in server_units(layout) if "@" not in n and n not in started_by_others]
     names += [f"dcs-ingest@{n}.service" for n in range(1, layout.ingest_workers + 1)]
     return [["systemctl", "enable", "--now", *names]]

@@ -23,6 +23,10 @@ DEFAULTS: dict[str, object] = {
     # TLS: one certificate per process, <client id>.crt.pem/.key.pem (dcs-ingest-1,
     # dcs-kiosk-1, dcs-replica-1, dcs-commands), from `dcs-provision broker config`.
     "MQTT_CERT_DIR": None,
+    # The broker's CRL (`dcs-provision broker config --out`/crl.pem, readable by the server's
+    # user): the alarm rules warn before its nextUpdate, after which the broker refuses every
+    # client. MQTT_CA_FILE, MQTT_CERT_FILE and MQTT_CERT_DIR's certificates are watched too.
+    "MQTT_CRL_FILE": None,
     "INGEST_GROUP": "ingest",
     "INGEST_BATCH_SIZE": 500,
     # Replicas (sync_server/replicas): the Ed25519 key stations trust, how often the

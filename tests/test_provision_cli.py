@@ -59,6 +59,8 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
     names = sorted(p.name for p in units.iterdir())
     assert names == [
         "dcs-alarms.service",
+        "dcs-crl-refresh.service",
+        "dcs-crl-refresh.timer",
         "dcs-db-upgrade.service",
         "dcs-ingest@.service",
         "dcs-kiosk-services.service",
@@ -76,10 +78,39 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
     assert upgrade["Service"]["ExecStart"].endswith("dcs-server db upgrade")
     # Every server process migrates first and stays down when the migration fails.
     for name in names:
-        if name != "dcs-db-upgrade.service":
+        if name not in (
+            "dcs-db-upgrade.service",
+            "dcs-crl-refresh.service",
+            "dcs-crl-refresh.timer",
+        ):
             head = unit(units / name)["Unit"]
             assert head["Requires"] == "dcs-db-upgrade.service", name
             assert "dcs-db-upgrade.service" in head["After"].split(), name
+
+
+def test_server_units_refresh_the_crl_daily_well_before_it_lapses(tmp_path):
+    assert invoke("units", "install", "--role", "server", "--root", str(tmp_path),
+                  "--prefix", str(REPO), "--broker-dir", "/srv/broker").exit_code == 0  # fmt: skip
+    units = tmp_path / "etc/systemd/system"
+    timer = unit(units / "dcs-crl-refresh.timer")
+    assert timer["Timer"]["OnCalendar"] == "daily"  # a 30-day CRL: 29 chances before it lapses
+    assert timer["Timer"]["Persistent"] == "true"  # a day missed while off runs at boot
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    service = unit(units / "dcs-crl-refresh.service")["Service"]
+    assert service["Type"] == "oneshot"
+    command = service["ExecStart"]
+    assert "dcs-provision ca crl refresh --ca /etc/dcs/ca" in command
+    assert "--broker-dir /srv/broker" in command
+    assert "systemctl reload mosquitto.service" in command
+    # The passphrase arrives as a credential, never in the command line or environment.
+    assert service["LoadCredential"] == "ca-passphrase:/etc/dcs/ca-passphrase"
+    assert "${CREDENTIALS_DIRECTORY}/ca-passphrase" in command
+    enable = invoke("units", "install", "--role", "server", "--root", str(tmp_path),
+                    "--prefix", str(REPO)).output  # fmt: skip
+    assert (
+        "dcs-crl-refresh.timer" in enable
+        and "dcs-crl-refresh.service" not in enable.split("then:")[-1]
+    )
 
 
 def test_systemd_accepts_every_unit(tmp_path):

@@ -56,4 +56,8 @@ def config(
         f"(one certificate each: {', '.join(identities)})",
         soft_wrap=True,
     )
-    console.print("after each revocation: copy the CA's crl.pem here and reload Mosquitto")
+    console.print(
+        "after each revocation, and daily (the CRL lapses after 30 days): "
+        f"dcs-provision ca crl refresh --broker-dir {out} --reload-command ...",
+        soft_wrap=True,
+    )

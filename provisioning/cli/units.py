@@ -26,10 +26,26 @@ def units() -> None:
 )
 @click.option("--prefix", default="/opt/dcs", show_default=True, help="Where the code lives.")
 @click.option("--kiosk-url", default="http://127.0.0.1:8080/", show_default=True)
-def install(role: str, root: Path, prefix: str, kiosk_url: str) -> None:
+@click.option(
+    "--ca-dir",
+    default=unit_files.Layout.ca_dir,
+    show_default=True,
+    help="server: the CA copy the daily CRL refresh signs with (no root key in it).",
+)
+@click.option(
+    "--broker-dir",
+    default=unit_files.Layout.broker_dir,
+    show_default=True,
+    help="server: the broker's directory (`broker config --out`) whose crl.pem it replaces.",
+)
+def install(
+    role: str, root: Path, prefix: str, kiosk_url: str, ca_dir: str, broker_dir: str
+) -> None:
     """Write the units (and reload systemd when installing on this machine's root)."""
     console = Console()
-    layout = unit_files.Layout(prefix=prefix, kiosk_url=kiosk_url)
+    layout = unit_files.Layout(
+        prefix=prefix, kiosk_url=kiosk_url, ca_dir=ca_dir, broker_dir=broker_dir
+    )
     try:
         written = unit_files.install(role, root, layout)
     except OSError as exc:

@@ -28,6 +28,10 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "ALARM_BACKLOG": 1000.0,
     "ALARM_LAG_S": 1800.0,
     "ALARM_DISK_FREE_PCT": 10.0,
+    # Certificates and the CRL (sync_server/dashboard/expiry.py): days before expiry.
+    "ALARM_CERT_WARN_DAYS": 30.0,
+    "ALARM_CERT_URGENT_DAYS": 7.0,
+    "ALARM_CERT_CRITICAL_DAYS": 1.0,
 }
 
 
@@ -97,6 +101,9 @@ def quarantine_finding(reason: str) -> Finding:
 RULES: tuple[Rule, ...] = (_offline, _paper, _tamper, _backlog, _disk, _quarantine)
 #: Rules raised by an event, not a station's state: :func:`evaluate` never clears them.
 EVENT_RULES = frozenset({"budget"})
+#: Rules of certificates and the CRL, raised and cleared by ``expiry.evaluate`` (also for
+#: the server's own files): :func:`evaluate` leaves them alone.
+EXPIRY_RULES = frozenset({"certificate", "crl"})
 
 
 def thresholds(config: Mapping[str, object] | None = None) -> dict[str, float]:
@@ -136,7 +143,7 @@ def evaluate(now: datetime | None = None, limits: Mapping[str, float] | None = N
                     )
                     raised.append((row.station_id, name))
             for (station_id, name), alarm in open_alarms.items():
-                ended = name not in holding and name not in EVENT_RULES
+                ended = name not in holding and name not in EVENT_RULES | EXPIRY_RULES
                 if station_id == row.station_id and ended:
                     alarm.cleared_at = now
                     alarm.cleared_by = "rule"

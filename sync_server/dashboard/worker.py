@@ -1,4 +1,5 @@
-"""The rules loop: evaluate alarms and expire commands every ``ALARM_POLL_S``."""
+"""The rules loop: evaluate alarms (the fleet's, certificates' and the CRL's) and expire
+commands every ``ALARM_POLL_S``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 
 import peewee
 
-from sync_server.dashboard import alarms, commands
+from sync_server.dashboard import alarms, commands, expiry
 from sync_server.db import utc_now
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class AlarmWorker:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._db = db
+        self._config = dict(config)  # names the certificate and CRL files expiry watches
         self._limits = alarms.thresholds(config)
         self._poll_s = float(config.get("ALARM_POLL_S", 15.0))  # type: ignore[arg-type]
         self._clock = clock
@@ -38,7 +40,9 @@ class AlarmWorker:
         with self._db.connection_context():
             now = self._clock()
             changes = alarms.evaluate(now, self._limits)
+            expiring = expiry.evaluate(now, self._limits, self._config)
             expired = commands.expire(now)
+        changes = {key: changes[key] + expiring[key] for key in ("raised", "cleared")}
         for station_id, rule in changes["raised"]:
             log.warning("alarm raised: %s on %s", rule, station_id)
         for station_id, rule in changes["cleared"]:
