@@ -21,6 +21,7 @@ from sync_server.records.models import (
     BenefitPayment,
     Contribution,
     Entitlement,
+    Guardianship,
     IdentityAccount,
     InsuranceAccount,
     InsuredPerson,
@@ -48,6 +49,7 @@ TABLES = (
     InsuranceAccount,
     PopulationRecord,
     IdentityAccount,
+    Guardianship,
     RecordChange,
 )
 
@@ -80,6 +82,7 @@ def expected_counts(lines: list[bytes]) -> dict[str, int]:
         "InsuranceAccount": sum(r.insurance_account is not None for r in residents),
         "PopulationRecord": len(residents) + len(children),
         "IdentityAccount": sum(identity is not None for identity in identities),
+        "Guardianship": sum(len(r.guardian_of) for r in residents),
         "RecordChange": len(residents),
     }
 
