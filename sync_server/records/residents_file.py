@@ -168,6 +168,10 @@ class GuardianLink(_Strict, kw_only=True):
     relation: Literal[RELATIONS]
     since: date | None = None  # None: the register does not say
 
+    def __post_init__(self) -> None:
+        if not is_valid_citizen_id(self.citizen_id):
+            raise ValueError("citizen_id: fails its checksum")
+
 
 class Resident(_Strict, kw_only=True):
     """One line of the residents file."""
