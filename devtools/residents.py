@@ -57,7 +57,8 @@ def _identity(identity: IdentityAccount | None) -> f.Identity | None:
 def resident_line(
     r: SyntheticResident, h: InsuredHistory, as_of: date, children: list[SyntheticChild]
 ) -> f.Resident:
-    """One line of the residents file: ``r`` with history ``h`` and the ``children`` kept."""
+    """One line of the residents file: ``r`` with history ``h`` and the ``children`` kept,
+    each linked to ``r`` as its parent (the population register's guardian link)."""
     address = r.card_address()  # children live with the resident
     child_identities = {i.citizen_id: i for i in h.child_identities}
     account = h.account
@@ -110,6 +111,13 @@ def resident_line(
                 citizen_id=child.citizen_id,
                 population=_population(child, child.date_of_birth.year, address),
                 identity=_identity(child_identities.get(child.citizen_id)),
+            )
+            for child in children
+        ],
+        # Synthetic children are the resident's own: a parent since the day they were born.
+        guardian_of=[
+            f.GuardianLink(
+                citizen_id=child.citizen_id, relation="parent", since=child.date_of_birth
             )
             for child in children
         ],

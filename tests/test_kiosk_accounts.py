@@ -13,7 +13,12 @@ from playwright.sync_api import Browser, Page, expect
 from devtools.cardstack import LocalPcscd
 from sync_server.kiosk_services.models import IdentityCredential
 from sync_server.records.accounts import check_password
-from sync_server.records.models import IdentityAccount, InsuranceAccount, PopulationRecord
+from sync_server.records.models import (
+    Guardianship,
+    IdentityAccount,
+    InsuranceAccount,
+    PopulationRecord,
+)
 from sync_server.records.passwords import verify_password
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
@@ -105,13 +110,12 @@ def test_eid_level1_for_oneself_in_english(stack, browser):
 
 def test_eid_for_a_child_under_14_goes_through_the_guardians_card(stack, browser):
     guardian = stack.resident(3)
+    # A child the population register links to the card holder (their synthetic parent).
     child = (
         PopulationRecord.select()
+        .join(Guardianship, on=Guardianship.child == PopulationRecord.citizen_id)
         .where(
-            (PopulationRecord.building == guardian.building)
-            & (PopulationRecord.last_th == guardian.last_th)
-            & (PopulationRecord.citizen_id != guardian.citizen_id)
-            & (PopulationRecord.birth_year > 2012)
+            (Guardianship.guardian == guardian.citizen_id) & (PopulationRecord.birth_year > 2012)
         )
         .first()
     )

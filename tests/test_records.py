@@ -16,9 +16,11 @@ from sync_server.petitions import service as petitions
 from sync_server.petitions.models import Petition
 from sync_server.records import accounts
 from sync_server.records.changes import changed_since, latest_change_id
+from sync_server.records.guardianships import is_guardian_of
 from sync_server.records.models import (
     BenefitPayment,
     Contribution,
+    Guardianship,
     IdentityAccount,
     InsuranceAccount,
     InsuredPerson,
@@ -88,6 +90,12 @@ def test_seed_accounts_population_and_guardians(app):
         assert accounts.age_on(child.date_of_birth, AS_OF) < accounts.GUARDIAN_AGE
         guardian = IdentityAccount.get_by_id(ward.guardian_citizen_id)
         assert PopulationRecord.get_by_id(guardian.citizen_id).building == child.building
+        assert is_guardian_of(guardian.citizen_id, child.citizen_id)
+    # Every synthetic child is linked to the resident it lives with, as a parent.
+    children = PopulationRecord.select().where(PopulationRecord.prefix_en.in_(["Master", "Miss"]))
+    links = {link.child_citizen_id: link for link in Guardianship.select()}
+    assert links and set(links) <= {child.citizen_id for child in children}
+    assert {link.relation for link in links.values()} == {"parent"}
     assert {a.level for a in IdentityAccount.select()} == {1, 2}
 
 
@@ -203,6 +211,11 @@ def test_identity_level1_matches_the_register_and_minors_need_a_guardian(app):
     )
     with pytest.raises(accounts.IdentityRegistrationError, match="guardian_required"):
         accounts.register_identity_level1(as_child, today=AS_OF)
+    with pytest.raises(accounts.IdentityRegistrationError, match="not_guardian"):
+        accounts.register_identity_level1(
+            as_child, guardian_citizen_id=adult.citizen_id, today=AS_OF
+        )
+    Guardianship.create(child=child.citizen_id, guardian=adult.citizen_id, relation="guardian")
     ward = accounts.register_identity_level1(
         as_child, guardian_citizen_id=adult.citizen_id, today=AS_OF
     )

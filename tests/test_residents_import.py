@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import secrets
 from datetime import date
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from devtools.residents import cli as residents_cli
 from devtools.residents import synthetic_residents
+from devtools.synthetic import synthetic_citizen_id
 from sync_server.cli import main
 from sync_server.db import bind, database
 from sync_server.records.changes import latest_change_id
@@ -21,6 +23,7 @@ from sync_server.records.models import (
     BenefitPayment,
     Contribution,
     Entitlement,
+    Guardianship,
     IdentityAccount,
     InsuranceAccount,
     InsuredPerson,
@@ -48,6 +51,7 @@ TABLES = (
     InsuranceAccount,
     PopulationRecord,
     IdentityAccount,
+    Guardianship,
     RecordChange,
 )
 
@@ -80,6 +84,7 @@ def expected_counts(lines: list[bytes]) -> dict[str, int]:
         "InsuranceAccount": sum(r.insurance_account is not None for r in residents),
         "PopulationRecord": len(residents) + len(children),
         "IdentityAccount": sum(identity is not None for identity in identities),
+        "Guardianship": sum(len(r.guardian_of) for r in residents),
         "RecordChange": len(residents),
     }
 
@@ -117,6 +122,10 @@ def test_importing_twice_adds_nothing_and_a_longer_file_adds_the_rest(db):
     assert (more.read, more.added, more.present) == (45, 15, 30)
     assert table_counts() == expected_counts(lines)
     assert latest_change_id() == 45
+
+
+#: A valid citizen id no synthetic resident of these tests has.
+OTHER_ID = synthetic_citizen_id(random.Random("other"))
 
 
 def _with(line: bytes, change) -> bytes:
@@ -157,6 +166,26 @@ BAD_LINES = [
         "hospital.entitled",
         "is false, so name and card dates must be null",
     ),
+    (
+        lambda r: r.update(guardian_of=[{"citizen_id": r["citizen_id"], "relation": "parent"}]),
+        "guardian_of[0].citizen_id",
+        "is the resident's own id",
+    ),
+    (
+        lambda r: r.update(guardian_of=[{"citizen_id": OTHER_ID, "relation": "uncle"}]),
+        "guardian_of[0].relation",
+        "must be one of parent, guardian",
+    ),
+    (
+        lambda r: r.update(guardian_of=[{"citizen_id": OTHER_ID, "relation": "parent"}] * 2),
+        "guardian_of[1].citizen_id",
+        "already linked on this line",
+    ),
+    (
+        lambda r: r.update(guardian_of=[{"citizen_id": "0123456789010", "relation": "parent"}]),
+        "guardian_of[0].citizen_id",
+        "fails its checksum",
+    ),
 ]
 
 
@@ -192,6 +221,38 @@ def test_many_problems_are_listed_up_to_a_limit(db):
         import_residents(lines)
     assert len(caught.value.problems) == MAX_PROBLEMS and caught.value.more == 3
     assert str(caught.value).endswith("... and 3 more")
+
+
+def test_a_childs_identity_needs_the_residents_link_to_the_child(db):
+    lines = synthetic_lines(60)
+    n = next(
+        i
+        for i, line in enumerate(lines)
+        if any(child["identity"] for child in json.loads(line)["children"])
+    )
+    lines[n] = _with(lines[n], lambda r: r.update(guardian_of=[]))
+    with pytest.raises(ResidentsFileError) as caught:
+        import_residents(lines)
+    [problem] = caught.value.problems
+    assert problem.line == n + 1 and problem.field.endswith("].identity")
+    assert problem.problem == "needs the resident's guardian_of link to the child"
+
+
+def test_a_link_to_a_later_line_is_written_by_its_chunk_and_only_once(db):
+    lines = synthetic_lines(6)
+    later = json.loads(lines[4])["citizen_id"]
+    link = {"citizen_id": later, "relation": "guardian", "since": "2020-01-02"}
+    lines[0] = _with(lines[0], lambda r: r["guardian_of"].append(link))
+    links = sum(len(json.loads(line)["guardian_of"]) for line in lines)
+
+    assert import_residents(lines, chunk=2).links_added == links
+
+    guardian = json.loads(lines[0])["citizen_id"]
+    written = Guardianship.get(Guardianship.child == later)
+    assert (written.guardian_citizen_id, written.relation) == (guardian, "guardian")
+    assert written.since == date(2020, 1, 2)
+    assert import_residents(lines, chunk=2).links_added == 0
+    assert Guardianship.select().count() == links
 
 
 def test_the_documented_example_imports(db):

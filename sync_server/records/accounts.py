@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sync_server.db import database, utc_now, write_transaction
+from sync_server.records.guardianships import is_guardian_of
 from sync_server.records.models import IdentityAccount, InsuranceAccount, PopulationRecord
 from sync_server.records.passwords import hash_password, temporary_password, verify_password
 
@@ -93,9 +94,10 @@ def register_identity_level1(
     """Seed 001, level 1: created when the declared data matches the population record.
 
     Under 14 the account is registered under a guardian's existing account
-    (``guardian_citizen_id``); 14 and over, without one. Reasons: ``not_in_register``,
+    (``guardian_citizen_id``), who the population register must link to the child as a
+    parent or guardian; 14 and over, without one. Reasons: ``not_in_register``,
     ``data_mismatch``, ``already_registered``, ``guardian_required``,
-    ``guardian_not_registered``, ``guardian_not_needed``.
+    ``guardian_not_registered``, ``not_guardian``, ``guardian_not_needed``.
     """
     today = today or date.today()
     person = PopulationRecord.get_or_none(PopulationRecord.citizen_id == declared.citizen_id)
@@ -120,6 +122,12 @@ def register_identity_level1(
             IdentityAccount.citizen == guardian_citizen_id
         ):
             raise IdentityRegistrationError("guardian_not_registered")
+        # Having an account is not enough: any adult could otherwise register (and then act
+        # for) a child who is not theirs, knowing only what is on the child's card.
+        if guardian_citizen_id is not None and not is_guardian_of(
+            guardian_citizen_id, declared.citizen_id
+        ):
+            raise IdentityRegistrationError("not_guardian")
         return IdentityAccount.create(
             citizen=declared.citizen_id,
             level=1,

@@ -138,6 +138,41 @@ class IdentityAccount(BaseModel):
     created_on = peewee.DateField()
 
 
+#: How a guardian is linked to a child: a parent, or a guardian appointed otherwise.
+GUARDIAN_RELATIONS = ("parent", "guardian")
+
+
+class Guardianship(BaseModel):
+    """The population register's link from a child (or a person without legal capacity) to
+    one of their parents or guardians. Seed 001: only a linked guardian registers the
+    child's e-ID account.
+
+    A table rather than columns on :class:`PopulationRecord`: a child has up to two parents
+    and may have a guardian besides, and each link has its own relation and date.
+    """
+
+    id = peewee.BigAutoField()
+    # The composite unique index below starts with the child, so it covers look-ups by child.
+    child = peewee.ForeignKeyField(
+        PopulationRecord,
+        column_name="child_citizen_id",
+        backref="guardianships",
+        on_delete="CASCADE",
+        index=False,
+    )
+    guardian = peewee.ForeignKeyField(
+        PopulationRecord,
+        column_name="guardian_citizen_id",
+        backref="guardianships_held",
+        on_delete="CASCADE",
+    )
+    relation = peewee.CharField(max_length=16)  # one of GUARDIAN_RELATIONS
+    since = peewee.DateField(null=True)  # None: the register does not say
+
+    class Meta:
+        indexes = ((("child", "guardian"), True),)
+
+
 class RecordChange(BaseModel):
     """The change log replicas follow: a resident's record changed in ``building``.
 
@@ -170,6 +205,7 @@ MODELS = [
     InsuranceAccount,
     PopulationRecord,
     IdentityAccount,
+    Guardianship,
     RecordChange,
     ChangeCounter,
 ]

@@ -2,8 +2,10 @@
 
 JSON Lines (UTF-8, one JSON object a line, blank lines skipped), each line a :class:`Resident`:
 the insured person, the hospital entitlement, contributions by year, paid benefit claims,
-old-age savings by year, the population record, the insurance e-account, the e-ID account
-and the children registered under the resident. The summary's totals are not in the file:
+old-age savings by year, the population record, the insurance e-account, the e-ID account,
+the children registered under the resident and the people the resident is a parent or
+guardian of (``guardian_of``: the population register's links, checked by seed 001's
+registration of a child). The summary's totals are not in the file:
 they are computed from the details, as every record update does (``updates.refresh_summary``).
 Money is baht as a decimal string with at most two decimals (``"7500.00"``), never a JSON
 number (binary floating point has no place in money); dates are ISO (``"2026-11-24"``,
@@ -28,6 +30,8 @@ from contract.identifiers import is_valid_citizen_id
 STATUSES = ("section33", "section39", "resigned")
 SEXES = ("male", "female")
 IDENTITY_LEVELS = (1, 2)
+#: As ``models.GUARDIAN_RELATIONS`` (this module is the format, it imports no model).
+RELATIONS = ("parent", "guardian")
 CITIZEN_ID_PATTERN = r"^[0-9]{13}$"
 PHONE_PATTERN = r"^0[0-9]{9}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
@@ -156,6 +160,19 @@ class Child(_Strict, kw_only=True):
             raise ValueError("citizen_id: fails its checksum")
 
 
+class GuardianLink(_Strict, kw_only=True):
+    """The resident is a parent or guardian of ``citizen_id``: a child on this line, a
+    resident or child elsewhere in the file, or a person already in the population register."""
+
+    citizen_id: CitizenId
+    relation: Literal[RELATIONS]
+    since: date | None = None  # None: the register does not say
+
+    def __post_init__(self) -> None:
+        if not is_valid_citizen_id(self.citizen_id):
+            raise ValueError("citizen_id: fails its checksum")
+
+
 class Resident(_Strict, kw_only=True):
     """One line of the residents file."""
 
@@ -171,6 +188,7 @@ class Resident(_Strict, kw_only=True):
     insurance_account: InsuranceAccount | None = None
     identity: Identity | None = None
     children: list[Child] = []
+    guardian_of: list[GuardianLink] = []
 
     def __post_init__(self) -> None:
         if not is_valid_citizen_id(self.citizen_id):
@@ -188,6 +206,24 @@ class Resident(_Strict, kw_only=True):
                 raise ValueError(
                     f"children[{n}].identity: needs the resident's own identity (the guardian)"
                 )
+        _check_guardian_links(self)
+
+
+def _check_guardian_links(resident: Resident) -> None:
+    """Links name someone else, once each; a child's e-ID account (registered under the
+    resident) needs the resident's link to that child."""
+    linked: set[str] = set()
+    for n, link in enumerate(resident.guardian_of):
+        if link.citizen_id == resident.citizen_id:
+            raise ValueError(f"guardian_of[{n}].citizen_id: is the resident's own id")
+        if link.citizen_id in linked:
+            raise ValueError(f"guardian_of[{n}].citizen_id: already linked on this line")
+        linked.add(link.citizen_id)
+    for n, child in enumerate(resident.children):
+        if child.identity is not None and child.citizen_id not in linked:
+            raise ValueError(
+                f"children[{n}].identity: needs the resident's guardian_of link to the child"
+            )
 
 
 def _check_unique_years(field: str, years: list[int]) -> None:
@@ -232,6 +268,7 @@ _CHOICES = {
     "method": PAYMENT_METHODS,
     "sex": SEXES,
     "level": IDENTITY_LEVELS,
+    "relation": RELATIONS,
 }
 _MONEY_PROBLEM = 'must be baht as a string with at most two decimals, below 10^12 ("4500.00")'
 #: By the pattern as msgspec quotes it (``repr``).

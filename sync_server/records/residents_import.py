@@ -5,7 +5,9 @@ with a wrong line therefore writes nothing. Then it is written in chunks, one tr
 each, with one bulk insert per table and the change log (so replicas follow). A resident
 whose citizen id already has a record is left as it is: an import adds, it never updates
 (the record updates in ``updates.py`` do that). Importing the same file again adds nothing,
-and an import cut short (the database went away) can simply be run again.
+and an import cut short (the database went away) can simply be run again. The parent and
+guardian links (``guardian_of``) are checked to name people in the file or the population
+register, and written once both people are (a link to a later line waits for its chunk).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import peewee
 
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.records.bulk import to_driver
+from sync_server.records.guardianships import LinkRow, in_register, link_rows, write_links
 from sync_server.records.models import InsuredPerson, PopulationRecord
 from sync_server.records.residents_file import (
     LineProblem,
@@ -48,12 +51,14 @@ class ImportCounts:
     present: int = 0  # already in the records, left as they are
     children_added: int = 0
     children_present: int = 0
+    links_added: int = 0  # parent and guardian links (``guardian_of``)
     rows: int = 0  # rows written, the change log included
 
     def __str__(self) -> str:
         return (
             f"{self.read:,} residents read: {self.added:,} added, {self.present:,} already there;"
             f" children: {self.children_added:,} added, {self.children_present:,} already there;"
+            f" {self.links_added:,} guardian links added;"
             f" {self.rows:,} rows written"
         )
 
@@ -77,20 +82,48 @@ def _reused_ids(resident: Resident, line: int, first_line: dict[str, int]) -> li
     return problems
 
 
+def _links(resident: Resident, line: int) -> list[tuple[int, str, str]]:
+    """(line, field, linked citizen id) for each of the resident's ``guardian_of`` links."""
+    return [
+        (line, f"guardian_of[{n}].citizen_id", link.citizen_id)
+        for n, link in enumerate(resident.guardian_of)
+    ]
+
+
+def _unknown_links(links: list[tuple[int, str, str]], in_file: set[str]) -> list[LineProblem]:
+    """Problems for the links to an id neither in the file nor in the population register
+    (needs the bound database when some id is not in the file)."""
+    outside = sorted({citizen_id for _, _, citizen_id in links} - in_file)
+    registered = in_register(outside)
+    return [
+        LineProblem(line, field, "is neither in the file nor in the population register")
+        for line, field, citizen_id in links
+        if citizen_id not in in_file and citizen_id not in registered
+    ]
+
+
 def check_residents(source: ResidentsSource) -> int:
-    """Check every line, and that each citizen id (residents and children) appears once;
+    """Check every line, that each citizen id (residents and children) appears once, and
+    that each ``guardian_of`` link names someone in the file or the population register;
     returns how many residents. Raises :class:`ResidentsFileError` with the first problems."""
     first_line: dict[str, int] = {}
+    links: list[tuple[int, str, str]] = []
     problems: list[LineProblem] = []
     found = residents = 0
     for number, data in _numbered(source):
         residents += 1
         try:
-            line_problems = _reused_ids(decode_line(data, number), number, first_line)
+            resident = decode_line(data, number)
+            line_problems = _reused_ids(resident, number, first_line)
+            links += _links(resident, number)
         except ResidentsFileError as exc:
             line_problems = exc.problems
         found += len(line_problems)
         problems += line_problems[: MAX_PROBLEMS - len(problems)]
+    link_problems = _unknown_links(links, set(first_line))
+    found += len(link_problems)
+    # In line order with the others: a link's problem is found only after the last line.
+    problems = sorted(problems + link_problems[: MAX_PROBLEMS - len(problems)])
     if found:
         raise ResidentsFileError(problems, more=found - len(problems))
     return residents
@@ -108,9 +141,17 @@ def _present(ids: list[str]) -> set[str]:
 
 
 def _write_chunk(
-    db: peewee.Database, group: list[Resident], now: object, counts: ImportCounts
-) -> None:
+    db: peewee.Database,
+    group: list[Resident],
+    now: object,
+    counts: ImportCounts,
+    waiting: list[LinkRow],
+) -> list[LinkRow]:
+    """Write one chunk; returns the links still waiting for a person of a later chunk."""
     ids = [r.citizen_id for r in group] + [c.citizen_id for r in group for c in r.children]
+    # Every line's links, the residents already there too: a link a cut-short import did
+    # not write (its child came in a chunk that never committed) is written on the rerun.
+    links = waiting + [link for resident in group for link in link_rows(resident)]
     with write_transaction(db):
         present = _present(ids)
         rows = ResidentRows()
@@ -123,7 +164,10 @@ def _write_chunk(
             counts.children_added += len(children)
             counts.children_present += len(resident.children) - len(children)
         insert_rows(db, rows, now)
-    counts.rows += rows.count()
+        added, waiting = write_links(db, links)
+    counts.links_added += added
+    counts.rows += rows.count() + added
+    return waiting
 
 
 def import_residents(source: ResidentsSource, *, chunk: int = CHUNK) -> ImportCounts:
@@ -136,6 +180,7 @@ def import_residents(source: ResidentsSource, *, chunk: int = CHUNK) -> ImportCo
     db = database.obj
     now = to_driver(db, utc_now())
     residents = (decode_line(data, number) for number, data in _numbered(source))
+    waiting: list[LinkRow] = []
     while group := list(islice(residents, chunk)):
-        _write_chunk(db, group, now, counts)
+        waiting = _write_chunk(db, group, now, counts, waiting)
     return counts

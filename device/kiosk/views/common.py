@@ -37,6 +37,7 @@ ERROR_KEYS = frozenset(
         "already_registered",
         "guardian_required",
         "guardian_not_registered",
+        "not_guardian",
         "guardian_not_needed",
         "card_mismatch",
         "bad_child",
