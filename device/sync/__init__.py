@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from contract import Channel, Heartbeat, encode
 from contract.transport import BrokerSettings
 from device.config import SyncConfig
@@ -28,7 +30,8 @@ _PURGE_EVERY_S = 3600.0
 class SyncAgent:
     """Everything between the station store and the broker, on one background thread.
 
-    Use as a context manager or call :meth:`start` and :meth:`stop`.
+    Use as a context manager or call :meth:`start` and :meth:`stop`. ``command_key`` is the
+    server's public key remote commands must be signed with (``None``: refuse them all).
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class SyncAgent:
         *,
         software_version: str,
         clock: Callable[[], datetime] = utc_now,
+        command_key: Ed25519PublicKey | None = None,
     ) -> None:
         self._thread: threading.Thread | None = None
         self.store = store
@@ -62,7 +66,7 @@ class SyncAgent:
             retry=Backoff(config.ack_timeout_s, config.ack_timeout_max_s, jitter=0.3),
         )
         self.lookups = Lookups(self.link, timeout_s=config.lookup_timeout_s)
-        self.commands = Commands(self.link, clock)
+        self.commands = Commands(self.link, clock, command_key)
         store.outbox.on_enqueue(self._wake.set)
         self.link.on_connected(self._wake.set)
         self.drainer.on_work = self._wake.set  # acks wake the drain thread too

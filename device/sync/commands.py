@@ -1,4 +1,9 @@
-"""Remote commands from the server, answered with a result on the station's topic."""
+"""Remote commands from the server, answered with a result on the station's topic.
+
+A command runs only if it carries the server's signature and is addressed to this station
+(``contract/command_seal.py``); anything else is answered ``rejected`` and logged. A station
+with no server key configured refuses every command: it fails closed.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from contract import Channel, Command, CommandResult, ContractError, decode, encode
+from contract.command_seal import CommandSealError, verify_command
 from device.sync.link import Link
 
 log = logging.getLogger(__name__)
@@ -18,11 +25,20 @@ CommandHandler = Callable[[dict[str, Any]], str | None]
 
 
 class Commands:
-    """Runs registered handlers; unknown or expired commands get an explicit result."""
+    """Runs registered handlers for verified commands; every command gets an explicit result.
 
-    def __init__(self, link: Link, clock: Callable[[], datetime]) -> None:
+    ``server_key`` is the server's Ed25519 public key; ``None`` refuses every command.
+    """
+
+    def __init__(
+        self,
+        link: Link,
+        clock: Callable[[], datetime],
+        server_key: Ed25519PublicKey | None = None,
+    ) -> None:
         self._link = link
         self._clock = clock
+        self._server_key = server_key
         self._handlers: dict[str, CommandHandler] = {"ping": lambda args: "pong"}
         link.route(Channel.COMMAND, self._on_command)
 
@@ -36,10 +52,10 @@ class Commands:
         except ContractError as exc:
             log.warning("ignored a malformed command: %s", exc)
             return
-        if command.station_id != self._link.station_id:
-            log.warning("ignored a command addressed to another station")
-            return
-        if command.expires_at <= self._clock():
+        if (refusal := self._refusal(message.payload, command)) is not None:
+            log.warning("refused command %s (%s): %s", command.command_id, command.name, refusal)
+            status, detail = "rejected", refusal
+        elif command.expires_at <= self._clock():
             status, detail = "expired", "arrived after its time to live"
         elif (handler := self._handlers.get(command.name)) is None:
             status, detail = "rejected", f"{command.name} is not supported by this station"
@@ -57,3 +73,15 @@ class Commands:
             station_time=self._clock(),
         )
         self._link.publish(Channel.COMMAND_RESULT, encode(result))
+
+    def _refusal(self, payload: bytes, command: Command) -> str | None:
+        """Why ``command`` must not run (unverified, not for us), or ``None`` to run it."""
+        if self._server_key is None:
+            return "this station has no server key to verify commands with"
+        try:
+            verify_command(
+                payload, command, station_id=self._link.station_id, server_public=self._server_key
+            )
+        except CommandSealError as exc:
+            return str(exc)
+        return None
