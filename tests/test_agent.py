@@ -11,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from contract import Channel, Command, CommandResult, decode, encode, station_topic
+from contract.command_seal import sign_command
 from device.cli import main as station_cli
 from device.sync.backoff import Backoff
 from provisioning.broker import SERVER_USER
+from tests.conftest import SERVER_SIGNING_KEY
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
@@ -44,12 +46,15 @@ def server_side(broker):
 
 def send_command(server_side: RawClient, name: str, ttl: timedelta = timedelta(minutes=5)) -> str:
     now = datetime.now(UTC)
-    command = Command(
-        command_id=str(uuid.uuid4()),
-        station_id="st-a",
-        name=name,
-        issued_at=now,
-        expires_at=now + ttl,
+    command = sign_command(
+        Command(
+            command_id=str(uuid.uuid4()),
+            station_id="st-a",
+            name=name,
+            issued_at=now,
+            expires_at=now + ttl,
+        ),
+        SERVER_SIGNING_KEY,
     )
     server_side.publish(station_topic("st-a", Channel.COMMAND), encode(command))
     return command.command_id
