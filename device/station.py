@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from device.config import StationConfig
 from device.hardware import StationHardware
@@ -15,6 +16,7 @@ from device.replica.keys import server_public_key
 from device.service_lock import ServiceLock
 from device.store import Store, open_store, utc_now
 from device.sync import SyncAgent
+from device.sync.command_log import CommandLog
 from hardware.printer import Receipt
 
 #: Receipt titles by petition service; an unknown service gets the general title.
@@ -138,6 +140,7 @@ def build_station(
             software_version=config.software_version,
             clock=clock,
             command_key=command_key,
+            command_log=CommandLog(Path(config.data_dir) / "commands-run.json"),
         )
         replica = attach_replica(config, store, sync, clock)
         service_lock = ServiceLock(config.data_dir)

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 
@@ -160,3 +161,18 @@ def test_station_cli_lookup_prints_the_servers_answer(tmp_path, broker, server_a
     assert '"status": "ok"' in result.output
     # Money is a decimal string with two places (contract.md).
     assert f'"contributions_baht": "{person.contributions_baht:.2f}"' in result.output
+
+
+def test_the_command_log_survives_a_restart_and_forgets_expired_ids(tmp_path):
+    from device.sync.command_log import CommandLog
+
+    now = datetime.now(UTC)
+    path = tmp_path / "commands-run.json"
+    log = CommandLog(path)
+    assert log.first_run("a", now + timedelta(minutes=1), now)
+    assert not log.first_run("a", now + timedelta(minutes=1), now)
+    again = CommandLog(path)
+    assert not again.first_run("a", now + timedelta(minutes=1), now)
+    later = now + timedelta(minutes=2)
+    assert again.first_run("b", later + timedelta(minutes=1), later)
+    assert list(msgspec.json.decode(path.read_bytes())) == ["b"]  # "a" expired: forgotten

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from contract import Channel, Command, CommandResult, ContractError, decode, encode
 from contract.command_seal import CommandSealError, verify_command
+from device.sync.command_log import CommandLog
 from device.sync.link import Link
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Commands:
     """Runs registered handlers for verified commands; every command gets an explicit result.
 
     ``server_key`` is the server's Ed25519 public key; ``None`` refuses every command.
+    ``run_log`` remembers the commands already run, so a replayed one runs nothing.
     """
 
     def __init__(
@@ -35,10 +37,12 @@ class Commands:
         link: Link,
         clock: Callable[[], datetime],
         server_key: Ed25519PublicKey | None = None,
+        run_log: CommandLog | None = None,
     ) -> None:
         self._link = link
         self._clock = clock
         self._server_key = server_key
+        self._run_log = run_log or CommandLog()
         self._handlers: dict[str, CommandHandler] = {"ping": lambda args: "pong"}
         link.route(Channel.COMMAND, self._on_command)
 
@@ -57,6 +61,10 @@ class Commands:
             status, detail = "rejected", refusal
         elif command.expires_at <= self._clock():
             status, detail = "expired", "arrived after its time to live"
+        elif not self._run_log.first_run(command.command_id, command.expires_at, self._clock()):
+            # A replay, or QoS 1 redelivering it: the first answer stands, nothing runs twice.
+            log.warning("ignored command %s (%s): already run", command.command_id, command.name)
+            return
         elif (handler := self._handlers.get(command.name)) is None:
             status, detail = "rejected", f"{command.name} is not supported by this station"
         else:

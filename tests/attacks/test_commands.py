@@ -193,3 +193,34 @@ def test_a_command_signed_on_the_dashboard_path_still_runs(
     )
     attacker.close()
     assert station.service_lock.locked
+
+
+def answers_to(observer: RawClient, command_id: str) -> int:
+    return sum(decode(m.payload, CommandResult).command_id == command_id for m in observer.messages)
+
+
+def test_a_genuine_command_replayed_to_its_own_station_runs_once(
+    attacker, observer, station_factory
+):
+    station = started(station_factory)
+    topic = station_topic("st-a", Channel.COMMAND)
+    lock = encode(sign_command(command("lock", reason="captured"), SERVER_SIGNING_KEY))
+    unlock = sign_command(command("unlock"), SERVER_SIGNING_KEY)
+    attacker.publish(topic, lock)
+    lock_id = decode(lock, Command).command_id
+    assert result_of(observer, lock_id, "st-a").status == "done"
+    attacker.publish(topic, encode(unlock))
+    assert result_of(observer, unlock.command_id, "st-a").status == "done"
+
+    # The captured lock, published again, before and after a restart: nothing runs and the
+    # first answer stands (commands are handled in order, so a later ping's answer means
+    # the replay was seen).
+    for _ in range(2):
+        attacker.publish(topic, lock)
+        ping = sign_command(command("ping"), SERVER_SIGNING_KEY)
+        attacker.publish(topic, encode(ping))
+        result_of(observer, ping.command_id, "st-a")
+        assert not station.service_lock.locked
+        assert answers_to(observer, lock_id) == 1
+        station.close()
+        station = started(station_factory)
