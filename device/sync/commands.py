@@ -2,7 +2,8 @@
 
 A command runs only if it carries the server's signature and is addressed to this station
 (``contract/command_seal.py``); anything else is answered ``rejected`` and logged. A station
-with no server key configured refuses every command: it fails closed.
+with no server key configured refuses every command: it fails closed. A command runs at
+most once (:class:`device.sync.command_log.CommandLog`): a replay or redelivery is ignored.
 """
 
 from __future__ import annotations
