@@ -471,7 +471,13 @@ CommandName = Literal[
 
 
 class Command(Message, kw_only=True):
-    """A remote command; the station ignores it after ``expires_at`` (server time)."""
+    """A remote command; the station ignores it after ``expires_at`` (server time).
+
+    ``signature`` is the server's Ed25519 signature over every other field
+    (``contract/command_seal.py``); a station acts only on a command that verifies. It is
+    optional in the schema only so that an unsigned command still decodes and can be
+    answered ``rejected`` rather than dropped without a word.
+    """
 
     command_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f-]{36}$")]
     station_id: StationId
@@ -479,6 +485,7 @@ class Command(Message, kw_only=True):
     args: dict[str, Any] = {}
     issued_at: AwareDatetime
     expires_at: AwareDatetime
+    signature: Annotated[bytes, msgspec.Meta(max_length=64)] | None = None
 
 
 class CommandResult(Message, kw_only=True):

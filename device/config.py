@@ -102,9 +102,20 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     gpio: GpioConfig | None = None
     watchdog: WatchdogConfig | None = None
     replica: ReplicaConfig | None = None  # None: no replica, lookups need the server
+    #: The server's Ed25519 key, base64 (``dcs-server replica server-key``): remote commands
+    #: run only if signed with it. Unset, ``replica.server_public_key`` is used (the same
+    #: key); with neither, the station refuses every command.
+    server_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
     kiosk: KioskConfig | None = None  # None: no touchscreen (a headless test station)
     #: What the ``reboot`` remote command runs (after answering); the demo records instead.
     reboot_command: list[str] = msgspec.field(default_factory=lambda: ["systemctl", "reboot"])
+
+    @property
+    def command_key_text(self) -> str | None:
+        """The key remote commands are verified with: ours, else the replica's, else none."""
+        if self.server_public_key is not None:
+            return self.server_public_key
+        return self.replica.server_public_key if self.replica is not None else None
 
     @property
     def store_path(self) -> Path:

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from device.config import StationConfig
 from device.hardware import StationHardware
 from device.maintenance import disk_gauges, schedule_reboot
 from device.receipts import ReceiptLine, ReceiptSpool
 from device.replica import Replica, attach_replica
+from device.replica.keys import server_public_key
 from device.service_lock import ServiceLock
 from device.store import Store, open_store, utc_now
 from device.sync import SyncAgent
+from device.sync.command_log import CommandLog
 from hardware.printer import Receipt
 
 #: Receipt titles by petition service; an unknown service gets the general title.
@@ -121,6 +124,12 @@ def build_station(
     ``devices`` also opens the fitted devices (the daemon does; a one-shot command such as
     ``dcs-station petition`` does not, as the daemon holds the reader, pins and serial port).
     """
+    command_key_text = config.command_key_text
+    command_key = (
+        server_public_key(command_key_text, "server_public_key")
+        if command_key_text is not None
+        else None
+    )
     store = open_store(config.store_path, config.store_key_path, config.station_id, clock)
     hardware: StationHardware | None = None
     try:
@@ -130,6 +139,8 @@ def build_station(
             config.sync,
             software_version=config.software_version,
             clock=clock,
+            command_key=command_key,
+            command_log=CommandLog(Path(config.data_dir) / "commands-run.json"),
         )
         replica = attach_replica(config, store, sync, clock)
         service_lock = ServiceLock(config.data_dir)

@@ -231,6 +231,8 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         f"MQTT_PORT = {broker.port}\n"
         f'MQTT_CA_FILE = "{broker.chain}"\n'
         f'MQTT_CERT_DIR = "{broker.server_cert_dir}"\n'
+        # Signs replicas and commands; kept with the demo, not in the checkout's instance/.
+        f'REPLICA_SIGNING_KEY_FILE = "{server_dir / "replica-signing.key"}"\n'
     )
     os.chmod(server_config, 0o600)
     server_env = {"DCS_SERVER_CONFIG": str(server_config)}

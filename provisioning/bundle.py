@@ -27,6 +27,7 @@ class StationPlan:
     data_dir: str = "/var/lib/dcs"
     secrets_dir: str = "/etc/dcs/bundle/secrets"
     building: str | None = None
+    #: ``dcs-server replica server-key``: signs replica parts and remote commands.
     replica_server_key: str | None = None
     language: str = "th"
     kiosk_port: int = 8080
@@ -43,6 +44,10 @@ def station_toml(plan: StationPlan) -> str:
         f'secrets_dir = "{plan.secrets_dir}"',
         f'tracking_url = "{plan.tracking_url}"',
     ]
+    if plan.replica_server_key:
+        # Remote commands run only if signed with this key: without it the station refuses
+        # them all, with or without a replica.
+        lines.append(f'server_public_key = "{plan.replica_server_key}"')
     if plan.reboot_command:
         lines.append("reboot_command = " + json.dumps(list(plan.reboot_command)))
     lines += [

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from device.config import StationConfig, config_from_dict
 from device.station import Station, build_station
@@ -19,10 +25,28 @@ from sync_server import broker_settings, create_app
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
 from sync_server.migrations import upgrade_url
+from sync_server.replicas.keys import public_key_text
 from tests.helpers import wait_until
 from tests.operator_fixtures import login_client, make_operator  # noqa: F401 - fixtures
 
 STATION_IDS = ("st-a", "st-b", "st-c")
+
+#: The server's signing key in tests: test servers sign commands with it (``server_config``)
+#: and test stations trust its public half (``station_config``), as a provisioned fleet does.
+SERVER_SIGNING_KEY = Ed25519PrivateKey.generate()
+
+
+@cache
+def server_signing_key_file() -> Path:
+    """``SERVER_SIGNING_KEY`` as the server reads it (``REPLICA_SIGNING_KEY_FILE``)."""
+    directory = Path(tempfile.mkdtemp(prefix="dcs-test-server-key-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "replica-signing.key"
+    path.write_bytes(
+        SERVER_SIGNING_KEY.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    )
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +128,7 @@ def server_config(database_url: str, broker: LocalBroker) -> dict:
         "TESTING": True,
         "SECRET_KEY": "test-only-secret",
         "DATABASE_URL": database_url,
+        "REPLICA_SIGNING_KEY_FILE": str(server_signing_key_file()),
         **broker.server_config(),
     }
 
@@ -163,6 +188,7 @@ def station_config(
             "sync": settings,
             # Never the test machine's own reboot: the request is written down instead.
             "reboot_command": ["touch", str(root / station_id / "reboot-requested")],
+            "server_public_key": public_key_text(SERVER_SIGNING_KEY),
         }
     )
 

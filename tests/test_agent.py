@@ -7,13 +7,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 
 from contract import Channel, Command, CommandResult, decode, encode, station_topic
+from contract.command_seal import sign_command
 from device.cli import main as station_cli
 from device.sync.backoff import Backoff
 from provisioning.broker import SERVER_USER
+from tests.conftest import SERVER_SIGNING_KEY
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
@@ -44,12 +47,15 @@ def server_side(broker):
 
 def send_command(server_side: RawClient, name: str, ttl: timedelta = timedelta(minutes=5)) -> str:
     now = datetime.now(UTC)
-    command = Command(
-        command_id=str(uuid.uuid4()),
-        station_id="st-a",
-        name=name,
-        issued_at=now,
-        expires_at=now + ttl,
+    command = sign_command(
+        Command(
+            command_id=str(uuid.uuid4()),
+            station_id="st-a",
+            name=name,
+            issued_at=now,
+            expires_at=now + ttl,
+        ),
+        SERVER_SIGNING_KEY,
     )
     server_side.publish(station_topic("st-a", Channel.COMMAND), encode(command))
     return command.command_id
@@ -155,3 +161,18 @@ def test_station_cli_lookup_prints_the_servers_answer(tmp_path, broker, server_a
     assert '"status": "ok"' in result.output
     # Money is a decimal string with two places (contract.md).
     assert f'"contributions_baht": "{person.contributions_baht:.2f}"' in result.output
+
+
+def test_the_command_log_survives_a_restart_and_forgets_expired_ids(tmp_path):
+    from device.sync.command_log import CommandLog
+
+    now = datetime.now(UTC)
+    path = tmp_path / "commands-run.json"
+    log = CommandLog(path)
+    assert log.first_run("a", now + timedelta(minutes=1), now)
+    assert not log.first_run("a", now + timedelta(minutes=1), now)
+    again = CommandLog(path)
+    assert not again.first_run("a", now + timedelta(minutes=1), now)
+    later = now + timedelta(minutes=2)
+    assert again.first_run("b", later + timedelta(minutes=1), later)
+    assert list(msgspec.json.decode(path.read_bytes())) == ["b"]  # "a" expired: forgotten

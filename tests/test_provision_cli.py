@@ -238,3 +238,25 @@ def test_the_import_check_sees_lazy_and_dynamic_imports(tmp_path):
         "    importlib.import_module('sync_server.enrollments')\n"
     )
     assert {"sync_server.db", "sync_server.enrollments"} <= imported_modules(sample)
+
+
+def test_a_bundle_config_trusts_the_server_key_for_commands_with_or_without_a_replica():
+    import tomllib
+
+    from device.config import config_from_dict
+    from provisioning.bundle import StationPlan, station_toml
+
+    key = "A" * 43 + "="
+    for building in ("building-1", None):
+        plan = StationPlan(
+            station_id="st-lobby-a",
+            broker_host="broker.example",
+            broker_port=8883,
+            building=building,
+            replica_server_key=key,
+        )
+        config = config_from_dict(tomllib.loads(station_toml(plan)))
+        assert config.command_key_text == key
+        assert (config.replica is not None) == (building is not None)
+    unkeyed = StationPlan(station_id="st-lobby-a", broker_host="b.example", broker_port=8883)
+    assert config_from_dict(tomllib.loads(station_toml(unkeyed))).command_key_text is None

@@ -49,7 +49,7 @@ from sync_server.replicas import (
 from sync_server.replicas.keys import public_key_text
 from sync_server.replicas.models import StationReplica
 from sync_server.replicas.service import ReplicaService
-from tests.conftest import server_config, station_config
+from tests.conftest import SERVER_SIGNING_KEY, server_config, station_config
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
@@ -253,7 +253,7 @@ def test_wipe_then_refresh_through_commands(app, publisher, replica_station, bro
     watcher.subscribe(station_topic("st-a", Channel.COMMAND_RESULT))
     send = mqtt_publisher(broker_settings(app.config))
 
-    command = wipe_replica("st-a", publish=send)
+    command = wipe_replica("st-a", publish=send, signing_key=SERVER_SIGNING_KEY)
     results = wait_until(
         lambda: command_results(watcher, "st-a", command.command_id), "the wipe's result"
     )
@@ -271,7 +271,7 @@ def test_wipe_then_refresh_through_commands(app, publisher, replica_station, bro
     assert again.replica.state.records == 0
     assert StationReplica.get_by_id("st-a").last_request_at == requests_before
 
-    command = request_replica_refresh("st-a", publish=send)
+    command = request_replica_refresh("st-a", publish=send, signing_key=SERVER_SIGNING_KEY)
     wait_for_full(again)
     results = command_results(watcher, "st-a", command.command_id)
     assert results and results[0].status == "done"
@@ -283,7 +283,11 @@ def test_wipe_sent_while_offline_applies_on_reconnect(app, publisher, replica_st
     station = replica_station()
     wait_for_full(station)
     station.close()
-    wipe_replica("st-a", publish=mqtt_publisher(broker_settings(app.config)))
+    wipe_replica(
+        "st-a",
+        publish=mqtt_publisher(broker_settings(app.config)),
+        signing_key=SERVER_SIGNING_KEY,
+    )
 
     again = replica_station(enrol=False)
     wait_until(lambda: again.replica.state.wiped, "the queued wipe to arrive")

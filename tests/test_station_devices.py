@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from contract import Channel, Command, CommandResult, decode, encode, station_topic
+from contract.command_seal import sign_command
 from device.hardware import PRINTER_STATES
 from device.station import Station, build_station
 from hardware.gpio import GpioConfig
@@ -23,7 +24,7 @@ from hardware.watchdog import WatchdogConfig
 from provisioning.broker import SERVER_USER
 from sync_server.db import database
 from sync_server.fleet.models import Station as StationRow
-from tests.conftest import station_config
+from tests.conftest import SERVER_SIGNING_KEY, station_config
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
@@ -112,12 +113,15 @@ def test_a_remote_test_page_prints_and_reports_done(station, printer, broker):
         server.subscribe(station_topic("st-a", Channel.COMMAND_RESULT))
         wait_until(lambda: station.sync.link.connected, "the station")
         now = datetime.now(UTC)
-        command = Command(
-            command_id=str(uuid.uuid4()),
-            station_id="st-a",
-            name="print_test_page",
-            issued_at=now,
-            expires_at=now + timedelta(minutes=1),
+        command = sign_command(
+            Command(
+                command_id=str(uuid.uuid4()),
+                station_id="st-a",
+                name="print_test_page",
+                issued_at=now,
+                expires_at=now + timedelta(minutes=1),
+            ),
+            SERVER_SIGNING_KEY,
         )
         server.publish(station_topic("st-a", Channel.COMMAND), encode(command))
         wait_until(lambda: server.messages, "the command result")

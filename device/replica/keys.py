@@ -51,10 +51,10 @@ def public_key_text(key: X25519PrivateKey) -> str:
     return base64.b64encode(raw_public(key.public_key())).decode()
 
 
-def server_public_key(text: str) -> Ed25519PublicKey:
-    """The server's signing key from the config's base64 text."""
+def server_public_key(text: str, setting: str = "replica.server_public_key") -> Ed25519PublicKey:
+    """The server's signing key from the config's base64 text (``setting`` names it)."""
     try:
         raw = base64.b64decode(text, validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError):
-        raise ConfigError("replica.server_public_key is not a base64 Ed25519 key") from None
+        raise ConfigError(f"{setting} is not a base64 Ed25519 key") from None

@@ -8,11 +8,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from contract import Channel, Heartbeat, encode
 from contract.transport import BrokerSettings
 from device.config import SyncConfig
 from device.store import Store, utc_now
 from device.sync.backoff import Backoff
+from device.sync.command_log import CommandLog
 from device.sync.commands import Commands
 from device.sync.drainer import Drainer
 from device.sync.link import Link
@@ -28,7 +31,9 @@ _PURGE_EVERY_S = 3600.0
 class SyncAgent:
     """Everything between the station store and the broker, on one background thread.
 
-    Use as a context manager or call :meth:`start` and :meth:`stop`.
+    Use as a context manager or call :meth:`start` and :meth:`stop`. ``command_key`` is the
+    server's public key remote commands must be signed with (``None``: refuse them all);
+    ``command_log`` keeps the ids of those already run (in memory if not given).
     """
 
     def __init__(
@@ -39,6 +44,8 @@ class SyncAgent:
         *,
         software_version: str,
         clock: Callable[[], datetime] = utc_now,
+        command_key: Ed25519PublicKey | None = None,
+        command_log: CommandLog | None = None,
     ) -> None:
         self._thread: threading.Thread | None = None
         self.store = store
@@ -62,7 +69,7 @@ class SyncAgent:
             retry=Backoff(config.ack_timeout_s, config.ack_timeout_max_s, jitter=0.3),
         )
         self.lookups = Lookups(self.link, timeout_s=config.lookup_timeout_s)
-        self.commands = Commands(self.link, clock)
+        self.commands = Commands(self.link, clock, command_key, command_log)
         store.outbox.on_enqueue(self._wake.set)
         self.link.on_connected(self._wake.set)
         self.drainer.on_work = self._wake.set  # acks wake the drain thread too

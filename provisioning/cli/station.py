@@ -108,7 +108,11 @@ def _round_trip(config, timeout_s: float) -> tuple[str, str]:  # type: ignore[no
 @click.option("--broker-host", required=True)
 @click.option("--broker-port", default=8883, show_default=True)
 @click.option("--building", help="Replica scope: the building whose residents it serves.")
-@click.option("--replica-key", help="`dcs-server replica server-key` (with --building).")
+@click.option(
+    "--replica-key",
+    help="`dcs-server replica server-key`: the server key commands (and, with --building,"
+    " replicas) are signed with; without it the station refuses every remote command.",
+)
 @click.option("--language", type=click.Choice(["th", "vi", "en"]), default="th")
 @click.option(
     "--hardware-file",

@@ -5,6 +5,10 @@ sent again; a refresh lifts that and forgets what was sent) and then send the co
 :class:`contract.Command` to the station over MQTT at QoS 1. A station that is offline
 receives it from its persistent session when it reconnects, and ignores it after
 ``expires_at``. The station answers on ``cmd/result`` (``done`` / ``failed`` / ``expired``).
+
+Every command is signed with the server's Ed25519 key (the replica signing key, which the
+stations already trust): a station acts on nothing the broker or a web front could forge
+(``contract/command_seal.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from contract import Channel, Command, encode, station_topic
+from contract.command_seal import sign_command
 from contract.transport import COMMANDS, QOS, BrokerSettings, new_client, server_client_id
 from sync_server.audit import audit
 from sync_server.db import database, utc_now, write_transaction
@@ -57,6 +64,16 @@ def _default_publisher() -> Publisher:
     return mqtt_publisher(broker_settings(current_app.config))
 
 
+def _default_signing_key() -> Ed25519PrivateKey:
+    from flask import current_app
+
+    from sync_server.replicas.keys import load_or_create_signing_key, signing_key_path
+
+    return load_or_create_signing_key(
+        signing_key_path(current_app.config, current_app.instance_path)
+    )
+
+
 def _default_ttl() -> timedelta:
     try:
         from flask import current_app
@@ -75,14 +92,16 @@ def send_command(
     publish: Publisher | None = None,
     actor: str = "server",
     before_send: Callable[[Command], None] | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Command:
-    """Send a contract command to one station and note it in the audit trail.
+    """Sign a contract command, send it to one station and note it in the audit trail.
 
     ``before_send`` sees the command before it leaves (the dashboard records it as pending
-    first, so a result that comes back at once always finds its record).
+    first, so a result that comes back at once always finds its record). ``signing_key``
+    defaults to the app's replica signing key.
     """
     now = utc_now()
-    command = Command(
+    unsigned = Command(
         command_id=str(uuid.uuid4()),
         station_id=station_id,
         name=name,
@@ -90,6 +109,7 @@ def send_command(
         issued_at=now,
         expires_at=now + (ttl or _default_ttl()),
     )
+    command = sign_command(unsigned, signing_key or _default_signing_key())
     if before_send is not None:
         before_send(command)
     (publish or _default_publisher())(station_topic(station_id, Channel.COMMAND), encode(command))
@@ -116,6 +136,7 @@ def request_replica_refresh(
     publish: Publisher | None = None,
     actor: str = "server",
     before_send: Callable[[Command], None] | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Command:
     """Make the station fetch its whole replica again (and lift a wipe's suspension)."""
     _set_state(station_id, suspended=False)
@@ -126,6 +147,7 @@ def request_replica_refresh(
         publish=publish,
         actor=actor,
         before_send=before_send,
+        signing_key=signing_key,
     )
 
 
@@ -136,9 +158,16 @@ def wipe_replica(
     publish: Publisher | None = None,
     actor: str = "server",
     before_send: Callable[[Command], None] | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Command:
     """Make the station delete its replica; the server sends it none until a refresh."""
     _set_state(station_id, suspended=True)
     return send_command(
-        station_id, "wipe_replica", ttl=ttl, publish=publish, actor=actor, before_send=before_send
+        station_id,
+        "wipe_replica",
+        ttl=ttl,
+        publish=publish,
+        actor=actor,
+        before_send=before_send,
+        signing_key=signing_key,
     )
