@@ -46,6 +46,7 @@ ERROR_KEYS = frozenset(
         "already_logged_in",
         "not_an_officer",
         "session_ended",
+        "station_quarantined",
     )
 )
 
