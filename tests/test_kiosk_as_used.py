@@ -1,0 +1,80 @@
+"""The kiosk as people use it (issue "The kiosk as people use it"), in Chromium, by taps.
+
+Every step is a tap at a point on the 1280x800 touchscreen, as a finger would make it: the
+on-screen keyboard's Done must never reach what lies under it, a locked station shows its
+out-of-service screen in every language, and a visit that timed out with the card still in
+can start again without pulling the card, in the resident's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from device.config import KioskConfig
+from devtools.cardstack import LocalPcscd
+from tests.kiosk_browser import KioskStack, chromium, open_page
+
+#: The shortest idle timeout the config allows, so the timeout test waits seconds, not 90.
+SHORT_IDLE_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as (_, browser):
+        yield browser
+
+
+@pytest.fixture
+def stack(tmp_path: Path, pcscd: LocalPcscd) -> Iterator[KioskStack]:
+    kiosk = KioskStack(
+        tmp_path,
+        pcscd,
+        kiosk_config=KioskConfig(port=0, idle_timeout_s=SHORT_IDLE_S, countdown_s=3),
+    )
+    try:
+        yield kiosk.start(services=False)
+    finally:
+        kiosk.stop()
+
+
+def tap(page: Page, target: Locator) -> None:
+    """A finger's tap on the middle of ``target``, wherever it is drawn now."""
+    box = target.bounding_box()
+    assert box is not None, "nothing to tap: the target is not on the screen"
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def osk_key(page: Page, text: str) -> Locator:
+    """The on-screen keyboard's key that shows ``text``."""
+    return page.locator("#osk .osk-key", has_text=text).first
+
+
+@pytest.mark.parametrize(
+    ("lang", "layout", "letters", "done"),
+    [("th", "ไทย", "กขค", "เสร็จ"), ("en", None, "abc", "Done"), ("vi", None, "abc", "Xong")],
+)
+def test_done_on_the_keyboard_hides_it_and_keeps_the_form(
+    stack: KioskStack, browser: Browser, lang: str, layout: str | None, letters: str, done: str
+):
+    page = open_page(browser, stack.url + f"{lang}/track/", lang)
+    number = page.locator("input[name=number]")
+    tap(page, number)
+    expect(page.locator("#osk")).to_be_visible()
+    if layout is not None:
+        tap(page, osk_key(page, layout))
+    for letter in letters:
+        tap(page, osk_key(page, letter))
+    expect(number).to_have_value(letters)
+    visit = stack.kiosk.state.visit
+    done_key = page.locator("#osk [data-action=done]")
+    expect(done_key).to_have_text(done)
+    tap(page, done_key)
+
+    expect(page.locator("#osk")).to_be_hidden()
+    page.wait_for_timeout(500)  # long enough for a click that slipped through to navigate
+    assert stack.kiosk.state.visit is visit and visit.state == "open", "the visit was ended"
+    expect(page.locator("input[name=number]")).to_have_value(letters)
