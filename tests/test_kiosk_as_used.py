@@ -78,3 +78,24 @@ def test_done_on_the_keyboard_hides_it_and_keeps_the_form(
     page.wait_for_timeout(500)  # long enough for a click that slipped through to navigate
     assert stack.kiosk.state.visit is visit and visit.state == "open", "the visit was ended"
     expect(page.locator("input[name=number]")).to_have_value(letters)
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [
+        ("th", "ตู้นี้ปิดให้บริการชั่วคราว"),
+        ("vi", "Máy tạm ngừng phục vụ"),
+        ("en", "This station is temporarily out of service"),
+    ],
+)
+def test_a_locked_station_shows_its_out_of_service_screen(
+    stack: KioskStack, browser: Browser, lang: str, title: str
+):
+    stack.station.service_lock.lock("broken screen")
+    page = open_page(browser, stack.url + f"{lang}/", lang)
+    screen = page.locator("#out-of-service")
+    expect(screen).to_be_visible()
+    expect(screen.locator("h1")).to_have_text(title)
+    assert page.locator("html").get_attribute("lang") == lang
+    response = page.request.get(stack.url + f"{lang}/track/")
+    assert response.status == 503 and title in response.text()
