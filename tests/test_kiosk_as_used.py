@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from device.config import KioskConfig
 from devtools.cardstack import LocalPcscd
-from tests.kiosk_browser import KioskStack, chromium, open_page
+from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
 
 #: The shortest idle timeout the config allows, so the timeout test waits seconds, not 90.
 SHORT_IDLE_S = 10.0
@@ -99,3 +99,41 @@ def test_a_locked_station_shows_its_out_of_service_screen(
     assert page.locator("html").get_attribute("lang") == lang
     response = page.request.get(stack.url + f"{lang}/track/")
     assert response.status == 503 and title in response.text()
+
+
+def test_after_a_timeout_with_the_card_in_the_resident_starts_again_in_their_language(
+    stack: KioskStack, browser: Browser
+):
+    page = open_page(browser, stack.url + "en/", "en")
+    stack.insert(0)
+    expect(page.locator("[data-summary]")).to_be_visible(timeout=30_000)
+    first = stack.kiosk.state.visit
+
+    # Nobody taps: the countdown runs out and the screen goes home, still in English.
+    notice = page.locator("[data-notice=visit-ended]")
+    expect(notice).to_be_visible(timeout=(SHORT_IDLE_S + 15) * 1000)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(notice).to_contain_text("no one touched the screen")
+    assert stack.station.hardware.card.card_present
+
+    tap(page, page.locator("[data-action=start-again]"))
+    expect(page.locator("[data-summary]")).to_be_visible(timeout=30_000)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    second = wait_for(lambda: stack.kiosk.state.visit, "the new visit")
+    assert second is not first and second.state == "ready"
+
+
+def test_after_finish_with_the_card_in_a_service_tile_starts_a_new_visit(
+    stack: KioskStack, browser: Browser
+):
+    page = open_page(browser, stack.url + "vi/", "vi")
+    stack.insert(0)
+    expect(page.locator("[data-summary]")).to_be_visible(timeout=30_000)
+    tap(page, page.locator("[data-finish] button"))
+    notice = page.locator("[data-notice=visit-ended]")
+    expect(notice).to_be_visible(timeout=10_000)
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+
+    tap(page, page.locator("[data-service=petition]"))
+    expect(page.locator("[data-choice=general_petition]")).to_be_visible(timeout=10_000)
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
