@@ -42,10 +42,14 @@ def stack(tmp_path: Path, pcscd: LocalPcscd) -> Iterator[KioskStack]:
 
 
 def tap(page: Page, target: Locator) -> None:
-    """A finger's tap on the middle of ``target``, wherever it is drawn now."""
+    """A finger's tap on the middle of ``target``, wherever it is drawn now.
+
+    A touch, not a mouse click: after a touch the browser hit-tests the click again where
+    the finger was, so whatever a pointerdown handler uncovered there receives it.
+    """
     box = target.bounding_box()
     assert box is not None, "nothing to tap: the target is not on the screen"
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 
 def osk_key(page: Page, text: str) -> Locator:
@@ -60,7 +64,7 @@ def osk_key(page: Page, text: str) -> Locator:
 def test_done_on_the_keyboard_hides_it_and_keeps_the_form(
     stack: KioskStack, browser: Browser, lang: str, layout: str | None, letters: str, done: str
 ):
-    page = open_page(browser, stack.url + f"{lang}/track/", lang)
+    page = open_page(browser, stack.url + f"{lang}/track/", lang, touch=True)
     number = page.locator("input[name=number]")
     tap(page, number)
     expect(page.locator("#osk")).to_be_visible()
@@ -92,7 +96,7 @@ def test_a_locked_station_shows_its_out_of_service_screen(
     stack: KioskStack, browser: Browser, lang: str, title: str
 ):
     stack.station.service_lock.lock("broken screen")
-    page = open_page(browser, stack.url + f"{lang}/", lang)
+    page = open_page(browser, stack.url + f"{lang}/", lang, touch=True)
     screen = page.locator("#out-of-service")
     expect(screen).to_be_visible()
     expect(screen.locator("h1")).to_have_text(title)
@@ -104,7 +108,7 @@ def test_a_locked_station_shows_its_out_of_service_screen(
 def test_after_a_timeout_with_the_card_in_the_resident_starts_again_in_their_language(
     stack: KioskStack, browser: Browser
 ):
-    page = open_page(browser, stack.url + "en/", "en")
+    page = open_page(browser, stack.url + "en/", "en", touch=True)
     stack.insert(0)
     expect(page.locator("[data-summary]")).to_be_visible(timeout=30_000)
     first = stack.kiosk.state.visit
@@ -126,7 +130,7 @@ def test_after_a_timeout_with_the_card_in_the_resident_starts_again_in_their_lan
 def test_after_finish_with_the_card_in_a_service_tile_starts_a_new_visit(
     stack: KioskStack, browser: Browser
 ):
-    page = open_page(browser, stack.url + "vi/", "vi")
+    page = open_page(browser, stack.url + "vi/", "vi", touch=True)
     stack.insert(0)
     expect(page.locator("[data-summary]")).to_be_visible(timeout=30_000)
     tap(page, page.locator("[data-finish] button"))

@@ -118,9 +118,10 @@
     return (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) && Boolean(el.dataset.osk);
   }
 
-  // A tap on a field that already has the focus (autofocus, or after "Done" on another
-  // device) brings no focusin, yet the resident expects the keyboard.
-  document.addEventListener("pointerdown", (event) => {
+  // A tap on a field that already has the focus (autofocus) brings no focusin, yet the
+  // resident expects the keyboard. On the click, not pointerdown: opening the keyboard moves
+  // the page, and a touch's click is aimed again where the finger was, after the move.
+  document.addEventListener("click", (event) => {
     if (osk.hidden && wantsKeyboard(event.target)) open(event.target);
   });
 
