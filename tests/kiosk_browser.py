@@ -228,10 +228,12 @@ class KioskStack:
         database.close()
 
 
-def open_page(browser: Browser, url: str, lang: str = "th") -> Page:
-    """A kiosk-sized page on ``url``."""
+def open_page(browser: Browser, url: str, lang: str = "th", *, touch: bool = False) -> Page:
+    """A kiosk-sized page on ``url``; ``touch``: a touchscreen (``page.touchscreen.tap``)."""
     context = browser.new_context(
-        viewport=VIEWPORT, locale={"th": "th-TH", "vi": "vi-VN", "en": "en-GB"}[lang]
+        viewport=VIEWPORT,
+        locale={"th": "th-TH", "vi": "vi-VN", "en": "en-GB"}[lang],
+        has_touch=touch,
     )
     page = context.new_page()
     page.goto(url)

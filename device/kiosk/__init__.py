@@ -75,15 +75,21 @@ def create_kiosk_app(
 
 
 def _out_of_service():  # type: ignore[no-untyped-def]
-    """While operations hold the kiosk out of service, every screen is the closed screen."""
-    from flask import current_app, render_template, request
+    """While operations hold the kiosk out of service, every screen is the closed screen.
+
+    Rendered like every other screen (``render``: the kiosk's config, the language links,
+    the status bar), in the language of the address, so it is never a bare 500.
+    """
+    from flask import current_app, request
+
+    from device.kiosk.views.common import render
 
     lock = kiosk_state(current_app).station.service_lock
     if lock is None or not lock.locked or request.endpoint in (None, "static"):
         return None
     if request.endpoint.startswith("stream."):
         return None  # the page keeps its event stream, to reload when unlocked
-    return render_template("locked.html"), 503
+    return render("locked.html", page="locked"), 503
 
 
 def _officer_first():  # type: ignore[no-untyped-def]

@@ -134,12 +134,25 @@ class KioskState:
                 visit.last_activity = self._clock()
                 return visit
             if visit is not None and visit.card_visit and self.card_present:
-                # The card's visit timed out; a new one starts by taking the card out.
-                raise VisitGoneError("remove the card to start again")
+                # The card's visit ended but the card is still in: the resident starts again
+                # with it rather than being sent home to pull it out.
+                return self._start_card_visit()
             self._visit = Visit.new(card_visit=False, clock=self._clock())
             self._visit.ready.set()
             self._announce()
             return self._visit
+
+    def start_again(self) -> Visit | None:
+        """A new visit with the card still in the reader, after the last one ended (idle
+        timeout, "finish"); the card is read again. None when there is nothing to restart:
+        no card in, or a visit still going (which is kept as it is)."""
+        with self._lock:
+            visit = self._visit
+            if visit is None or not visit.card_visit or visit.state != "ended":
+                return None
+            if not self.card_present:
+                return None
+            return self._start_card_visit()
 
     def end(self, token: str | None, reason: str = "finished") -> None:
         """End the visit ``token`` names (the resident finished, or the countdown ran out)."""
@@ -167,6 +180,10 @@ class KioskState:
             self._remove()
 
     def _insert(self) -> None:
+        self._start_card_visit()
+
+    def _start_card_visit(self) -> Visit:
+        """Drop any visit, start one for the card in the reader and read it on a worker."""
         with self._lock:
             if self._visit is not None:
                 self._visit.forget()
@@ -174,6 +191,7 @@ class KioskState:
             self._visit = visit
             self._announce()
         threading.Thread(target=self._read, args=(visit,), name="kiosk-read", daemon=True).start()
+        return visit
 
     def _remove(self) -> None:
         with self._lock:
@@ -212,7 +230,8 @@ class KioskState:
     def _end(self, visit: Visit, reason: str) -> None:
         visit.forget()
         if visit.card_visit and self.card_present:
-            visit.state = "ended"  # the card is still in: the screen asks to remove it
+            visit.state = "ended"  # the card is still in: the screen offers to start again
+            visit.end_reason = reason
             self._announce(reason=reason)
         else:
             self._visit = None

@@ -37,6 +37,8 @@ class Visit:
     record: RecordView | None = None
     #: Why the card could not be read (a code the screen translates).
     error: str | None = None
+    #: Why an ended visit ended ("timeout" or "finished"), for the home screen to say.
+    end_reason: str | None = None
     #: Each flow's progress (petition form, OTP ticket...), dropped with the visit.
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)

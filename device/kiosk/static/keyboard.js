@@ -99,13 +99,37 @@
     else if (action === "space") insert(" ");
     else if (action === "backspace") backspace();
     else if (action === "shift") { shifted = !shifted; draw(); }
-    else if (action === "done") { osk.hidden = true; if (target) target.blur(); }
     else if (action && action.startsWith("layout:")) { layout = action.slice(7); shifted = false; draw(); }
   });
 
+  // "Done" hides the keyboard on the click, not on pointerdown: hidden at pointerdown, the
+  // keyboard would be gone by the time the click is dispatched, and the click would land on
+  // whatever lies under it ("Finish" in the footer ended the visit and lost the form).
+  osk.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button || button.dataset.action !== "done") return;
+    event.preventDefault();
+    event.stopPropagation();
+    osk.hidden = true;
+    if (target) target.blur();
+  });
+
+  function wantsKeyboard(el) {
+    return (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) && Boolean(el.dataset.osk);
+  }
+
+  // A tap on a field that already has the focus (autofocus) brings no focusin, yet the
+  // resident expects the keyboard. On the click, not pointerdown: opening the keyboard moves
+  // the page, and a touch's click is aimed again where the finger was, after the move.
+  document.addEventListener("click", (event) => {
+    if (osk.hidden && wantsKeyboard(event.target)) open(event.target);
+  });
+
   document.addEventListener("focusin", (event) => {
-    const el = event.target;
-    if (!(el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) || !el.dataset.osk) return;
+    if (wantsKeyboard(event.target)) open(event.target);
+  });
+
+  function open(el) {
     target = el;
     const wanted = el.dataset.osk;
     layout = wanted === "th" ? "th" : wanted === "digits" ? "digits" : wanted === "email" ? "email" : (layout === "th" && el.tagName === "TEXTAREA" ? "th" : "latin");
@@ -114,5 +138,5 @@
     draw();
     osk.hidden = false;
     el.scrollIntoView({ block: "center" });
-  });
+  }
 })();

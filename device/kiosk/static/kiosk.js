@@ -9,6 +9,11 @@
   const idleS = Number(body.dataset.idle || 90);
   const countdownS = Number(body.dataset.countdown || 20);
   let leaving = false;
+  // Set once the resident has started a navigation of their own (a tile, a link, a form):
+  // the home screen then no longer jumps to the summary when the card's visit starts,
+  // which a tile (the petition, with the card still in) may itself have started.
+  let navigating = false;
+  window.addEventListener("beforeunload", () => { navigating = true; });
 
   // Personal data leaves the screen at once: empty the page, then go home.
   function wipe(target) {
@@ -18,7 +23,10 @@
     if (screen) screen.replaceChildren();
     document.querySelectorAll(".overlay, .osk").forEach((el) => { el.hidden = true; });
     body.dataset.personal = "0";
-    location.replace(target || body.dataset.home);
+    // With the card still in, the same resident is at the screen: stay in their language.
+    // Once the card is out, the next resident starts afresh at the default language.
+    const home = body.dataset.cardPresent === "1" ? body.dataset.homeHere : body.dataset.home;
+    location.replace(target || home);
   }
   window.kioskWipe = wipe;
 
@@ -43,7 +51,7 @@
       wipe();
       return;
     }
-    if (page === "home" && visit.card && (visit.state === "reading" || visit.state === "ready")) {
+    if (page === "home" && !navigating && visit.card && (visit.state === "reading" || visit.state === "ready")) {
       go(body.dataset.summaryUrl);
       return;
     }
@@ -51,7 +59,7 @@
       location.replace(body.dataset.summaryUrl);
       return;
     }
-    if (page === "home" && document.querySelector("[data-notice=remove-card]") && visit.state === "none") {
+    if (page === "home" && document.querySelector("[data-notice=remove-card], [data-notice=visit-ended]") && visit.state === "none") {
       location.replace(body.dataset.home);
     }
   });

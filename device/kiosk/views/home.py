@@ -27,14 +27,24 @@ def index() -> Response | str:
     visit = state.visit
     if visit is not None and visit.card_visit and visit.state in ("reading", "ready"):
         return redirect(url_for("insured.summary"))
-    remove_card = visit is not None and visit.state in ("ended", "card_error")
+    card_error = visit is not None and visit.state == "card_error"
+    # An ended card visit with the card still in: say why it ended and offer to start again.
+    ended = visit is not None and visit.card_visit and visit.state == "ended"
     return render(
         "home.html",
         page="home",
         utilities=UTILITIES,
-        remove_card=remove_card,
-        card_error=visit is not None and visit.state == "card_error",
+        card_error=card_error,
+        ended_reason=(visit.end_reason or "finished") if ended and visit is not None else None,
     )
+
+
+@bp.post("/<lang>/start-again")
+def start_again() -> Response:
+    """A new visit with the card still in, in the language the last one was in."""
+    if kiosk().start_again() is None:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("insured.summary"))
 
 
 @bp.get("/<lang>/soon/<service>")
