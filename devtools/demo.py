@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -34,6 +34,8 @@ from rich.table import Table
 from devtools import synthetic
 from devtools.broker_tls import TlsBroker
 from devtools.cardstack import CardStackError, LocalPcscd
+from devtools.demo_control import card, open_control, serve_requests
+from devtools.demo_fleet import Fleet
 from devtools.net import free_port, wait_for_port
 from devtools.residents import export
 from devtools.synthetic import write_card_files
@@ -41,41 +43,6 @@ from provisioning.pki import CertificateAuthority
 
 STATIONS = ("st-lobby-a", "st-lobby-b")
 console = Console()
-
-
-@dataclass
-class Fleet:
-    """The demo's processes, stopped in reverse order by pid."""
-
-    root: Path
-    broker: TlsBroker
-    ca: CertificateAuthority | None = None
-    pcscd: LocalPcscd | None = None
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.processes[name] = subprocess.Popen(
-            args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-
-    def dead(self) -> list[str]:
-        return [name for name, proc in self.processes.items() if proc.poll() is not None]
-
-    def stop(self) -> None:
-        for name, proc in reversed(list(self.processes.items())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    console.print(f"[yellow]{name} did not stop; killing pid {proc.pid}")
-                    proc.kill()
-                    proc.wait()
-        if self.pcscd is not None:
-            self.pcscd.cleanup()
-        self.broker.cleanup()
 
 
 def _bin(name: str) -> str:
@@ -178,14 +145,17 @@ def _wait_applied(api: str, token: str, number: str, attempts: int = 300) -> boo
     return False
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--root", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
 )
 @click.option("--residents", default=200, show_default=True, help="Synthetic residents to import.")
 @click.option("--check", is_flag=True, help="Start, prove a petition syncs, stop (for tests/CI).")
-def main(root: Path, residents: int, check: bool) -> None:
-    """Run the demo fleet until Ctrl-C."""
+@click.pass_context
+def main(ctx: click.Context, root: Path, residents: int, check: bool) -> None:
+    """Run the demo fleet until Ctrl-C (or, with a command, talk to a running one)."""
+    if ctx.invoked_subcommand is not None:
+        return
     root = root.resolve()
     if root.exists():
         shutil.rmtree(root)
@@ -195,9 +165,13 @@ def main(root: Path, residents: int, check: bool) -> None:
     ca = CertificateAuthority.init(root / "ca", secrets.token_urlsafe(24).encode())
     broker = TlsBroker(ca).start()
     fleet = Fleet(root=root, broker=broker, ca=ca)
+    assert broker.process is not None
+    fleet.record("mosquitto", broker.process.pid)
     fleet.pcscd = LocalPcscd(workdir=root / "pcscd")
     try:
         fleet.pcscd.start()
+        assert fleet.pcscd.process is not None
+        fleet.record("pcscd", fleet.pcscd.process.pid)
     except CardStackError as exc:
         fleet.pcscd = None
         fleet.stop()
@@ -214,6 +188,9 @@ def main(root: Path, residents: int, check: bool) -> None:
         console.print("[green]stopped cleanly")
     if not ok:
         raise SystemExit(1)
+
+
+main.add_command(card)  # dcs-demo card insert|pull --station ...
 
 
 def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bool:
@@ -313,7 +290,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         )
     # The first residents of the seeded population carry the demo's cards.
     cards = write_card_files(len(rigs), root / "cards")
-    for rig, card in zip(rigs, cards, strict=True):
+    for rig, card_file in zip(rigs, cards, strict=True):
         fleet.spawn(
             f"{rig.station_id}-printer",
             [
@@ -329,19 +306,19 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
             ],
             {},
         )
-        fleet.spawn(
-            f"{rig.station_id}-card",
+        fleet.add_card_slot(
+            rig.station_id,
             [
                 sys.executable,
                 "-m",
                 "hardware.card.virtual",
                 "--resident",
-                str(card),
+                str(card_file),
                 "--port",
                 str(fleet.pcscd.slot_port(rig.slot)),
             ],
-            {},
         )
+    open_control(fleet)  # from now on `dcs-demo card insert|pull` works
     for rig in rigs:
         if not wait_for_port("127.0.0.1", rig.printer_port):
             console.print(f"[red]the virtual printer of {rig.station_id} did not start")
@@ -413,16 +390,51 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
 
     _print_guide(fleet, api, api_token, configs, rigs, number, receipt, replicas, accounts)
     if check:
+        if not _check_card_cycle(fleet, STATIONS[0]):
+            return False
         console.print(
             f"[green]check passed: {number} filed at {STATIONS[0]}, applied, receipt printed,"
-            " SMS sent"
+            " SMS sent, card pulled and inserted again"
         )
         return True
-    while not stop.wait(1):
+    while not stop.wait(0.2):
+        for done in serve_requests(fleet):
+            console.print(done)
         if dead := fleet.dead():
             console.print(f"[red]{', '.join(dead)} exited; logs in {root}")
             return False
     return True
+
+
+def _check_card_cycle(fleet: Fleet, station_id: str) -> bool:
+    """Pull the station's card and insert it again through ``dcs-demo card``, as a visitor
+    would, and see the station notice both in its log."""
+    log = fleet.root / f"{station_id}.log"
+    reader = f"Virtual PCD 00 {list(fleet.cards).index(station_id):02d}"
+    for action, line, count in (("pull", "removed", 1), ("insert", "inserted", 2)):
+        asking = subprocess.Popen(
+            [_bin("dcs-demo"), "card", action, "--station", station_id, "--root", str(fleet.root)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        while asking.poll() is None:  # serve the request the command is waiting on
+            serve_requests(fleet)
+            time.sleep(0.1)
+        answer = (asking.stdout.read() if asking.stdout else "").strip()
+        console.print(answer)
+        if asking.returncode != 0 or not _wait_log(log, f"card {line} in {reader}", count):
+            console.print(f"[red]{station_id} did not see its card {line}; see {log}")
+            return False
+    return True
+
+
+def _wait_log(log: Path, text: str, count: int, attempts: int = 300) -> bool:
+    """Wait until ``text`` appears ``count`` times in ``log``."""
+    for _ in range(attempts):
+        if log.read_text(errors="replace").count(text) >= count:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _wait_filing_sms(database: Path, number: str, attempts: int = 300) -> str | None:
@@ -518,7 +530,9 @@ def _print_guide(
     console.print(table)
     station = configs[STATIONS[1]]
     second = rigs[1]
-    card_pid = fleet.processes[f"{second.station_id}-card"].pid
+    card_command = f".venv/bin/dcs-demo card {{}} --station {second.station_id}"
+    if fleet.root != Path("var/demo").resolve():
+        card_command += f" --root {fleet.root}"
     someone = next(synthetic.residents(1)).citizen_id
     console.print(
         "\n[bold]Try[/bold] (in another terminal):\n"
@@ -529,7 +543,8 @@ def _print_guide(
         f"  .venv/bin/dcs-station lookup --config {station} {someone}   # a synthetic resident\n"
         f"  .venv/bin/dcs-station status --config {station}\n"
         f"  chromium --app=http://127.0.0.1:{second.kiosk_port}/   # its touchscreen\n"
-        f"  kill {card_pid}   # pull the card of {second.station_id} (see its log)\n"
+        f"  {card_command.format('pull')}     # pull its card (see its log)\n"
+        f"  {card_command.format('insert')}   # ...and insert it again: a new visit\n"
         f"  pcsc_scan   # the virtual reader and card, as PC/SC sees them\n"
         f'  curl -s -H "Authorization: Bearer {api_token}" {api}/stations\n'
         f"  kill -STOP {fleet.broker.process.pid}   # freeze the broker, file petitions, then\n"
