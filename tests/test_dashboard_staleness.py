@@ -58,6 +58,11 @@ def test_a_station_whose_heartbeats_stopped_is_stale_and_raises_the_offline_alar
             "online": 0,
             "offline": 1,
         }
+        # The presence filter goes by what the page shows.
+        stale_before = later - alarms.stale_after(LIMITS)
+        offline, _ = fleet.stations(presence="offline", stale_before=stale_before)
+        online, _ = fleet.stations(presence="online", stale_before=stale_before)
+        assert ([r.station_id for r in offline], online) == (["st-frozen"], [])
 
     put_station("st-frozen", last_heartbeat_at=later)  # the broker is back, beats arrive
     with database.connection_context():

@@ -136,12 +136,32 @@ COLUMNS = (
 )
 
 
+def _heard_since(moment: datetime) -> peewee.Expression:
+    """Stations heard from (a heartbeat, else coming online) after ``moment``."""
+    heard = peewee.fn.COALESCE(Station.last_heartbeat_at, Station.presence_at)
+    return heard.is_null() | (heard > moment)
+
+
 def stations(
-    *, presence: str | None = None, search: str | None = None, page: int = 1, size: int = 50
+    *,
+    presence: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    size: int = 50,
+    stale_before: datetime | None = None,
 ) -> tuple[list[StationRow], int]:
-    """One page of the fleet, ordered by station id, and the number of matching stations."""
+    """One page of the fleet, ordered by station id, and the number of matching stations.
+
+    With ``stale_before``, the presence filter goes by what the pages show: an "online"
+    station not heard from since then is offline.
+    """
     query = Station.select(*COLUMNS)
-    if presence in ("online", "offline", "unknown"):
+    if presence in ("online", "offline") and stale_before is not None:
+        fresh = (Station.presence == "online") & _heard_since(stale_before)
+        query = query.where(
+            fresh if presence == "online" else ~fresh & (Station.presence != "unknown")
+        )
+    elif presence in ("online", "offline", "unknown"):
         query = query.where(Station.presence == presence)
     if search:
         query = query.where(Station.station_id.contains(search.strip().lower()))
@@ -163,10 +183,9 @@ def counts(stale_before: datetime | None = None) -> dict[str, int]:
     )
     found = {presence: count for presence, count in query.tuples()}
     if stale_before is not None:
-        heard = peewee.fn.COALESCE(Station.last_heartbeat_at, Station.presence_at)
         stale = (
             Station.select()
-            .where(Station.presence == "online", heard.is_null(False), heard <= stale_before)
+            .where(Station.presence == "online", ~_heard_since(stale_before))
             .count()
         )
         if stale:

@@ -88,7 +88,10 @@ def fleet_page() -> str:
     page = max(request.args.get("page", 1, type=int), 1)
     presence = request.args.get("presence") or None
     search = request.args.get("q") or None
-    rows, total = fleet.stations(presence=presence, search=search, page=page, size=PAGE_SIZE)
+    stale_before = utc_now() - alarms.stale_after(_limits())
+    rows, total = fleet.stations(
+        presence=presence, search=search, page=page, size=PAGE_SIZE, stale_before=stale_before
+    )
     rows = _fresh(rows)
     open_by_station: dict[str, int] = {}
     for alarm in alarms.open_alarms():
@@ -101,7 +104,7 @@ def fleet_page() -> str:
         pages=max(1, -(-total // PAGE_SIZE)),
         presence=presence,
         search=search or "",
-        counts=fleet.counts(stale_before=utc_now() - alarms.stale_after(_limits())),
+        counts=fleet.counts(stale_before=stale_before),
         link=server_link(),
         open_by_station=open_by_station,
         open_alarms=sum(open_by_station.values()),
