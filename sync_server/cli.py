@@ -228,13 +228,17 @@ main.add_command(records_cli)
 @main.command("alarms")
 def alarms_worker() -> None:
     """Evaluate the alarm rules and expire commands until SIGTERM or Ctrl-C."""
+    from sync_server.config import broker_settings
+    from sync_server.dashboard.broker import settings_probe
     from sync_server.dashboard.worker import AlarmWorker
 
     app = _app()
+    timeout_s = float(app.config["BROKER_PROBE_TIMEOUT_S"])
+    probe = settings_probe(broker_settings(app.config), timeout_s)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with AlarmWorker(database.obj, app.config):
+    with AlarmWorker(database.obj, app.config, broker_probe=probe):
         click.echo("alarm rules running", err=True)
         stop.wait()
     click.echo("alarm rules stopped", err=True)

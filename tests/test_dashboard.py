@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -217,3 +218,12 @@ def test_a_command_to_an_offline_station_expires(server_app, broker):
             station_time=utc_now(),
         )
         assert not commands.settle(forged, utc_now())
+
+
+def test_the_lag_chart_axis_reads_a_sub_second_top_not_zero_twice():
+    hours = [NOW - timedelta(hours=h) for h in (2, 1)]
+    points = [charts.HourlyPoint(hours[0], 3, 0.4), charts.HourlyPoint(hours[1], 1, 0.1)]
+    svg = str(charts.bar_chart(points, "mean_lag_s", title="lag", unit="s"))
+    assert re.findall(r'class="axis">([^<]*)<', svg) == ["0.5 s", "0.25", "0"]
+    assert charts.axis_top(0) == 1 and charts.axis_top(1234) == 2000 and charts.axis_top(5) == 5
+    assert charts.axis_label(1000) == "1,000" and charts.axis_label(2.5) == "2.5"

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from sync_server.dashboard import broker
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.dashboard.worker import AlarmWorker
-from sync_server.db import database
+from sync_server.db import database, utc_now
 from sync_server.fleet.models import Station
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator
@@ -106,3 +108,31 @@ def test_a_remote_command_round_trip_from_the_station_page(
     assert not station.service_lock.locked
     with database.connection_context():
         assert [c.status for c in CommandRecord.select()] == ["done", "done"]
+
+
+def test_a_frozen_broker_shows_stale_stations_and_a_red_live_dot(server_app, live_url, page):
+    # The broker froze: no will arrived, the row still says "online" with an old heartbeat,
+    # and the alarm worker's probe found no answer.
+    since = utc_now() - timedelta(minutes=3, seconds=30)
+    with database.connection_context():
+        Station.create(
+            station_id="st-z", presence="online", presence_at=since, last_heartbeat_at=since
+        )
+        broker.record(False, since)
+    login(page, live_url, *create_test_operator("operations"))
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    presence = page.locator('tr[data-station="st-z"] [data-field="presence"]')
+    expect(presence).to_have_class(re.compile(r"\bbad\b"))
+    expect(presence).to_contain_text(re.compile("no heartbeat|ไม่มีสัญญาณชีพ", re.I))
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bdown\b"))
+    expect(page.locator("#broker-state")).to_be_visible()
+    # The live stream keeps it so once connected (it does not turn the dot green again).
+    page.wait_for_timeout(1500)
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bdown\b"))
+
+    with database.connection_context():  # the broker answers again, beats arrive
+        broker.record(True, utc_now())
+        Station.update(last_heartbeat_at=utc_now()).where(Station.station_id == "st-z").execute()
+    expect(page.locator("#broker-state")).to_be_hidden(timeout=10_000)
+    expect(page.locator("#live-state")).not_to_have_class(re.compile(r"\bdown\b"))
+    expect(presence).to_have_class(re.compile(r"\bgood\b"))

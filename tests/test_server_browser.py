@@ -20,6 +20,7 @@ from sync_server.petitions.models import Petition
 from sync_server.sms.models import SentSms
 from tests.helpers import wait_until
 from tests.operator_fixtures import create_test_operator
+from tests.petition_fixtures import file_petitions
 from tests.web_browser import headless_chromium, serving
 from tests.web_login import login
 
@@ -113,3 +114,33 @@ def test_one_machine_per_account_and_an_abandoned_session_locks_it(server_app, l
     expect(admin_page.locator("#audit")).to_contain_text("operator.unlock")
     again.context.close()
     admin_page.context.close()
+
+
+def test_the_petition_page_speaks_the_officers_language_and_defaults_to_me(
+    server_app, live_url, browser
+):
+    with database.connection_context():
+        (number,) = file_petitions(
+            "st-a",
+            1,
+            form={"subject": "ไฟทางเดินดับ", "phone_check": "card_offline", "floor_no": "3"},
+        )
+    create_test_operator("administrator")  # sorted first: it used to be the default assignee
+    officer, password = create_test_operator("officer")
+    page = new_page(browser, locale="th-TH")
+    login(page, live_url, officer, password)
+    page.goto(f"{live_url}/backoffice/petitions/{number}")
+    details = page.locator("dl.bo-details").nth(1)
+    expect(details).to_contain_text("เรื่อง")
+    expect(details).to_contain_text("ยังไม่ยืนยัน: อ่านบัตรประชาชนขณะออฟไลน์")
+    expect(details).to_contain_text("Floor no")  # an unknown key reads as words
+    expect(details).not_to_contain_text("phone_check")
+    expect(page.locator("#assignee")).to_have_value("me")
+    expect(page.locator("#comment-hint")).to_be_visible()
+    expect(page.locator("#comment-hint")).to_contain_text("จำเป็นต้องกรอก")
+
+    # Save without a comment: the page answers in Thai instead of doing nothing.
+    page.select_option("#status", "in_review")
+    page.get_by_role("button", name="บันทึกและส่ง SMS").click()
+    expect(page.locator(".flash.error")).to_contain_text("กรุณาเขียนหมายเหตุภายในก่อน")
+    page.context.close()

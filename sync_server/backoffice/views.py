@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext
 
+from sync_server.backoffice.form_labels import form_key_label, form_value_text
 from sync_server.fleet.models import Station
 from sync_server.operators import sessions
 from sync_server.operators.access import current_operator, require_role
@@ -36,7 +37,12 @@ ROLES = ("officer", "administrator")
 
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"status_text": status_text, "service_text": service_text}
+    return {
+        "status_text": status_text,
+        "service_text": service_text,
+        "form_key_label": form_key_label,
+        "form_value_text": form_value_text,
+    }
 
 
 def _me() -> str:
@@ -82,7 +88,10 @@ def petition(number: str) -> str:
     except PetitionError:
         abort(404)
     return render_template(
-        "backoffice/petition.html", petition=view, officers=sessions.assignable_officers()
+        "backoffice/petition.html",
+        petition=view,
+        officers=sessions.assignable_officers(),
+        me=_me(),
     )
 
 
@@ -109,10 +118,13 @@ def assign(number: str) -> Response:
 def change_status(number: str) -> Response:
     """Change the status with a comment, then text the citizen."""
     to_status = request.form.get("status", "")
+    comment = request.form.get("comment", "").strip()
+    if not comment:
+        # Said in the page's language; the service's own reason is English for the logs.
+        flash(gettext("Status not changed: write an internal comment first"), "error")
+        return redirect(url_for("backoffice.petition", number=number), code=303)
     try:
-        result = service.change_status(
-            number, to_status, actor=_me(), comment=request.form.get("comment", "")
-        )
+        result = service.change_status(number, to_status, actor=_me(), comment=comment)
     except PetitionError as exc:
         flash(gettext("Status not changed: %(reason)s", reason=exc), "error")
         return redirect(url_for("backoffice.petition", number=number), code=303)

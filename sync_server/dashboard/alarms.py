@@ -14,7 +14,7 @@ says when it "ends".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sync_server.dashboard.fleet import COLUMNS, StationRow, row_from_tuple
@@ -25,6 +25,13 @@ from sync_server.fleet.models import Station
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "ALARM_OFFLINE_AFTER_S": 600.0,
     "ALARM_SILENT_AFTER_S": 900.0,  # no heartbeat although "online": a hung station
+    # Staleness: a station "online" whose last heartbeat is older than this many of its
+    # heartbeat intervals (device/config.py heartbeat_interval_s) is shown offline and raises
+    # the offline alarm. Its last will cannot say so when the broker itself is down or frozen.
+    "STATION_HEARTBEAT_INTERVAL_S": 30.0,
+    "ALARM_STALE_HEARTBEATS": 3.0,
+    # The broker (sync_server/dashboard/broker.py): how long a probe waits for an answer.
+    "BROKER_PROBE_TIMEOUT_S": 5.0,
     "ALARM_BACKLOG": 1000.0,
     "ALARM_LAG_S": 1800.0,
     "ALARM_DISK_FREE_PCT": 10.0,
@@ -52,10 +59,33 @@ def _offline(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Fin
     if row.presence == "offline" and row.presence_at and now - row.presence_at >= after:
         minutes = int((now - row.presence_at).total_seconds() // 60)
         return Finding("offline", "critical", f"ออฟไลน์ {minutes} นาที · offline for {minutes} min")
-    silent = timedelta(seconds=limits["ALARM_SILENT_AFTER_S"])
-    if row.presence == "online" and row.last_heartbeat_at and now - row.last_heartbeat_at >= silent:
-        return Finding("offline", "critical", "ไม่มีสัญญาณชีพ · no heartbeat although online")
+    if is_stale(row, now, limits):
+        seconds = (now - (row.last_heartbeat_at or row.presence_at or now)).total_seconds()
+        minutes = int(seconds // 60)
+        return Finding(
+            "offline",
+            "critical",
+            f"ไม่มีสัญญาณชีพ {minutes} นาที · no heartbeat for {minutes} min (stale)",
+        )
     return None
+
+
+def stale_after(limits: Mapping[str, float]) -> timedelta:
+    """How old a heartbeat may be before an "online" station is shown offline.
+
+    ``ALARM_STALE_HEARTBEATS`` heartbeat intervals, capped by the older ``ALARM_SILENT_AFTER_S``.
+    """
+    beats = limits["ALARM_STALE_HEARTBEATS"] * limits["STATION_HEARTBEAT_INTERVAL_S"]
+    return timedelta(seconds=min(beats, limits["ALARM_SILENT_AFTER_S"]))
+
+
+def is_stale(row: StationRow, now: datetime, limits: Mapping[str, float]) -> bool:
+    """Whether ``row`` says "online" but has not been heard from for :func:`stale_after`.
+
+    Without any heartbeat yet, the time it came online stands in for the last one.
+    """
+    heard = row.last_heartbeat_at or row.presence_at
+    return row.presence == "online" and heard is not None and now - heard >= stale_after(limits)
 
 
 def _paper(row: StationRow, now: datetime, limits: Mapping[str, float]) -> Finding | None:
@@ -104,6 +134,13 @@ EVENT_RULES = frozenset({"budget"})
 #: Rules of certificates and the CRL, raised and cleared by ``expiry.evaluate`` (also for
 #: the server's own files): :func:`evaluate` leaves them alone.
 EXPIRY_RULES = frozenset({"certificate", "crl"})
+
+
+def mark_stale(
+    rows: list[StationRow], now: datetime, limits: Mapping[str, float]
+) -> list[StationRow]:
+    """``rows`` with :attr:`StationRow.stale` set where :func:`is_stale` holds."""
+    return [replace(row, stale=is_stale(row, now, limits)) for row in rows]
 
 
 def thresholds(config: Mapping[str, object] | None = None) -> dict[str, float]:

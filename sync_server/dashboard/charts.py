@@ -7,6 +7,7 @@ error in the station's clock, which the chart's caption says.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -71,13 +72,31 @@ def hourly(
     return points
 
 
+def axis_top(peak: float) -> float:
+    """The axis's top: the next 1, 2 or 5 × 10ⁿ at or above ``peak`` (1 for an empty chart)."""
+    if peak <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(peak))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= peak * (1 - 1e-9))
+
+
+def axis_label(value: float) -> str:
+    """A tick's number with the decimals small values need: ``0.5``, ``2.5``, ``1,000``.
+
+    Whole numbers drop their decimals; a sub-second lag must not read ``0`` like the bottom.
+    """
+    if value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 def bar_chart(
     points: list[HourlyPoint], value: str, *, title: str, unit: str, color: str = "#0b5394"
 ) -> Markup:
     """An SVG bar chart of one field of ``points`` (``transactions`` or ``mean_lag_s``)."""
     width, height, left, bottom = 720, 180, 48, 24
     values = [float(getattr(p, value)) for p in points]
-    peak = max(values) if values and max(values) > 0 else 1.0
+    peak = axis_top(max(values, default=0.0))
     step = (width - left) / max(len(points), 1)
     bars = []
     for index, (point, amount) in enumerate(zip(points, values, strict=True)):
@@ -94,11 +113,14 @@ def bar_chart(
                 f'<text x="{x + step / 2:.1f}" y="{height - 6}" font-size="11" '
                 f'text-anchor="middle" fill="#5b6478">{point.hour:%H}</text>'
             )
+    middle = (height - bottom + 10) / 2
     axis = (
-        f'<text x="{left - 6}" y="14" font-size="11" text-anchor="end" fill="#5b6478">'
-        f"{peak:,.0f}</text>"
+        f'<text x="{left - 6}" y="14" font-size="11" text-anchor="end" fill="#5b6478" '
+        f'class="axis">{axis_label(peak)} {escape(unit)}</text>'
+        f'<text x="{left - 6}" y="{middle:.0f}" font-size="11" text-anchor="end" '
+        f'fill="#5b6478" class="axis">{axis_label(peak / 2)}</text>'
         f'<text x="{left - 6}" y="{height - bottom}" font-size="11" text-anchor="end" '
-        f'fill="#5b6478">0</text>'
+        f'fill="#5b6478" class="axis">0</text>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
         f'stroke="#d8dde6"/>'
     )

@@ -46,6 +46,13 @@ class StationRow:
     #: Since when the station is refused every service (per-station budgets), or ``None``.
     quarantined_at: datetime | None = None
     quarantine_reason: str | None = None
+    #: "Online" but not heard from for too long (alarms.is_stale): shown offline.
+    stale: bool = False
+
+    @property
+    def shown_presence(self) -> str:
+        """The presence the pages show: a stale "online" station is offline."""
+        return "offline" if self.stale else self.presence
 
     @property
     def paper(self) -> str | None:
@@ -73,7 +80,8 @@ class StationRow:
         """The row as the live stream sends it (no personal data exists here)."""
         return {
             "station_id": self.station_id,
-            "presence": self.presence,
+            "presence": self.shown_presence,
+            "stale": self.stale,
             "last_heartbeat_at": _iso(self.last_heartbeat_at),
             "backlog": self.backlog,
             "oldest_undelivered_age_s": self.oldest_undelivered_age_s,
@@ -128,12 +136,32 @@ COLUMNS = (
 )
 
 
+def _heard_since(moment: datetime) -> peewee.Expression:
+    """Stations heard from (a heartbeat, else coming online) after ``moment``."""
+    heard = peewee.fn.COALESCE(Station.last_heartbeat_at, Station.presence_at)
+    return heard.is_null() | (heard > moment)
+
+
 def stations(
-    *, presence: str | None = None, search: str | None = None, page: int = 1, size: int = 50
+    *,
+    presence: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    size: int = 50,
+    stale_before: datetime | None = None,
 ) -> tuple[list[StationRow], int]:
-    """One page of the fleet, ordered by station id, and the number of matching stations."""
+    """One page of the fleet, ordered by station id, and the number of matching stations.
+
+    With ``stale_before``, the presence filter goes by what the pages show: an "online"
+    station not heard from since then is offline.
+    """
     query = Station.select(*COLUMNS)
-    if presence in ("online", "offline", "unknown"):
+    if presence in ("online", "offline") and stale_before is not None:
+        fresh = (Station.presence == "online") & _heard_since(stale_before)
+        query = query.where(
+            fresh if presence == "online" else ~fresh & (Station.presence != "unknown")
+        )
+    elif presence in ("online", "offline", "unknown"):
         query = query.where(Station.presence == presence)
     if search:
         query = query.where(Station.station_id.contains(search.strip().lower()))
@@ -148,9 +176,19 @@ def station(station_id: str) -> StationRow | None:
     return row_from_tuple(values) if values else None
 
 
-def counts() -> dict[str, int]:
-    """Stations by presence."""
+def counts(stale_before: datetime | None = None) -> dict[str, int]:
+    """Stations by presence; "online" ones not heard from since ``stale_before`` count offline."""
     query = Station.select(Station.presence, peewee.fn.COUNT(Station.station_id)).group_by(
         Station.presence
     )
-    return {presence: count for presence, count in query.tuples()}
+    found = {presence: count for presence, count in query.tuples()}
+    if stale_before is not None:
+        stale = (
+            Station.select()
+            .where(Station.presence == "online", ~_heard_since(stale_before))
+            .count()
+        )
+        if stale:
+            found["online"] = found.get("online", 0) - stale
+            found["offline"] = found.get("offline", 0) + stale
+    return found

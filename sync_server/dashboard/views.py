@@ -22,9 +22,9 @@ from flask import (
 )
 from flask_babel import gettext
 
-from sync_server.dashboard import alarms, charts, commands, fleet
+from sync_server.dashboard import alarms, broker, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
-from sync_server.db import database
+from sync_server.db import database, utc_now
 from sync_server.fleet import enrollments
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
@@ -55,6 +55,32 @@ def age(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+def _limits() -> dict[str, float]:
+    return alarms.thresholds(current_app.config)
+
+
+def _fresh(rows: list[fleet.StationRow]) -> list[fleet.StationRow]:
+    """``rows`` with the stale ones marked (shown offline)."""
+    return alarms.mark_stale(rows, utc_now(), _limits())
+
+
+def server_link(rows: list[fleet.StationRow] | None = None) -> dict[str, object]:
+    """Whether the server's own data is current: the broker's answer and the fleet's heartbeats.
+
+    ``broker_down_since``: since when the alarm worker's probe gets no answer (ISO, or
+    ``None``). ``stale``: the broker is down, or every station that says "online" is stale
+    (nothing arrives at all: the broker or the ingest is stuck) — the live dot turns red.
+    """
+    down_since = broker.unreachable_since()
+    rows = rows if rows is not None else _fresh(fleet.stations(presence="online", size=100_000)[0])
+    online = [row for row in rows if row.presence == "online"]
+    all_stale = bool(online) and all(row.stale for row in online)
+    return {
+        "broker_down_since": down_since.isoformat() if down_since else None,
+        "stale": down_since is not None or all_stale,
+    }
+
+
 @bp.get("/")
 @require_role(*ROLES)
 def fleet_page() -> str:
@@ -62,7 +88,11 @@ def fleet_page() -> str:
     page = max(request.args.get("page", 1, type=int), 1)
     presence = request.args.get("presence") or None
     search = request.args.get("q") or None
-    rows, total = fleet.stations(presence=presence, search=search, page=page, size=PAGE_SIZE)
+    stale_before = utc_now() - alarms.stale_after(_limits())
+    rows, total = fleet.stations(
+        presence=presence, search=search, page=page, size=PAGE_SIZE, stale_before=stale_before
+    )
+    rows = _fresh(rows)
     open_by_station: dict[str, int] = {}
     for alarm in alarms.open_alarms():
         open_by_station[alarm.station_id] = open_by_station.get(alarm.station_id, 0) + 1
@@ -74,7 +104,8 @@ def fleet_page() -> str:
         pages=max(1, -(-total // PAGE_SIZE)),
         presence=presence,
         search=search or "",
-        counts=fleet.counts(),
+        counts=fleet.counts(stale_before=stale_before),
+        link=server_link(),
         open_by_station=open_by_station,
         open_alarms=sum(open_by_station.values()),
         chart=charts.bar_chart(
@@ -97,10 +128,12 @@ def station_page(station_id: str) -> str:
     row = fleet.station(station_id)
     if row is None:
         abort(404)
+    row = _fresh([row])[0]
     points = charts.hourly(station_id)
     return render_template(
         "dashboard/station.html",
         row=row,
+        link=server_link(),
         alarms_open=alarms.open_alarms(station_id),
         alarm_history=alarms.history(station_id, limit=20),
         commands=commands.recent(station_id),
@@ -201,11 +234,13 @@ def events() -> Response:
     station_id = request.args.get("station") or None
     poll = float(current_app.config["DASHBOARD_POLL_S"])
     deadline = time.monotonic() + float(current_app.config["DASHBOARD_STREAM_S"])
+    limits = _limits()
 
     def stream() -> Iterator[str]:
         seen_rows: dict[str, dict] = {}
         seen_alarms: int | None = None
         seen_commands: dict[str, str] = {}
+        seen_link: dict[str, object] | None = None
         yield "retry: 2000\n\n"
         while time.monotonic() < deadline:
             with database.connection_context():
@@ -214,6 +249,8 @@ def events() -> Response:
                 else:
                     one = fleet.station(station_id)
                     rows = [one] if one is not None else []
+                rows = alarms.mark_stale(rows, utc_now(), limits)
+                link = server_link(rows if station_id is None else None)
                 open_count = Alarm.select().where(Alarm.cleared_at.is_null()).count()
                 states = {}
                 if station_id is not None:
@@ -226,6 +263,9 @@ def events() -> Response:
                 if seen_rows.get(row.station_id) != event:
                     seen_rows[row.station_id] = event
                     yield f"event: station\ndata: {json.dumps(event)}\n\n"
+            if link != seen_link:
+                seen_link = link
+                yield f"event: server\ndata: {json.dumps(link)}\n\n"
             if open_count != seen_alarms:
                 seen_alarms = open_count
                 yield f"event: alarms\ndata: {json.dumps({'open': open_count})}\n\n"
@@ -258,6 +298,9 @@ def _live_labels() -> dict[str, object]:
     return {
         "online": gettext("Online"),
         "offline": gettext("Offline"),
+        "stale": gettext("Offline (no heartbeat)"),
+        "stale_data": "● " + gettext("data stale"),
+        "broker_down": gettext("Broker unreachable since %(when)s"),
         "unknown": gettext("Unknown"),
         "tamper_open": gettext("Enclosure open"),
         "tamper_closed": gettext("Enclosure closed"),

@@ -1,5 +1,6 @@
-"""The rules loop: evaluate alarms (the fleet's, certificates' and the CRL's) and expire
-commands every ``ALARM_POLL_S``."""
+"""The rules loop: evaluate alarms (the fleet's, certificates' and the CRL's), probe the broker
+(the server's own heartbeat, :mod:`sync_server.dashboard.broker`) and expire commands every
+``ALARM_POLL_S``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime
 
 import peewee
 
-from sync_server.dashboard import alarms, commands, expiry
+from sync_server.dashboard import alarms, broker, commands, expiry
 from sync_server.db import utc_now
 
 log = logging.getLogger(__name__)
@@ -25,24 +26,31 @@ class AlarmWorker:
         config: Mapping[str, object],
         *,
         clock: Callable[[], datetime] = utc_now,
+        broker_probe: broker.BrokerProbe | None = None,
     ) -> None:
+        """``broker_probe``: asked every round whether the broker answers; ``None`` skips it."""
         self._db = db
         self._config = dict(config)  # names the certificate and CRL files expiry watches
         self._limits = alarms.thresholds(config)
         self._poll_s = float(config.get("ALARM_POLL_S", 15.0))  # type: ignore[arg-type]
         self._clock = clock
+        self._broker_probe = broker_probe
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
 
     def run_once(self) -> dict:
         """One evaluation; returns what was raised and cleared."""
+        # Probed outside the transaction: a frozen broker makes it wait for its timeout.
+        reachable = self._broker_probe() if self._broker_probe is not None else None
         with self._db.connection_context():
             now = self._clock()
-            changes = alarms.evaluate(now, self._limits)
-            expiring = expiry.evaluate(now, self._limits, self._config)
+            found = [alarms.evaluate(now, self._limits)]
+            found.append(expiry.evaluate(now, self._limits, self._config))
+            if reachable is not None:
+                found.append(broker.record(reachable, now))
             expired = commands.expire(now)
-        changes = {key: changes[key] + expiring[key] for key in ("raised", "cleared")}
+        changes = {key: [c for f in found for c in f[key]] for key in ("raised", "cleared")}
         for station_id, rule in changes["raised"]:
             log.warning("alarm raised: %s on %s", rule, station_id)
         for station_id, rule in changes["cleared"]:

@@ -33,9 +33,22 @@
     });
   }
 
-  source.addEventListener("open", function () {
-    state.textContent = text("live", "● live");
-    state.className = "live-state";
+  // Red while the server's own data is stale (broker down, nothing arriving): "server" events.
+  let serverStale = state.classList.contains("down");
+  function showLive() {
+    state.textContent = serverStale ? text("stale_data", "● data stale") : text("live", "● live");
+    state.className = serverStale ? "live-state down" : "live-state";
+  }
+  source.addEventListener("open", showLive);
+  source.addEventListener("server", function (event) {
+    const link = JSON.parse(event.data);
+    serverStale = link.stale;
+    showLive();
+    const broker = document.getElementById("broker-state");
+    if (broker) {
+      broker.hidden = !link.broker_down_since;
+      if (link.broker_down_since) broker.textContent = text("broker_down", "broker unreachable since %(when)s").replace("%(when)s", when(link.broker_down_since));
+    }
   });
   source.addEventListener("error", function () {
     state.textContent = text("reconnecting", "○ reconnecting");
@@ -46,7 +59,7 @@
     document.querySelectorAll('[data-station="' + row.station_id + '"]').forEach(function (scope) {
       scope.querySelectorAll('[data-field="presence"]').forEach(function (cell) {
         const presence = row.presence === "online" || row.presence === "offline" ? row.presence : "unknown";
-        cell.textContent = text(presence, presence);
+        cell.textContent = row.stale ? text("stale", "offline (stale)") : text(presence, presence);
         cell.className = "badge " + (row.presence === "online" ? "good" : row.presence === "offline" ? "bad" : "warn");
       });
       put(scope, "last_heartbeat_at", when(row.last_heartbeat_at));
