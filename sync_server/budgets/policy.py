@@ -28,6 +28,10 @@ LOOKUP = "lookup"
 LOOKUP_FOREIGN = "lookup.foreign"
 #: Every service action that sends an SMS, together (each costs money and reaches a phone).
 SMS = "sms"
+#: Petitions filed whose SMS the server sends: counted from the petitions it received (the
+#: ingest applies them in bulk), not charged per request; beyond it the petition is kept and
+#: only its SMS is withheld (``sync_server/petitions/filing.py``).
+FILING_SMS = "sms.filing"
 #: Replica requests of any kind, and those asking for the whole building.
 REPLICA = "replica"
 REPLICA_FULL = "replica.full"
@@ -62,6 +66,9 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         # A visitor from another building is rare; a stolen certificate wants exactly these.
         LOOKUP_FOREIGN: _limits(LOOKUP_FOREIGN, h=3, d=10),
         SMS: _limits(SMS, t=4, h=20, d=100),
+        # A visit takes a minute, so 60 filings an hour is the most an honest kiosk files; the
+        # day allows a backlog of a day offline on top of a busy day.
+        FILING_SMS: _limits(FILING_SMS, h=60, d=300),
         # Sent at every connect and after a refresh command; a flapping link reconnects often.
         REPLICA: _limits(REPLICA, h=20, d=100),
         # The whole building: at first enrolment, after a wipe or a lost cursor.

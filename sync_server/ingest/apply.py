@@ -55,13 +55,23 @@ class ApplyRejected(Exception):
 RowMaker = Callable[[Transaction, Any, object, object], tuple]
 
 
+#: Given the transactions of a batch about to be applied (with their bodies) and the server
+#: time, the tx ids whose ``Also`` row must not be written.
+Gate = Callable[[Sequence[tuple[Transaction, Any]], datetime], set[str]]
+
+
 @dataclass(frozen=True)
 class Also:
-    """A further row a transaction writes with its effect (the filing's SMS)."""
+    """A further row a transaction writes with its effect (the filing's SMS).
+
+    ``gate``, if any, withholds the row for some transactions (the station is over a budget);
+    the effect itself is applied all the same.
+    """
 
     model: type[peewee.Model]
     columns: tuple[str, ...]
     row: RowMaker
+    gate: Gate | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,8 @@ APPLIERS: dict[str, Applier] = {
         check=_check_petition,
         row=filing.petition_row,
         conflict=lambda tx, body: f"petition number {body.number} is already taken",
-        also=(Also(SmsOutbox, filing.SMS_COLUMNS, filing.sms_row),),  # seed 004's SMS
+        # Seed 004's SMS, within the station's filing budget.
+        also=(Also(SmsOutbox, filing.SMS_COLUMNS, filing.sms_row, filing.sms_withheld),),
     ),
     "audit.lookup": Applier(
         model=AuditEvent,
@@ -147,14 +158,38 @@ def _time_converter(db: peewee.Database) -> Callable[[datetime], object]:
 
 
 def _rows_of(
-    item: Received, applier: Applier, body: Any, when: Callable[[datetime], object]
-) -> tuple[tuple, tuple, list[tuple]]:
-    """The ``AppliedTransaction`` row, the effect's row and the rows written with it."""
+    item: Received,
+    applier: Applier,
+    body: Any,
+    when: Callable[[datetime], object],
+    withheld: set[tuple[str, int]],
+) -> tuple[tuple, tuple, list[tuple | None]]:
+    """The ``AppliedTransaction`` row, the effect's row and the rows written with it
+    (``None`` for one its gate withheld)."""
     tx = item.tx
     station_time, received_at = when(tx.station_time), when(item.received_at)
     applied = (tx.tx_id, tx.station_id, tx.seq, tx.kind, station_time, received_at)
     effect = applier.row(tx, body, station_time, received_at)
-    return applied, effect, [also.row(tx, body, station_time, received_at) for also in applier.also]
+    also_rows = [
+        None if (tx.tx_id, index) in withheld else also.row(tx, body, station_time, received_at)
+        for index, also in enumerate(applier.also)
+    ]
+    return applied, effect, also_rows
+
+
+def _gated(accepted: Sequence[tuple[Received, Applier, Any]]) -> set[tuple[str, int]]:
+    """``(tx_id, also index)`` of every row a gate withholds from the accepted transactions."""
+    withheld: set[tuple[str, int]] = set()
+    gates: dict[tuple[str, int], list[tuple[Transaction, Any]]] = {}
+    for item, applier, body in accepted:
+        for index, also in enumerate(applier.also):
+            if also.gate is not None:
+                gates.setdefault((item.tx.kind, index), []).append((item.tx, body))
+    now = max((item.received_at for item, _a, _b in accepted), default=None)
+    for (kind, index), members in gates.items():
+        gate = APPLIERS[kind].also[index].gate
+        withheld.update((tx_id, index) for tx_id in gate(members, now))
+    return withheld
 
 
 _SQL: dict[tuple[type, str, type, tuple[str, ...]], str] = {}
@@ -264,6 +299,7 @@ def _apply_in_bulk(
     effects: dict[str, list[tuple]] = {}
     alsos: dict[tuple[str, int], list[tuple]] = {}
     applied_rows: list[tuple] = []
+    accepted: list[tuple[Received, Applier, Any]] = []
     for item in batch:
         tx = item.tx
         if tx.tx_id in already or tx.tx_id in seen:
@@ -277,14 +313,19 @@ def _apply_in_bulk(
             outcomes.append(("rejected", str(exc)))
             continue
         seen.add(tx.tx_id)
-        applied, effect, also_rows = _rows_of(item, applier, body, when)
-        applied_rows.append(applied)
-        effects.setdefault(tx.kind, []).append(effect)
-        for index, row in enumerate(also_rows):
-            alsos.setdefault((tx.kind, index), []).append(row)
+        accepted.append((item, applier, body))
         outcomes.append(("applied", None))
     try:
         with db.atomic():
+            # Inside the savepoint: a collision undoes the gates' audit rows and alarm too.
+            withheld = _gated(accepted)
+            for item, applier, body in accepted:
+                applied, effect, also_rows = _rows_of(item, applier, body, when, withheld)
+                applied_rows.append(applied)
+                effects.setdefault(item.tx.kind, []).append(effect)
+                for index, row in enumerate(also_rows):
+                    if row is not None:
+                        alsos.setdefault((item.tx.kind, index), []).append(row)
             insert_rows(db, AppliedTransaction, _APPLIED_COLUMNS, applied_rows)
             for kind, rows in effects.items():
                 applier = APPLIERS[kind]
@@ -309,15 +350,19 @@ def _apply_one(db: peewee.Database, item: Received, already: set[str]) -> Outcom
         applier.check(tx, body)
     except (SchemaError, ApplyRejected) as exc:
         return "rejected", str(exc)
-    applied, effect, also_rows = _rows_of(item, applier, body, _time_converter(db))
     try:
         with db.atomic():
+            withheld = _gated([(item, applier, body)])
+            applied, effect, also_rows = _rows_of(
+                item, applier, body, _time_converter(db), withheld
+            )
             insert_rows(db, AppliedTransaction, _APPLIED_COLUMNS, [applied])
             try:
                 with db.atomic():
                     insert_rows(db, applier.model, applier.columns, [effect])
                     for also, row in zip(applier.also, also_rows, strict=True):
-                        insert_rows(db, also.model, also.columns, [row])
+                        if row is not None:
+                            insert_rows(db, also.model, also.columns, [row])
             except peewee.IntegrityError:
                 raise ApplyRejected(applier.conflict(tx, body)) from None
     except ApplyRejected as exc:

@@ -4,14 +4,27 @@ The ingest worker inserts both in bulk, in the transaction that records the tran
 so a filed petition and its SMS exist together or not at all, and a redelivery (already
 applied) queues nothing. The SMS's ``dedupe_key`` is the petition number: even a second
 transaction with the same number could not text twice.
+
+A station is not trusted: one with a stolen certificate could file petitions to text any
+number it likes. :func:`sms_withheld` bounds the SMS one station's filings cause (the
+``sms.filing`` budget, counted over the petitions already received from it); past it the
+petition is still filed (the resident has its printed number) but its SMS is not queued, and
+a ``budget`` alarm opens.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
 
 import msgspec
 
 from contract import PetitionFiled, Transaction
 from contract.identifiers import is_minted_by
+from sync_server.audit import audit
+from sync_server.budgets.policy import FILING_SMS, BudgetPolicy
+from sync_server.dashboard.alarms import Finding, raise_event
 from sync_server.petitions.models import Petition
 from sync_server.petitions.notify import FILED_TEMPLATE
 from sync_server.sms.gateway import DEFAULT_SENDER
@@ -35,6 +48,8 @@ PETITION_COLUMNS = (
     "language",
 )
 SMS_COLUMNS = OUTBOX_COLUMNS
+
+log = logging.getLogger(__name__)
 
 
 class NotThisStationsNumber(ValueError):
@@ -81,3 +96,49 @@ def sms_row(
         DEFAULT_SENDER,
         received_at,
     )
+
+
+def sms_withheld(
+    filings: Sequence[tuple[Transaction, PetitionFiled]],
+    now: datetime,
+    policy: BudgetPolicy | None = None,
+) -> set[str]:
+    """The tx ids among ``filings`` whose SMS would take a station past its filing budget.
+
+    Counts the petitions already received from each station inside each window of the
+    ``sms.filing`` budget; the first filings of the batch that still fit get their SMS, the
+    rest are withheld, audited and alarmed (inside the caller's transaction).
+    """
+    limits = (policy or BudgetPolicy()).limits(FILING_SMS)
+    per_station: dict[str, list[tuple[Transaction, PetitionFiled]]] = {}
+    for tx, body in filings:
+        per_station.setdefault(tx.station_id, []).append((tx, body))
+    withheld: set[str] = set()
+    for station_id, theirs in per_station.items():
+        room = min(
+            limit.max_hits - _received_since(station_id, now - limit.window, limit.max_hits)
+            for limit in limits
+        )
+        over = theirs[max(room, 0) :]
+        if not over:
+            continue
+        withheld.update(tx.tx_id for tx, _body in over)
+        for _tx, body in over:
+            audit(f"station:{station_id}", f"budget.{FILING_SMS}", body.number, "sms_withheld")
+        message = (
+            f"เกินโควตา SMS คำร้อง · {len(over)} petition SMS withheld, over its {FILING_SMS} budget"
+        )
+        raise_event(station_id, Finding("budget", "warning", message))
+        log.warning("station %s: %d petition SMS withheld (over budget)", station_id, len(over))
+    return withheld
+
+
+def _received_since(station_id: str, since: datetime, cap: int) -> int:
+    """How many petitions the station filed since ``since``, counted up to ``cap`` only
+    (a long backlog is not scanned to the end on every batch)."""
+    recent = (
+        Petition.select(Petition.number)
+        .where(Petition.station_id == station_id, Petition.received_at >= since)
+        .limit(cap)
+    )
+    return Petition.select().from_(recent.alias("recent")).count()
