@@ -14,6 +14,7 @@ from rich.table import Table
 
 from contract import ContractError
 from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
+from device.browser.cli import browser
 from device.config import load_config
 from device.errors import StationError
 from device.station import build_station
@@ -177,3 +178,6 @@ def status(config_path: Path) -> None:
         table.add_row("oldest pending (station time)", str(backlog.oldest_station_time or "-"))
         table.add_row("schema version", str(station.store.schema_version))
         Console().print(table)
+
+
+main.add_command(browser)

@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning.kiosk_policy import write_policy
+
 UNIT_DIR = Path("etc/systemd/system")
 
 #: Sandboxing shared by every service (they write only under their state directory).
@@ -77,17 +79,30 @@ ReadWritePaths={layout.state_dir}
 [Install]
 WantedBy=multi-user.target
 """
+    # cage on tty7 as the kiosk user with a PAM session (it needs a seat); `dcs-station browser`
+    # runs cage + Chromium as its child and restarts them when the page's heartbeat stops.
     kiosk = f"""[Unit]
-Description=Digital citizen station touchscreen (Chromium in kiosk mode)
+Description=Digital citizen station touchscreen (Chromium in kiosk mode under cage)
 Requires=dcs-station.service
-After=dcs-station.service graphical.target
+After=dcs-station.service systemd-user-sessions.service getty@tty7.service
+Conflicts=getty@tty7.service
 
 [Service]
 User={layout.kiosk_user}
-Environment=XDG_RUNTIME_DIR=/run/user/%U
-ExecStart=/usr/bin/chromium --kiosk --incognito --no-first-run --noerrdialogs \\
-    --disable-translate --disable-features=TranslateUI --disable-pinch \\
-    --overscroll-history-navigation=0 --check-for-update-interval=31536000 {layout.kiosk_url}
+PAMName=login
+TTYPath=/dev/tty7
+TTYReset=yes
+TTYVHangup=yes
+TTYVTDisallocate=yes
+StandardInput=tty-fail
+StandardOutput=journal
+StandardError=journal
+UtmpIdentifier=tty7
+UtmpMode=user
+Environment=XDG_SESSION_TYPE=wayland
+RuntimeDirectory=dcs-kiosk
+ExecStart={layout.bin}/dcs-station browser --url {layout.kiosk_url} \\
+    --profile /run/dcs-kiosk/profile --compositor cage
 Restart=always
 RestartSec=3
 
@@ -221,6 +236,9 @@ def install(role: str, root: Path, layout: Layout | None = None) -> list[Path]:
     target = Path(root) / UNIT_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
+    if role == "station":
+        # The browser's managed policy: the kiosk page only, no DevTools (kiosk_policy.py).
+        written.append(write_policy(root, layout.kiosk_url))
     for name, text in units.items():
         path = target / name
         if not path.exists() or path.read_text() != text:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import ast
 import configparser
 import subprocess
@@ -44,8 +46,14 @@ def test_station_units_notify_watchdog_and_kiosk_browser(tmp_path):
     assert daemon["NoNewPrivileges"] == "yes" and daemon["ProtectSystem"] == "strict"
     browser = unit(units / "dcs-kiosk-browser.service")
     assert browser["Unit"]["Requires"] == "dcs-station.service"
-    assert "--kiosk" in browser["Service"]["ExecStart"]
+    assert "dcs-station browser" in browser["Service"]["ExecStart"]
+    assert "--compositor cage" in browser["Service"]["ExecStart"]
     assert "http://127.0.0.1:8080/" in browser["Service"]["ExecStart"]
+    assert browser["Service"]["TTYPath"] == "/dev/tty7"
+    policy = json.loads((tmp_path / "etc/chromium/policies/managed/dcs-kiosk.json").read_text())
+    assert policy["URLBlocklist"] == ["*"]
+    assert policy["URLAllowlist"] == ["http://127.0.0.1:8080"]
+    assert policy["DeveloperToolsAvailability"] == 2
     assert "systemctl enable --now dcs-station.service" in result.output
     again = invoke("units", "install", "--role", "station", "--root", str(tmp_path),
                    "--prefix", str(REPO))  # fmt: skip

@@ -65,6 +65,18 @@ class KioskState:
         self._ticker: threading.Thread | None = None
         #: Wall-clock time of the last card event (for the kiosk benchmark; not personal).
         self.last_card_event_at: float | None = None
+        self._page_alive_at: float | None = None
+
+    # -- the page's heartbeat ------------------------------------------------------------
+
+    def page_alive(self) -> None:
+        """The kiosk page's script ran just now."""
+        self._page_alive_at = self._clock()
+
+    def page_alive_age(self) -> float | None:
+        """Seconds since the page's last heartbeat; ``None`` if none came yet."""
+        at = self._page_alive_at
+        return None if at is None else max(0.0, self._clock() - at)
 
     # -- life cycle ----------------------------------------------------------------------
 

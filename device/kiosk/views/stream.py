@@ -1,4 +1,6 @@
-"""The live channel to the page: server-sent events, and the visit's keep-alive and end."""
+"""The live channel to the page: server-sent events, the visit's keep-alive and end, and the
+page's own heartbeat (the browser watchdog, ``device/browser``, restarts Chromium when it stops).
+"""
 
 from __future__ import annotations
 
@@ -36,3 +38,16 @@ def end() -> Response:
     reason = request.form.get("reason", "finished")
     kiosk().end(request.form.get("visit"), "timeout" if reason == "timeout" else "finished")
     return jsonify(ok=True)
+
+
+@bp.post("/alive")
+def alive() -> Response:
+    """The page is running its script: a crashed renderer or a hung page stops sending this."""
+    kiosk().page_alive()
+    return jsonify(ok=True)
+
+
+@bp.get("/alive")
+def alive_age() -> Response:
+    """Seconds since the page last said it was alive (``null``: never since the daemon started)."""
+    return jsonify(age_s=kiosk().page_alive_age())
