@@ -11,6 +11,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from contract.topics import STATION_ID_PATTERN
 from sync_server.api.fields import UtcDateTime, UtcInput, WholeMatch
 
 
@@ -224,3 +225,39 @@ class TokenInfoSchema(ma.Schema):
 
     name = fields.String(required=True, metadata={"example": "provisioning"})
     scopes = fields.List(fields.String(), required=True)
+
+
+class MaintenanceWindowRequestSchema(ma.Schema):
+    """A new window: one station or one building, until ``ends_at`` (31 days at most)."""
+
+    station_id = fields.String(
+        validate=WholeMatch(STATION_ID_PATTERN),
+        metadata={"description": "the station (or give building)", "example": "st-lobby-a"},
+    )
+    building = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "every station enrolled for this building's replica"},
+    )
+    starts_at = UtcInput(metadata={"description": "default: now"})
+    ends_at = UtcInput(required=True)
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "printer replaced"},
+    )
+
+
+class MaintenanceWindowSchema(ma.Schema):
+    """A maintenance window."""
+
+    id = fields.Integer(required=True)
+    station_id = fields.String(allow_none=True, required=True)
+    building = fields.String(allow_none=True, required=True)
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    reason = fields.String(required=True)
+    created_by = fields.String(required=True)
+
+
+class MaintenanceWindowListSchema(ma.Schema):
+    windows = fields.List(fields.Nested(MaintenanceWindowSchema), required=True)
