@@ -20,7 +20,9 @@ from sync_server.records.cli import records_cli
 @click.group()
 def main() -> None:
     """The central server's command line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from sync_server import logs
+
+    logs.setup(logging.INFO)  # JSON lines through structlog, personal fields dropped
 
 
 @main.command()
