@@ -341,3 +341,66 @@ def test_maintenance_windows_through_the_api(app):
     assert client.get("/api/v1/maintenance-windows", headers=reader).json["windows"] == []
     missing = client.post("/api/v1/maintenance-windows/999/end", headers=writer)
     assert missing.status_code == 404
+
+
+def test_a_station_out_of_paper_reaches_the_sms_sink_webhook_and_mail_end_to_end(
+    tmp_path, broker, server_app, ingest, smtp, hook
+):
+    """A real station's printer runs out of paper: its heartbeat reaches the ingest, the alarm
+    worker raises the alarm, the SMS worker texts the sink, the notify worker mails and posts."""
+    import msgspec
+
+    from device.station import build_station
+    from hardware.printer import PrinterConfig
+    from hardware.printer.config import VirtualConfig
+    from hardware.printer.virtual import VirtualPrinter
+    from sync_server.dashboard.worker import AlarmWorker
+    from sync_server.notifications.delivery import NotifyWorker
+    from sync_server.sms.outbox import OutboxWorker
+    from tests.conftest import station_config
+    from tests.helpers import wait_until
+
+    config = dict(server_app.config) | notify_config(smtp) | {"ALARM_POLL_S": 0.1}
+    with database.connection_context():
+        rule("sms", STAFF_PHONE, language="th")
+        rule("webhook", hook.url)
+        rule("email", "oncall@example.org")
+    with VirtualPrinter(tmp_path / "spool", control_port=None) as printer:
+        host, port = printer.address
+        station = build_station(
+            msgspec.structs.replace(
+                station_config(tmp_path, broker),
+                printer=PrinterConfig(
+                    backend="virtual", virtual=VirtualConfig(host=host, port=port)
+                ),
+            ),
+            devices=True,
+        )
+        station.start()
+        try:
+            with (
+                AlarmWorker(database.obj, config) as alarm_worker,
+                OutboxWorker(Outbox(SinkGateway(), config), poll_s=0.05),
+                NotifyWorker(NotificationOutbox(config), poll_s=0.05),
+            ):
+                printer.set_state("paper-out")
+
+                def texted() -> list[SentSms]:
+                    with database.connection_context():
+                        return list(SentSms.select())
+
+                [sms] = wait_until(texted, "the SMS at the sink")
+                wait_until(lambda: hook.calls and smtp.messages, "the webhook and the e-mail")
+                assert sms.to == STAFF_PHONE and "st-a" in sms.text
+                assert (
+                    hook.calls[0]["signed"] and hook.calls[0]["body"]["alarm_rule"] == "paper_out"
+                )
+                assert "Printer out of paper at st-a" in str(smtp.messages[0]["Subject"])
+                # The alarm stays open over many rounds: nobody hears of it twice.
+                seen = alarm_worker.rounds
+                wait_until(lambda: alarm_worker.rounds >= seen + 5, "five more rounds")
+                with database.connection_context():
+                    told = Notification.select().count()
+        finally:
+            station.close()
+    assert told == 3 and len(smtp.messages) == 1 and len(texted()) == 1 and len(hook.calls) == 1
