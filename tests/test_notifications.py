@@ -325,22 +325,24 @@ def test_maintenance_windows_through_the_api(app):
     with app.app_context():
         writer = bearer("maintenance:write", "stations:read")
         reader = bearer("stations:read")
-    ends = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    body = {"building": "bldg-7", "ends_at": ends, "reason": "power work"}
+    body = {"subject": "building:bldg-7", "minutes": 120, "reason": "power work"}
     assert client.post("/api/v1/maintenance-windows", json=body, headers=reader).status_code == 403
     created = client.post("/api/v1/maintenance-windows", json=body, headers=writer)
     assert created.status_code == 201, created.json
     assert created.json["building"] == "bldg-7" and created.json["created_by"].startswith("api:")
-    both = dict(body, station_id="st-a")
-    assert client.post("/api/v1/maintenance-windows", json=both, headers=writer).status_code == 422
+    for wrong in ({"subject": "st-a"}, {"minutes": 60 * 24 * 32}, {"reason": "  "}):
+        refused = client.post("/api/v1/maintenance-windows", json=body | wrong, headers=writer)
+        assert refused.status_code == 422, wrong
+    assert created.json["ends_at"] > created.json["starts_at"]
     listed = client.get("/api/v1/maintenance-windows", headers=reader).json["windows"]
     assert [w["id"] for w in listed] == [created.json["id"]]
     window_id = created.json["id"]
     ended = client.post(f"/api/v1/maintenance-windows/{window_id}/end", headers=writer)
     assert ended.status_code == 200
     assert client.get("/api/v1/maintenance-windows", headers=reader).json["windows"] == []
-    missing = client.post("/api/v1/maintenance-windows/999/end", headers=writer)
-    assert missing.status_code == 404
+    for unknown in (999, 2**63):
+        missing = client.post(f"/api/v1/maintenance-windows/{unknown}/end", headers=writer)
+        assert missing.status_code == 404
 
 
 def test_a_station_out_of_paper_reaches_the_sms_sink_webhook_and_mail_end_to_end(

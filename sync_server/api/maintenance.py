@@ -4,7 +4,7 @@ notifications page."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_smorest import Blueprint, abort
@@ -51,16 +51,18 @@ def create(body: dict[str, Any]) -> object:
     assert token is not None  # documented_scope ran first
     starts_at = _utc(body["starts_at"]) if body.get("starts_at") else utc_now()
     try:
-        window = maintenance.create(
-            station_id=body.get("station_id"),
-            building=body.get("building"),
-            starts_at=starts_at,
-            ends_at=_utc(body["ends_at"]),
-            reason=body["reason"],
-            by=f"api:{token.name}",
-        )
-    except (maintenance.MaintenanceError, OverflowError) as exc:
-        abort(422, message=str(exc))
+        ends_at = starts_at + timedelta(minutes=body["minutes"])
+    except OverflowError:  # a start at the end of time: the window ends there too
+        ends_at = datetime.max.replace(tzinfo=UTC)
+    kind, _, name = body["subject"].partition(":")
+    window = maintenance.create(
+        station_id=name if kind == "station" else None,
+        building=name if kind == "building" else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=body["reason"],
+        by=f"api:{token.name}",
+    )
     with write_transaction():
         audit(f"api:{token.name}", "maintenance.add", window.station_id or window.building, "ok")
     return window
@@ -74,7 +76,8 @@ def end(window_id: int) -> object:
     """End a window now (a future one is dropped)."""
     token = current_token()
     assert token is not None
-    window = maintenance.end(window_id)
+    # Beyond the id column's range no window can exist (and the driver would refuse it).
+    window = maintenance.end(window_id) if 0 < window_id < 2**31 else None
     if window is None:
         abort(404, message="no maintenance window with this id")
     with write_transaction():

@@ -227,22 +227,33 @@ class TokenInfoSchema(ma.Schema):
     scopes = fields.List(fields.String(), required=True)
 
 
-class MaintenanceWindowRequestSchema(ma.Schema):
-    """A new window: one station or one building, until ``ends_at`` (31 days at most)."""
+#: ``station:<station id>`` or ``building:<building>``.
+MAINTENANCE_SUBJECT = (
+    r"^(station:" + STATION_ID_PATTERN.strip("^$") + r"|building:[A-Za-z0-9][A-Za-z0-9 ._-]{0,63})$"
+)
 
-    station_id = fields.String(
-        validate=WholeMatch(STATION_ID_PATTERN),
-        metadata={"description": "the station (or give building)", "example": "st-lobby-a"},
-    )
-    building = fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "every station enrolled for this building's replica"},
+
+class MaintenanceWindowRequestSchema(ma.Schema):
+    """A new window for one station or one building, from ``starts_at`` for ``minutes``."""
+
+    subject = fields.String(
+        required=True,
+        validate=WholeMatch(MAINTENANCE_SUBJECT),
+        metadata={
+            "description": "`station:<station id>`, or `building:<building>` for every station "
+            "enrolled for that building's replica",
+            "example": "station:st-lobby-a",
+        },
     )
     starts_at = UtcInput(metadata={"description": "default: now"})
-    ends_at = UtcInput(required=True)
+    minutes = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=31 * 24 * 60),
+        metadata={"description": "how long it lasts: at most 31 days", "example": 120},
+    )
     reason = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        validate=[validate.Length(min=1, max=200), WholeMatch(r"^[\s\S]*\S[\s\S]*$")],
         metadata={"example": "printer replaced"},
     )
 

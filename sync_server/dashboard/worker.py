@@ -40,7 +40,7 @@ class AlarmWorker:
         self._poll_s = float(config.get("ALARM_POLL_S", 15.0))  # type: ignore[arg-type]
         self._clock = clock
         self._broker_probe = broker_probe
-        self._beater = beater or Beater("alarms", clock=clock)
+        self._beater = beater or Beater("alarms")  # real time: readiness reads it so
         self._history_days = float(
             config.get("HEARTBEAT_HISTORY_DAYS", history.DEFAULT_RETENTION_DAYS)  # type: ignore[arg-type]
         )

@@ -35,8 +35,8 @@ def create(
     if (station_id is None) == (building is None):
         raise MaintenanceError("name a station or a building, not both")
     starts_at, ends_at = _aware(starts_at), _aware(ends_at)
-    if ends_at <= starts_at:
-        raise MaintenanceError("the window must end after it starts")
+    if ends_at < starts_at:
+        raise MaintenanceError("the window must not end before it starts")
     if ends_at - starts_at > MAX_LENGTH:
         raise MaintenanceError(f"a window lasts at most {MAX_LENGTH.days} days")
     if not reason.strip():
