@@ -38,12 +38,9 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 def main(verbose: bool) -> None:
     """A digital citizen station."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        # python-escpos calls basicConfig() when imported, which would make this a no-op.
-        force=True,
-    )
+    from device import logs
+
+    logs.setup(logging.INFO if verbose else logging.WARNING)  # JSON lines, no personal data
 
 
 @main.command()

@@ -232,6 +232,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     fleet.spawn("replicate-1", [_bin("dcs-server"), "replicate"], server_env)
     fleet.spawn("alarms", [_bin("dcs-server"), "alarms"], server_env)
     fleet.spawn("sms", [_bin("dcs-server"), "sms"], server_env)  # the citizens' texts
+    fleet.spawn("notify", [_bin("dcs-server"), "notify"], server_env)  # alarm e-mail, webhooks
     fleet.spawn("operator-sweep", [_bin("dcs-server"), "operator", "sweep"], server_env)
     # One account per role; each password is shown once and must be changed at first login.
     accounts = {

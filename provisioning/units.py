@@ -219,6 +219,15 @@ def server_units(layout: Layout) -> dict[str, str]:
         "dcs-alarms.service": _server_unit(
             layout, "DCS alarm rules", f"{b}/dcs-server alarms", instance=False
         ),
+        "dcs-sms.service": _server_unit(
+            layout, "DCS SMS outbox", f"{b}/dcs-server sms", instance=False
+        ),
+        "dcs-notify.service": _server_unit(
+            layout,
+            "DCS alarm notifications (e-mail, webhook)",
+            f"{b}/dcs-server notify",
+            instance=False,
+        ),
         "dcs-operator-sweep.service": _server_unit(
             layout,
             "DCS abandoned operator sessions",

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="mosquitto mosquitto-clients pcscd pcsc-tools vsmartcard-vpcd opensc swig \
 libpcsclite-dev postgresql chromium fonts-thai-tlwg fonts-noto-core build-essential \
-python3-dev python3-venv nftables espeak-ng cage xwayland"
+python3-dev python3-venv nftables espeak-ng prometheus cage xwayland"
 
 missing=""
 for pkg in $PACKAGES; do
@@ -35,6 +35,7 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 # The distribution starts these as system services; ours start their own on free ports.
-for service in mosquitto pcscd.socket pcscd postgresql; do
+# prometheus is installed for promtool (tests/test_ops_pack.py checks docs/ops/ with it).
+for service in mosquitto pcscd.socket pcscd postgresql prometheus prometheus-node-exporter; do
     $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true
 done

@@ -79,4 +79,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
     from sync_server import dashboard
 
     dashboard.init_app(app)  # operations: fleet, alarms, commands, charts
+
+    from sync_server import notifications, ops
+
+    notifications.init_app(app)  # alarms told by SMS, e-mail, webhook; maintenance windows
+    ops.init_app(app)  # /readyz
     return app

@@ -20,7 +20,9 @@ from sync_server.records.cli import records_cli
 @click.group()
 def main() -> None:
     """The central server's command line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from sync_server import logs
+
+    logs.setup(logging.INFO)  # JSON lines through structlog, personal fields dropped
 
 
 @main.command()
@@ -200,7 +202,8 @@ main.add_command(operator_cli)
 
 @main.command("sms")
 def sms_worker() -> None:
-    """Deliver the SMS outbox (filing, status and code texts) until SIGTERM or Ctrl-C."""
+    """Deliver the SMS outbox (filing, status, code and alarm texts) until SIGTERM or Ctrl-C."""
+    from sync_server.notifications import dispatch  # noqa: F401 - registers the alarm SMS
     from sync_server.petitions import notify
     from sync_server.sms import gateway_from_config
     from sync_server.sms.outbox import Outbox, OutboxWorker
@@ -242,3 +245,19 @@ def alarms_worker() -> None:
         click.echo("alarm rules running", err=True)
         stop.wait()
     click.echo("alarm rules stopped", err=True)
+
+
+@main.command("notify")
+def notify_worker() -> None:
+    """Deliver alarm notifications by e-mail and webhook until SIGTERM or Ctrl-C."""
+    from sync_server.notifications.delivery import NotificationOutbox, NotifyWorker
+
+    app = _app()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    outbox = NotificationOutbox(app.config)
+    with NotifyWorker(outbox, poll_s=float(app.config["NOTIFY_POLL_S"])):
+        click.echo("notification worker running", err=True)
+        stop.wait()
+    click.echo("notification worker stopped", err=True)

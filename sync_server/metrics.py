@@ -131,6 +131,8 @@ class FleetCollector(Collector):
             pending.add_metric([status], count)
         yield pending
 
+        yield from self._ops(now)
+
         reported = [s for s in stations if s.last_heartbeat_at is not None]
         worst = GaugeMetricFamily(
             "dcs_sync_lag_max_seconds", "The largest station sync lag in the fleet"
@@ -144,6 +146,40 @@ class FleetCollector(Collector):
         yield total_backlog
         if self.per_station:
             yield from self._per_station(reported, now)
+
+    def _ops(self, now: datetime) -> Iterator[Metric]:
+        """The workers' heartbeats (readiness) and the notifications by channel and state."""
+        from sync_server.notifications.models import Notification
+        from sync_server.ops.models import WorkerHeartbeat
+
+        beats = GaugeMetricFamily(
+            "dcs_worker_heartbeat_age_seconds",
+            "Seconds since each server worker last recorded its heartbeat",
+            labels=["worker", "kind"],
+        )
+        for worker, kind, beat_at in (
+            WorkerHeartbeat.select(
+                WorkerHeartbeat.worker, WorkerHeartbeat.kind, WorkerHeartbeat.beat_at
+            )
+            .order_by(WorkerHeartbeat.worker)
+            .tuples()
+        ):
+            beats.add_metric([worker, kind], max(0.0, (now - _aware(beat_at)).total_seconds()))
+        yield beats
+        notifications = GaugeMetricFamily(
+            "dcs_notifications",
+            "Alarm notifications by channel and state (pending, sent, failed, suppressed, sms)",
+            labels=["channel", "state"],
+        )
+        for channel, state, count in (
+            Notification.select(
+                Notification.channel, Notification.state, peewee.fn.COUNT(Notification.id)
+            )
+            .group_by(Notification.channel, Notification.state)
+            .tuples()
+        ):
+            notifications.add_metric([channel, state], count)
+        yield notifications
 
     def _per_station(self, stations: list[Station], now: datetime) -> Iterator[Metric]:
         """Series per station that has sent a heartbeat (no figure beats a made-up zero)."""

@@ -14,7 +14,9 @@ from sync_server.dashboard import models as dashboard
 from sync_server.fleet import models as fleet
 from sync_server.ingest import models as ingest
 from sync_server.kiosk_services import models as kiosk_services
+from sync_server.notifications import models as notifications
 from sync_server.operators import models as operators
+from sync_server.ops import models as ops
 from sync_server.otp import models as otp
 from sync_server.petitions import models as petitions
 from sync_server.ratelimit import RateLimitHit
@@ -36,4 +38,6 @@ MODELS: list[type[peewee.Model]] = [
     *kiosk_services.MODELS,
     *api.MODELS,
     *dashboard.MODELS,
+    *notifications.MODELS,
+    *ops.MODELS,
 ]

@@ -6,6 +6,7 @@ Configuration comes as for every server process: ``DCS_SERVER_CONFIG`` (a TOML f
 
 from __future__ import annotations
 
-from sync_server import create_app
+from sync_server import create_app, logs
 
+logs.setup()  # the app's own records as JSON lines (gunicorn keeps its access log)
 app = create_app()

@@ -72,8 +72,10 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
         "dcs-db-upgrade.service",
         "dcs-ingest@.service",
         "dcs-kiosk-services.service",
+        "dcs-notify.service",
         "dcs-operator-sweep.service",
         "dcs-replicate.service",
+        "dcs-sms.service",
         "dcs-web.service",
     ]
     ingest = unit(units / "dcs-ingest@.service")["Service"]

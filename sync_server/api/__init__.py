@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         docs_page,
         health,
         ingest,
+        maintenance,
         petitions,
         provisioning,
         stations,
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
         stations.blp,
         provisioning.blp,
         ingest.blp,
+        maintenance.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from contract.topics import STATION_ID_PATTERN
 from sync_server.api.fields import UtcDateTime, UtcInput, WholeMatch
 
 
@@ -224,3 +225,50 @@ class TokenInfoSchema(ma.Schema):
 
     name = fields.String(required=True, metadata={"example": "provisioning"})
     scopes = fields.List(fields.String(), required=True)
+
+
+#: ``station:<station id>`` or ``building:<building>``.
+MAINTENANCE_SUBJECT = (
+    r"^(station:" + STATION_ID_PATTERN.strip("^$") + r"|building:[A-Za-z0-9][A-Za-z0-9 ._-]{0,63})$"
+)
+
+
+class MaintenanceWindowRequestSchema(ma.Schema):
+    """A new window for one station or one building, from ``starts_at`` for ``minutes``."""
+
+    subject = fields.String(
+        required=True,
+        validate=WholeMatch(MAINTENANCE_SUBJECT),
+        metadata={
+            "description": "`station:<station id>`, or `building:<building>` for every station "
+            "enrolled for that building's replica",
+            "example": "station:st-lobby-a",
+        },
+    )
+    starts_at = UtcInput(metadata={"description": "default: now"})
+    minutes = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=31 * 24 * 60),
+        metadata={"description": "how long it lasts: at most 31 days", "example": 120},
+    )
+    reason = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=200), WholeMatch(r"^[\s\S]*\S[\s\S]*$")],
+        metadata={"example": "printer replaced"},
+    )
+
+
+class MaintenanceWindowSchema(ma.Schema):
+    """A maintenance window."""
+
+    id = fields.Integer(required=True)
+    station_id = fields.String(allow_none=True, required=True)
+    building = fields.String(allow_none=True, required=True)
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    reason = fields.String(required=True)
+    created_by = fields.String(required=True)
+
+
+class MaintenanceWindowListSchema(ma.Schema):
+    windows = fields.List(fields.Nested(MaintenanceWindowSchema), required=True)

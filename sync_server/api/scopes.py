@@ -11,4 +11,5 @@ SCOPES: dict[str, str] = {
     "metrics:read": "the Prometheus exposition at /metrics",
     "stations:enroll": "record station enrolments and certificate rotations (dcs-provision)",
     "stations:command": "queue commands to stations: decommissioning's replica wipe",
+    "maintenance:write": "open and end maintenance windows (silence a station's notifications)",
 }

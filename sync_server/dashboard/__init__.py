@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("DASHBOARD_POLL_S", 1.0)
     app.config.setdefault("DASHBOARD_STREAM_S", 300.0)
     app.config.setdefault("ALARM_POLL_S", 15.0)
+    app.config.setdefault("HEARTBEAT_HISTORY_DAYS", 30.0)
     for key, value in DEFAULT_THRESHOLDS.items():
         app.config.setdefault(key, value)
     app.register_blueprint(bp)

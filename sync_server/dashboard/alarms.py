@@ -21,6 +21,7 @@ from sync_server.dashboard.fleet import COLUMNS, StationRow, row_from_tuple
 from sync_server.dashboard.models import Alarm
 from sync_server.db import utc_now, write_transaction
 from sync_server.fleet.models import Station
+from sync_server.notifications.dispatch import notify_alarm
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "ALARM_OFFLINE_AFTER_S": 600.0,
@@ -171,13 +172,7 @@ def evaluate(now: datetime | None = None, limits: Mapping[str, float] | None = N
                     holding[finding.rule] = finding
             for name, finding in holding.items():
                 if (row.station_id, name) not in open_alarms:
-                    Alarm.create(
-                        station_id=row.station_id,
-                        rule=name,
-                        severity=finding.severity,
-                        message=finding.message,
-                        raised_at=now,
-                    )
+                    open_alarm(row.station_id, finding, now)
                     raised.append((row.station_id, name))
             for (station_id, name), alarm in open_alarms.items():
                 ended = name not in holding and name not in EVENT_RULES | EXPIRY_RULES
@@ -201,14 +196,23 @@ def raise_event(station_id: str, finding: Finding) -> bool:
         )
         if already.exists():
             return False
-        Alarm.create(
-            station_id=station_id,
-            rule=finding.rule,
-            severity=finding.severity,
-            message=finding.message[:200],
-            raised_at=utc_now(),
-        )
+        open_alarm(station_id, finding, utc_now())
     return True
+
+
+def open_alarm(subject: str, finding: Finding, now: datetime) -> Alarm:
+    """Open ``finding`` on ``subject`` (a station, or a part of the server) and write its
+    notifications, in the caller's transaction: an alarm and who hears of it commit together.
+    """
+    alarm = Alarm.create(
+        station_id=subject,
+        rule=finding.rule,
+        severity=finding.severity,
+        message=finding.message[:200],
+        raised_at=now,
+    )
+    notify_alarm(alarm, now)
+    return alarm
 
 
 def clear_rules(station_id: str, rules: tuple[str, ...], by: str) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from contract.transport import BrokerSettings
+from sync_server.dashboard.alarms import Finding, open_alarm
 from sync_server.dashboard.fleet import aware
 from sync_server.dashboard.models import Alarm
 from sync_server.db import write_transaction
@@ -101,22 +102,17 @@ def record(reachable: bool, now: datetime) -> dict[str, list[tuple[str, str]]]:
     raised: list[tuple[str, str]] = []
     cleared: list[tuple[str, str]] = []
     with write_transaction():
-        open_alarm = Alarm.get_or_none(
+        current = Alarm.get_or_none(
             Alarm.station_id == SUBJECT, Alarm.rule == RULE, Alarm.cleared_at.is_null()
         )
-        if not reachable and open_alarm is None:
-            Alarm.create(
-                station_id=SUBJECT,
-                rule=RULE,
-                severity="critical",
-                message="ติดต่อโบรกเกอร์ไม่ได้ · the broker does not answer",
-                raised_at=now,
-            )
+        if not reachable and current is None:
+            message = "ติดต่อโบรกเกอร์ไม่ได้ · the broker does not answer"
+            open_alarm(SUBJECT, Finding(RULE, "critical", message), now)
             raised.append((SUBJECT, RULE))
-        elif reachable and open_alarm is not None:
-            open_alarm.cleared_at = now
-            open_alarm.cleared_by = "rule"
-            open_alarm.save()
+        elif reachable and current is not None:
+            current.cleared_at = now
+            current.cleared_by = "rule"
+            current.save()
             cleared.append((SUBJECT, RULE))
     return {"raised": raised, "cleared": cleared}
 

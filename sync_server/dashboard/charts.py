@@ -8,9 +8,11 @@ error in the station's clock, which the chart's caption says.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
+from typing import Any
 
 import peewee
 from markupsafe import Markup
@@ -91,9 +93,11 @@ def axis_label(value: float) -> str:
 
 
 def bar_chart(
-    points: list[HourlyPoint], value: str, *, title: str, unit: str, color: str = "#0b5394"
+    points: Sequence[Any], value: str, *, title: str, unit: str, color: str = "#0b5394"
 ) -> Markup:
-    """An SVG bar chart of one field of ``points`` (``transactions`` or ``mean_lag_s``)."""
+    """An SVG bar chart of one field of ``points``: hourly points with an ``hour``, such as
+    :class:`HourlyPoint` (``transactions``, ``mean_lag_s``) or the heartbeat history's
+    (``sync_server/fleet/history.py``: ``backlog_max``, ``disk_free_min``...)."""
     width, height, left, bottom = 720, 180, 48, 24
     values = [float(getattr(p, value)) for p in points]
     peak = axis_top(max(values, default=0.0))

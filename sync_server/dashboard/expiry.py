@@ -29,7 +29,7 @@ from pathlib import Path
 import peewee
 from cryptography import x509
 
-from sync_server.dashboard.alarms import EXPIRY_RULES, Finding
+from sync_server.dashboard.alarms import EXPIRY_RULES, Finding, open_alarm
 from sync_server.dashboard.models import Alarm
 from sync_server.db import write_transaction
 from sync_server.fleet.models import Enrollment
@@ -168,12 +168,6 @@ def evaluate(
         for (subject, rule), finding in holding.items():
             alarm = open_alarms.get((subject, rule))
             if alarm is None or alarm.message != finding.message:
-                Alarm.create(
-                    station_id=subject,
-                    rule=rule,
-                    severity=finding.severity,
-                    message=finding.message,
-                    raised_at=now,
-                )
+                open_alarm(subject, finding, now)
                 raised.append((subject, rule))
     return {"raised": raised, "cleared": cleared}

@@ -25,7 +25,7 @@ from flask_babel import gettext
 from sync_server.dashboard import alarms, broker, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
-from sync_server.fleet import enrollments
+from sync_server.fleet import enrollments, history
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
 
@@ -130,6 +130,7 @@ def station_page(station_id: str) -> str:
         abort(404)
     row = _fresh([row])[0]
     points = charts.hourly(station_id)
+    beats = history.hourly(station_id)
     return render_template(
         "dashboard/station.html",
         row=row,
@@ -149,6 +150,33 @@ def station_page(station_id: str) -> str:
             unit="s",
             color="#a45d00",
         ),
+        history_charts=[
+            charts.bar_chart(
+                beats, "backlog_max", title=gettext("Largest outbox backlog per hour"), unit="tx"
+            ),
+            charts.bar_chart(
+                beats,
+                "disk_free_min",
+                title=gettext("Lowest free disk per hour"),
+                unit="%",
+                color="#2e7d32",
+            ),
+            charts.bar_chart(
+                beats,
+                "paper_out_pct",
+                title=gettext("Share of the hour out of paper"),
+                unit="%",
+                color="#b3261e",
+            ),
+            charts.bar_chart(
+                beats,
+                "tamper_open_pct",
+                title=gettext("Share of the hour with the enclosure open"),
+                unit="%",
+                color="#6a1b9a",
+            ),
+        ],
+        versions=history.versions(station_id),
     )
 
 

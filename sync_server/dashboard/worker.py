@@ -1,6 +1,7 @@
 """The rules loop: evaluate alarms (the fleet's, certificates' and the CRL's), probe the broker
-(the server's own heartbeat, :mod:`sync_server.dashboard.broker`) and expire commands every
-``ALARM_POLL_S``."""
+(the server's own heartbeat, :mod:`sync_server.dashboard.broker`), expire commands and drop
+heartbeat history past ``HEARTBEAT_HISTORY_DAYS`` every ``ALARM_POLL_S``; it records its own
+heartbeat (``alarms``) for readiness."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import peewee
 
 from sync_server.dashboard import alarms, broker, commands, expiry
 from sync_server.db import utc_now
+from sync_server.fleet import history
+from sync_server.ops.beats import Beater
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +30,20 @@ class AlarmWorker:
         *,
         clock: Callable[[], datetime] = utc_now,
         broker_probe: broker.BrokerProbe | None = None,
+        beater: Beater | None = None,
     ) -> None:
-        """``broker_probe``: asked every round whether the broker answers; ``None`` skips it."""
+        """``broker_probe``: asked every round whether the broker answers; ``None`` skips it.
+        ``beater``: records this worker's heartbeat for readiness (default ``alarms``)."""
         self._db = db
         self._config = dict(config)  # names the certificate and CRL files expiry watches
         self._limits = alarms.thresholds(config)
         self._poll_s = float(config.get("ALARM_POLL_S", 15.0))  # type: ignore[arg-type]
         self._clock = clock
         self._broker_probe = broker_probe
+        self._beater = beater or Beater("alarms")  # real time: readiness reads it so
+        self._history_days = float(
+            config.get("HEARTBEAT_HISTORY_DAYS", history.DEFAULT_RETENTION_DAYS)  # type: ignore[arg-type]
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -50,6 +59,8 @@ class AlarmWorker:
             if reachable is not None:
                 found.append(broker.record(reachable, now))
             expired = commands.expire(now)
+            history.purge(now, self._history_days)
+            self._beater()
         changes = {key: [c for f in found for c in f[key]] for key in ("raised", "cleared")}
         for station_id, rule in changes["raised"]:
             log.warning("alarm raised: %s on %s", rule, station_id)

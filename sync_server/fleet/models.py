@@ -43,4 +43,23 @@ class Enrollment(BaseModel):
     kind = peewee.CharField(max_length=16, default="enrol")  # enrol | rotate | decommission
 
 
-MODELS = [Station, Enrollment]
+class HeartbeatSample(BaseModel):
+    """A station's heartbeat gauges kept for the charts: the last heartbeat of each
+    ``bucket_at`` slot (``fleet/history.py``), dropped after ``HEARTBEAT_HISTORY_DAYS``."""
+
+    id = peewee.BigAutoField()
+    station_id = peewee.CharField(max_length=32)
+    bucket_at = peewee.DateTimeField(index=True)
+    received_at = peewee.DateTimeField()
+    backlog = peewee.IntegerField()
+    oldest_undelivered_age_s = peewee.FloatField(null=True)
+    printer_state = peewee.SmallIntegerField(null=True)
+    disk_free_pct = peewee.FloatField(null=True)
+    tamper_open = peewee.BooleanField(null=True)
+    software_version = peewee.CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = ((("station_id", "bucket_at"), True),)
+
+
+MODELS = [Station, Enrollment, HeartbeatSample]

@@ -50,10 +50,12 @@ from contract.transport import (
 )
 from sync_server.budgets import StationBudgets
 from sync_server.db import utc_now
+from sync_server.fleet import history
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
 from sync_server.ingest.lookup import LookupResponder
 from sync_server.ingest.models import RejectedMessage
+from sync_server.ops.beats import Beater
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,12 @@ class IngestWorker:
         batch_size: int = 500,
         queue_size: int = 20_000,
         budgets: StationBudgets | None = None,
+        beater: Beater | None = None,
     ) -> None:
+        """``beater`` records the worker's heartbeat (``ingest:<worker_id>``) for readiness,
+        while it is connected to the broker: a worker cut off from it stops beating."""
         self._client: mqtt.Client | None = None
+        self._beater = beater or Beater(f"ingest:{worker_id}")
         self._db = db
         self._broker = broker
         self._group = group
@@ -186,7 +192,14 @@ class IngestWorker:
     def _run(self) -> None:
         with self._db.connection_context():
             while True:
-                first = self._inbox.get()
+                try:
+                    first = self._inbox.get(timeout=self._beater.interval.total_seconds() / 2)
+                except queue.Empty:
+                    first = None
+                if self.connected.is_set():
+                    self._beater()
+                if first is None:
+                    continue
                 if first is _STOP:
                     return
                 batch = [first]
@@ -279,16 +292,18 @@ class IngestWorker:
         if beat.station_id != station_id:
             self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
             return
-        self._upsert_station(
-            station_id,
-            item.received_at,
-            last_heartbeat_at=item.received_at,
-            backlog=beat.backlog,
-            oldest_undelivered_age_s=beat.oldest_undelivered_age_s,
-            rejected=beat.rejected,
-            software_version=beat.software_version,
-            metrics=json.dumps(beat.metrics, sort_keys=True),
-        )
+        with self._db.atomic():
+            self._upsert_station(
+                station_id,
+                item.received_at,
+                last_heartbeat_at=item.received_at,
+                backlog=beat.backlog,
+                oldest_undelivered_age_s=beat.oldest_undelivered_age_s,
+                rejected=beat.rejected,
+                software_version=beat.software_version,
+                metrics=json.dumps(beat.metrics, sort_keys=True),
+            )
+            history.record(station_id, beat, item.received_at)
 
     def _presence(self, item: _Inbound, station_id: str) -> None:
         if not item.payload:

@@ -36,6 +36,7 @@ from typing import Any
 import peewee
 
 from sync_server.db import database, utc_now, write_transaction
+from sync_server.ops.beats import Beater
 from sync_server.sms.gateway import DEFAULT_SENDER, SmsError, SmsGateway, mask_phone
 from sync_server.sms.models import SmsOutbox
 
@@ -320,9 +321,13 @@ def _aware(value: datetime) -> datetime:
 class OutboxWorker:
     """``dcs-server sms``: deliver due messages every ``SMS_OUTBOX_POLL_S`` until stopped."""
 
-    def __init__(self, outbox: Outbox, poll_s: float = 1.0) -> None:
+    def __init__(
+        self, outbox: Outbox, poll_s: float = 1.0, *, beater: Beater | None = None
+    ) -> None:
+        """``beater``: records this worker's heartbeat for readiness (default ``sms``)."""
         self.outbox = outbox
         self.poll_s = poll_s
+        self.beater = beater or Beater("sms")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sms-outbox", daemon=True)
 
@@ -336,6 +341,7 @@ class OutboxWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.beater()
             try:
                 deliveries = self.outbox.deliver_due()
             except peewee.DatabaseError:
