@@ -1,0 +1,1 @@
+"""``/dashboard/rollouts``: placeholder replaced below."""
