@@ -267,9 +267,10 @@ def _send_rollback(
 
 def tick(dispatcher: Dispatcher, now: datetime) -> None:
     """One round over every rollout: expire, judge the running waves, send what is due."""
-    for rollout in Rollout.select().where(Rollout.state == "running"):
+    for rollout in Rollout.select().where(Rollout.state.in_(["running", "completed"])):
         _expire(rollout, now)
-        _judge(rollout, now)
+        if rollout.state == "running":
+            _judge(rollout, now)
     for rollout in Rollout.select().where(Rollout.state.in_(["running", "completed"])):
         if aware(rollout.deadline) <= now:
             continue
