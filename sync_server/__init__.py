@@ -79,4 +79,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
     from sync_server import dashboard
 
     dashboard.init_app(app)  # operations: fleet, alarms, commands, charts
+
+    from sync_server import rollouts
+
+    rollouts.init_app(app)  # operations: releases, staged rollouts, remote configuration
     return app

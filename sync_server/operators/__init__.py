@@ -38,6 +38,7 @@ NAVIGATION = (
     ("backoffice.queue", N_("Petitions"), ("officer", "administrator")),
     ("dashboard.fleet", N_("Fleet"), ("operations", "administrator")),
     ("dashboard.alarms_page", N_("Alarms"), ("operations", "administrator")),
+    ("rollouts.list_page", N_("Rollouts"), ("operations", "administrator")),
     ("sms.sent", N_("SMS sent"), ("operations", "administrator")),
     ("operators.admin_list", N_("Operators"), ("administrator",)),
     ("operators.audit", N_("Audit trail"), ("administrator",)),
