@@ -145,7 +145,7 @@ def test_blocks_resume_after_a_broker_restart_and_foreign_requests_are_refused(
         assert b.refusals[-1].reason == "not_addressed"
 
         # st-b fetches its own file again and again: past the byte budget it is refused.
-        for round_ in range(3):
+        for round_ in range(3):  # noqa: B007 - checked after the loop
             b.blocks.pop(big.file_id, None)
             b.request(job_b.job_id, big.file_id, 0, 64)
             b.wait(lambda: not b.missing(big.file_id, BIG) or len(b.refusals) > 3)

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contract import encode
 from contract.rollout import JobProgress, verify_job
 from sync_server import create_app
 from sync_server.db import database

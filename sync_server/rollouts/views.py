@@ -66,7 +66,8 @@ def _target_text(rollout: Rollout) -> str:
     if kind == "all":
         return gettext("every station")
     if kind == "percent":
-        return gettext("%(percent)s%% of the fleet", percent="%g" % target["percent"])
+        share = format(target["percent"], "g")
+        return gettext("%(percent)s%% of the fleet", percent=share)
     if kind == "buildings":
         return gettext("buildings: %(names)s", names=", ".join(target["buildings"]))
     return gettext("stations: %(names)s", names=", ".join(target["stations"]))
