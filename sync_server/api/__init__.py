@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
         ingest,
         petitions,
         provisioning,
+        rollouts,
         stations,
         token_info,
     )
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
         stations.blp,
         provisioning.blp,
         ingest.blp,
+        rollouts.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -11,4 +11,6 @@ SCOPES: dict[str, str] = {
     "metrics:read": "the Prometheus exposition at /metrics",
     "stations:enroll": "record station enrolments and certificate rotations (dcs-provision)",
     "stations:command": "queue commands to stations: decommissioning's replica wipe",
+    "rollouts:read": "staged rollouts: their waves and each station's state",
+    "rollouts:write": "create and abort rollouts of registered releases and configuration changes",
 }
