@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from contract import Channel, station_topic
+from contract.transport import new_client
 from sync_server import broker_settings, create_app
 from sync_server.db import database, utc_now
 from sync_server.rollouts import releases, service
@@ -102,6 +104,14 @@ def test_blocks_resume_after_a_broker_restart_and_foreign_requests_are_refused(
         sid: SimStation(sid, broker.settings_for(sid), SERVER_SIGNING_KEY.public_key()).start()
         for sid in ("st-a", "st-b")
     }
+    # st-c's certificate, listening on st-a's job and block topics: the ACL gives it nothing.
+    eavesdropper = new_client("st-c", broker.settings_for("st-c"))
+    overheard: list[str] = []
+    eavesdropper.on_message = lambda client, userdata, message: overheard.append(message.topic)
+    eavesdropper.connect(broker.host, broker.port)
+    eavesdropper.loop_start()
+    for channel in (Channel.JOB, Channel.FILE_BLOCK):
+        eavesdropper.subscribe(station_topic("st-a", channel), qos=1)
     try:
         for station in stations.values():
             wait_until(station.connected.is_set, "the station to connect")
@@ -158,7 +168,14 @@ def test_blocks_resume_after_a_broker_restart_and_foreign_requests_are_refused(
         a.report(job_a, "committed", version="0.2.0")
         wait_until(lambda: RolloutJob.get_by_id(job_a.job_id).state == "committed", "st-a's report")
         assert rollout.rollout_id
+        # Nothing of st-a's reached st-c, and st-c cannot hand st-a a job of its own making.
+        forged = eavesdropper.publish(station_topic("st-a", Channel.JOB), b"{}", qos=1)
+        forged.wait_for_publish(10)
+        assert overheard == []
+        assert a.jobs.empty() and a.rejected == []
     finally:
+        eavesdropper.disconnect()
+        eavesdropper.loop_stop()
         worker.stop()
         for station in stations.values():
             station.stop()
