@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,14 +105,7 @@ def test_blocks_resume_after_a_broker_restart_and_foreign_requests_are_refused(
         sid: SimStation(sid, broker.settings_for(sid), SERVER_SIGNING_KEY.public_key()).start()
         for sid in ("st-a", "st-b")
     }
-    # st-c's certificate, listening on st-a's job and block topics: the ACL gives it nothing.
     eavesdropper = new_client("st-c", broker.settings_for("st-c"))
-    overheard: list[str] = []
-    eavesdropper.on_message = lambda client, userdata, message: overheard.append(message.topic)
-    eavesdropper.connect(broker.host, broker.port)
-    eavesdropper.loop_start()
-    for channel in (Channel.JOB, Channel.FILE_BLOCK):
-        eavesdropper.subscribe(station_topic("st-a", channel), qos=1)
     try:
         for station in stations.values():
             wait_until(station.connected.is_set, "the station to connect")
@@ -135,6 +129,17 @@ def test_blocks_resume_after_a_broker_restart_and_foreign_requests_are_refused(
         assert a.wait(lambda: len(a.blocks.get(big.file_id, {})) == 8)
         broker.restart()
         wait_until(lambda: a.connected.is_set() and worker.connected.is_set(), "reconnects")
+        # st-c's certificate, listening on st-a's job and block topics: the ACL gives it nothing.
+        overheard: list[str] = []
+        subscribed = threading.Event()
+        eavesdropper.on_message = lambda client, userdata, message: overheard.append(message.topic)
+        eavesdropper.on_subscribe = lambda *args: subscribed.set()
+        eavesdropper.connect(broker.host, broker.port)
+        eavesdropper.loop_start()
+        eavesdropper.subscribe(
+            [(station_topic("st-a", channel), 1) for channel in (Channel.JOB, Channel.FILE_BLOCK)]
+        )
+        assert subscribed.wait(10)
         missing = a.missing(big.file_id, BIG)
         assert len(missing) == 19 - 8
         a.request(job_a.job_id, big.file_id, 0, 64, missing=missing)
