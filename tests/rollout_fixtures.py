@@ -1,8 +1,8 @@
 """Helpers for the rollout tests: a signed release artifact, stations on record, a recorder.
 
-``make_artifact`` writes what ``dcs-release build`` leaves (manifest.json, its detached
-signature, the files), signed with a test release key; the files' bytes are random so a
-block that comes back wrong is caught.
+``make_artifact`` writes what ``dcs-release build`` leaves (release.json, release.sig over
+the release context and the manifest, the wheels), signed with a test release key; the
+files' bytes are random so a block that comes back wrong is caught.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from contract.rollout import Job
 from sync_server.db import database
 from sync_server.fleet.models import Station
 from sync_server.replicas.keys import public_key_text
+from sync_server.rollouts.manifest import RELEASE_CONTEXT
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RELEASE_KEY = Ed25519PrivateKey.generate()
@@ -41,13 +42,23 @@ def make_artifact(
         data = os.urandom(size)
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_bytes(data)
-        files.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": size})
+        files.append({"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": size})
     manifest = json.dumps(
-        {"version": version, "arch": "aarch64", "python": "3.11", "files": files},
+        {
+            "format": 1,
+            "package": "digital-citizen-station",
+            "version": version,
+            "arch": "aarch64",
+            "python": "3.11",
+            "created_at": "2026-12-01T09:00:00+00:00",
+            "project_wheel": files[0]["path"],
+            "files": files,
+        },
         sort_keys=True,
+        separators=(",", ":"),
     ).encode()
-    (directory / "manifest.json").write_bytes(manifest)
-    (directory / "manifest.json.sig").write_bytes(key.sign(manifest))
+    (directory / "release.json").write_bytes(manifest)
+    (directory / "release.sig").write_bytes(key.sign(RELEASE_CONTEXT + manifest))
     return directory
 
 

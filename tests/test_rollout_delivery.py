@@ -62,9 +62,9 @@ def test_unsigned_or_changed_releases_are_refused(app, tmp_path):
         upload(app, changed)
     # A manifest edited after signing (another version) fails the signature.
     edited = make_artifact(tmp_path / "edited", version="0.4.0")
-    manifest = json.loads((edited / "manifest.json").read_bytes())
+    manifest = json.loads((edited / "release.json").read_bytes())
     manifest["version"] = "9.9.9"
-    (edited / "manifest.json").write_text(json.dumps(manifest, sort_keys=True))
+    (edited / "release.json").write_text(json.dumps(manifest, sort_keys=True))
     with pytest.raises(releases.ReleaseError, match="not signed"):
         upload(app, edited)
     assert Release.select().count() == 0

@@ -1,9 +1,10 @@
 """Reading and verifying a release manifest on upload.
 
-The manifest is what ``dcs-release build`` writes (``contract/release.py`` on the station
-side): JSON with the release's ``version``, target ``arch``, ``python`` and its ``files``, each
-named with its ``sha256`` and ``size``. The release key (Ed25519, kept offline, apart from the
-fleet CA and from the server's signing key) signs the manifest's exact bytes. The server
+The manifest is what ``dcs-release build`` writes (``release.json``, ``contract/release.py``):
+JSON with the release's ``version``, target ``arch``, ``python`` and its ``files``, each named
+by ``path`` with its ``sha256`` and ``size``. The release key (Ed25519, kept offline, apart
+from the fleet CA and from the server's signing key) signs :data:`RELEASE_CONTEXT` followed
+by the manifest's exact bytes (``release.sig``, 64 raw bytes). The server
 checks that signature with the release *public* key from its config before it stores
 anything: it relays releases, it cannot make one.
 """
@@ -19,6 +20,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from contract.rollout import MAX_FILE_SIZE
+
+#: ``contract.release.CONTEXT``: what a release signature starts with. Repeated here because
+#: the station half (contract/release.py) lands in another branch; import it once merged.
+RELEASE_CONTEXT = b"dcs/v1 release\x00"
 
 
 class ManifestError(ValueError):
@@ -70,7 +75,7 @@ def read_signature(path: Path) -> bytes:
 def verify(manifest: bytes, signature: bytes, public_key: Ed25519PublicKey) -> None:
     """Raise :class:`ManifestError` unless ``signature`` is the release key's over ``manifest``."""
     try:
-        public_key.verify(signature, manifest)
+        public_key.verify(signature, RELEASE_CONTEXT + manifest)
     except InvalidSignature:
         raise ManifestError("the manifest is not signed by the release key") from None
 

@@ -1,8 +1,8 @@
 """The release registry: upload an artifact, verify it, store its files; list releases.
 
-An artifact is a directory as ``dcs-release build`` leaves it: ``manifest.json``, its detached
-signature (``manifest.json.sig`` or ``manifest.sig``) and the files the manifest names, by
-their relative names. Nothing is stored unless the signature verifies with the release
+An artifact is a directory as ``dcs-release build`` leaves it: ``release.json`` (the
+manifest), its detached signature ``release.sig`` and the files the manifest names, by their
+relative paths (``wheels/...``). Nothing is stored unless the signature verifies with the release
 public key and every file matches its size and SHA-256.
 """
 
@@ -19,10 +19,10 @@ from sync_server.rollouts import manifest as manifests
 from sync_server.rollouts.models import Release, ReleaseFile
 from sync_server.rollouts.store import FileStore, StoreError, sha256_of
 
-MANIFEST_NAME = "manifest.json"
-SIGNATURE_NAMES = ("manifest.json.sig", "manifest.sig")
+MANIFEST_NAME = "release.json"
+SIGNATURE_NAMES = ("release.sig",)
 #: A manifest travels to the stations as a file like any other; its name in the registry.
-MANIFEST_ENTRY = "manifest.json"
+MANIFEST_ENTRY = "release.json"
 
 
 class ReleaseError(ValueError):
