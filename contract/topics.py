@@ -38,6 +38,10 @@ class Channel(StrEnum):
     REPLICA = "replica"  # server -> station: sealed replica parts, or a refusal
     SERVICE = "service"  # station -> server: a kiosk service request (OTP, reset, e-ID...)
     SERVICE_REPLY = "service/reply"  # server -> station: its answer
+    JOB = "job"  # server -> station: an update job, signed (contract/rollout.py; QoS 1)
+    JOB_PROGRESS = "job/progress"  # station -> server: where a job stands
+    FILE_REQUEST = "file/request"  # station -> server: blocks of a file of a job
+    FILE_BLOCK = "file/block"  # server -> station: the blocks, or a refusal (QoS 1)
 
 
 def is_reserved_identity(name: str) -> bool:

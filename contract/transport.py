@@ -29,6 +29,8 @@ REPLY_EXPIRY_S = 30
 #: The server's processes by role. With TLS the broker forces a client's id to its
 #: certificate's common name, so a process's client id *is* its identity: ``dcs-ingest-1``.
 INGEST, KIOSK, REPLICA, COMMANDS = "ingest", "kiosk", "replica", "commands"
+#: ``dcs-server rollouts``: sends update jobs, serves their files, records their progress.
+ROLLOUTS = "rollouts"
 
 
 def server_client_id(role: str, worker_id: str | None = None) -> str:

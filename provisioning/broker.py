@@ -19,7 +19,7 @@ from pathlib import Path
 
 from contract import MAX_PAYLOAD_BYTES, ROOT, Channel
 from contract.topics import fleet_filter
-from contract.transport import COMMANDS, INGEST, KIOSK, REPLICA, server_client_id
+from contract.transport import COMMANDS, INGEST, KIOSK, REPLICA, ROLLOUTS, server_client_id
 
 #: The password setup's one server account; with TLS only a development broker grants it
 #: (the tests' observers), never ``dcs-provision broker config``.
@@ -48,6 +48,10 @@ STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
     (Channel.REPLICA, "read"),
     (Channel.SERVICE, "write"),
     (Channel.SERVICE_REPLY, "read"),
+    (Channel.JOB, "read"),
+    (Channel.JOB_PROGRESS, "write"),
+    (Channel.FILE_REQUEST, "write"),
+    (Channel.FILE_BLOCK, "read"),
 )
 
 
@@ -67,6 +71,15 @@ SERVER_ROLE_ACCESS: dict[str, tuple[tuple[Channel, str], ...]] = {
     REPLICA: ((Channel.REPLICA_REQUEST, "read"), (Channel.REPLICA, "write")),
     # The dashboard and `dcs-server replica` send commands; their results come to ingest.
     COMMANDS: ((Channel.COMMAND, "write"),),
+    # Sends update jobs and serves their files; watches presence to resend to returning
+    # stations (contract/rollout.py).
+    ROLLOUTS: (
+        (Channel.JOB, "write"),
+        (Channel.JOB_PROGRESS, "read"),
+        (Channel.FILE_REQUEST, "read"),
+        (Channel.FILE_BLOCK, "write"),
+        (Channel.PRESENCE, "read"),
+    ),
 }
 
 
@@ -83,6 +96,7 @@ def server_identities(
         for worker in range(1, count + 1):
             identities[server_client_id(role, str(worker))] = role
     identities[server_client_id(COMMANDS)] = COMMANDS
+    identities[server_client_id(ROLLOUTS, "1")] = ROLLOUTS
     return identities
 
 

@@ -84,4 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
 
     notifications.init_app(app)  # alarms told by SMS, e-mail, webhook; maintenance windows
     ops.init_app(app)  # /readyz
+    from sync_server import rollouts
+
+    rollouts.init_app(app)  # operations: releases, staged rollouts, remote configuration
     return app

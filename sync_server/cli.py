@@ -15,6 +15,7 @@ from sync_server.db import database
 from sync_server.migrations.cli import db_cli
 from sync_server.operators.cli import operator_cli
 from sync_server.records.cli import records_cli
+from sync_server.rollouts.cli import rollouts_cli
 
 
 @click.group()
@@ -198,6 +199,7 @@ main.add_command(db_cli)
 
 
 main.add_command(operator_cli)
+main.add_command(rollouts_cli)
 
 
 @main.command("sms")

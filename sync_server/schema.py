@@ -22,6 +22,7 @@ from sync_server.petitions import models as petitions
 from sync_server.ratelimit import RateLimitHit
 from sync_server.records import models as records
 from sync_server.replicas import models as replicas
+from sync_server.rollouts import models as rollouts
 from sync_server.sms import models as sms
 
 MODELS: list[type[peewee.Model]] = [
@@ -40,4 +41,5 @@ MODELS: list[type[peewee.Model]] = [
     *dashboard.MODELS,
     *notifications.MODELS,
     *ops.MODELS,
+    *rollouts.MODELS,
 ]

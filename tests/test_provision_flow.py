@@ -180,6 +180,6 @@ def test_broker_config_command_writes_tls_acl_and_crl(tmp_path):
     assert "pattern write dcs/v1/stations/%u/tx" in acl
     assert "user dcs-server" not in acl  # no all-seeing account: one identity per process
     for identity in ("dcs-ingest-1", "dcs-ingest-2", "dcs-kiosk-1", "dcs-replica-1",
-                     "dcs-commands"):  # fmt: skip
+                     "dcs-commands", "dcs-rollouts-1"):  # fmt: skip
         assert f"user {identity}" in acl
         assert (out / f"clients/{identity}.crt.pem").exists()

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
         maintenance,
         petitions,
         provisioning,
+        rollouts,
         stations,
         token_info,
     )
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
         provisioning.blp,
         ingest.blp,
         maintenance.blp,
+        rollouts.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -272,3 +272,94 @@ class MaintenanceWindowSchema(ma.Schema):
 
 class MaintenanceWindowListSchema(ma.Schema):
     windows = fields.List(fields.Nested(MaintenanceWindowSchema), required=True)
+# --- rollouts (sync_server/rollouts) --------------------------------------------------------
+
+
+class RolloutJobSchema(ma.Schema):
+    """One station's job in a rollout (its state as the station last reported it)."""
+
+    station_id = fields.String(required=True)
+    state = fields.String(required=True, metadata={"example": "committed"})
+    reason = fields.String(allow_none=True, required=True)
+    version = fields.String(allow_none=True, required=True)
+    sent_at = UtcDateTime(allow_none=True, required=True)
+    times_sent = fields.Integer(required=True)
+    rollback_state = fields.String(allow_none=True, required=True)
+
+
+class RolloutWaveSchema(ma.Schema):
+    number = fields.Integer(required=True)
+    state = fields.String(required=True, metadata={"example": "running"})
+    started_at = UtcDateTime(allow_none=True, required=True)
+    finished_at = UtcDateTime(allow_none=True, required=True)
+    jobs = fields.List(fields.Nested(RolloutJobSchema), required=True)
+
+
+class RolloutSchema(ma.Schema):
+    """A rollout with its figures."""
+
+    rollout_id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"example": "release"})
+    release = fields.String(allow_none=True, required=True, metadata={"example": "0.2.0"})
+    config_label = fields.String(allow_none=True, required=True)
+    target = fields.Dict(required=True, metadata={"example": {"kind": "percent", "percent": 10}})
+    state = fields.String(required=True, metadata={"example": "running"})
+    reason = fields.String(allow_none=True, required=True)
+    success_pct = fields.Float(required=True)
+    abort_pct = fields.Float(required=True)
+    min_executed = fields.Integer(required=True)
+    deadline = UtcDateTime(required=True)
+    created_at = UtcDateTime(required=True)
+    created_by = fields.String(required=True)
+    figures = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class RolloutDetailSchema(RolloutSchema):
+    waves = fields.List(fields.Nested(RolloutWaveSchema), required=True)
+
+
+class RolloutListSchema(ma.Schema):
+    rollouts = fields.List(fields.Nested(RolloutSchema), required=True)
+
+
+class RolloutTargetSchema(ma.Schema):
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["all", "buildings", "percent", "stations"])
+    )
+    buildings = fields.List(
+        fields.String(validate=validate.Length(1, 64)), validate=validate.Length(max=500)
+    )
+    percent = fields.Float(validate=validate.Range(min=0.01, max=100))
+    stations = fields.List(
+        fields.String(validate=validate.Length(3, 32)), validate=validate.Length(max=10_000)
+    )
+
+
+class RolloutConfigSchema(ma.Schema):
+    label = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$"))
+    settings = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "allowlisted keys only (docs/updates.md)"},
+    )
+
+
+class RolloutCreateSchema(ma.Schema):
+    """A new rollout: ``release`` (a registered version) or ``config``, never both."""
+
+    release = fields.String(validate=validate.Length(1, 64))
+    config = fields.Nested(RolloutConfigSchema)
+    target = fields.Nested(RolloutTargetSchema, required=True)
+    waves = fields.List(
+        fields.Integer(validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(1, 50),
+    )
+    success_pct = fields.Float(load_default=100.0, validate=validate.Range(min=0.01, max=100))
+    abort_pct = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=99.99))
+    min_executed = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    deadline_hours = fields.Float(load_default=72.0, validate=validate.Range(min=0.1, max=24 * 90))
+
+
+class RolloutAbortSchema(ma.Schema):
+    reason = fields.String(load_default="aborted through the API", validate=validate.Length(1, 200))

@@ -12,4 +12,6 @@ SCOPES: dict[str, str] = {
     "stations:enroll": "record station enrolments and certificate rotations (dcs-provision)",
     "stations:command": "queue commands to stations: decommissioning's replica wipe",
     "maintenance:write": "open and end maintenance windows (silence a station's notifications)",
+    "rollouts:read": "staged rollouts: their waves and each station's state",
+    "rollouts:write": "create and abort rollouts of registered releases and configuration changes",
 }

@@ -35,6 +35,9 @@ FILING_SMS = "sms.filing"
 #: Replica requests of any kind, and those asking for the whole building.
 REPLICA = "replica"
 REPLICA_FULL = "replica.full"
+#: Requests for blocks of an update's files (sync_server/rollouts/delivery.py); the bytes
+#: themselves are bounded per job by the release's size.
+FILE = "file"
 
 #: The service actions that send an SMS: each also counts against :data:`SMS`.
 SMS_ACTIONS = frozenset({"otp.send", "password.start", "eid.start", "track.start"})
@@ -73,6 +76,9 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         REPLICA: _limits(REPLICA, h=20, d=100),
         # The whole building: at first enrolment, after a wipe or a lost cursor.
         REPLICA_FULL: _limits(REPLICA_FULL, h=4, d=12),
+        # Up to 64 blocks (2 MiB) a request: a 100 MB release is about 50 requests; a station
+        # asking block by block after a bad link still fits, a script pulling files does not.
+        FILE: _limits(FILE, m=120, h=3000, d=10000),
         service_kind("petitions.mine"): _limits("petitions.mine", m=5, h=60, d=300),
         service_kind("operator.login"): _limits("operator.login", t=5, h=20, d=60),
         # The counter page touches its session on every heartbeat while it is open.

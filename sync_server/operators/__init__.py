@@ -39,6 +39,7 @@ NAVIGATION = (
     ("dashboard.fleet", N_("Fleet"), ("operations", "administrator")),
     ("dashboard.alarms_page", N_("Alarms"), ("operations", "administrator")),
     ("notifications.page", N_("Notifications"), ("operations", "administrator")),
+    ("rollouts.list_page", N_("Rollouts"), ("operations", "administrator")),
     ("sms.sent", N_("SMS sent"), ("operations", "administrator")),
     ("operators.admin_list", N_("Operators"), ("administrator",)),
     ("operators.audit", N_("Audit trail"), ("administrator",)),
