@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import ast
 import configparser
+import json
 import subprocess
 from pathlib import Path
 

@@ -272,6 +272,8 @@ class MaintenanceWindowSchema(ma.Schema):
 
 class MaintenanceWindowListSchema(ma.Schema):
     windows = fields.List(fields.Nested(MaintenanceWindowSchema), required=True)
+
+
 # --- rollouts (sync_server/rollouts) --------------------------------------------------------
 
 
