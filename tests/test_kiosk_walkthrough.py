@@ -4,7 +4,8 @@ One station per language (a fresh server too: a station may send four SMS in ten
 and one browser for all. At each screen of the walk (``tests/kiosk_walk.py``):
 
 - axe-core's ``color-contrast`` rule: every text at least 4.5:1, large text 3:1, in the
-  normal display and (the Thai walk) in large text with high contrast;
+  normal display and (the Thai walk, each kind of screen once) in large text with high
+  contrast;
 - no raw catalogue key or ``snake_case`` code in what a person reads;
 - in a Thai or Vietnamese screen, no English word the screen's own catalogue does not use;
 - a way home, in the same language, on the screen.
@@ -33,7 +34,8 @@ LANGUAGES = ("th", "vi", "en")
 TEMPLATES = Path(__file__).resolve().parents[1] / "device" / "kiosk" / "templates"
 #: Templates no walk shows on its own, and why.
 NOT_WALKED = {
-    # Included by other screens (checked there), never rendered alone.
+    # Extended or included by other screens (checked there), never rendered alone.
+    "base.html": "layout",
     "_error.html": "partial",
     "insured/_source.html": "partial",
     "insured/_tabs.html": "partial",
@@ -44,6 +46,14 @@ NOT_WALKED = {
 }
 
 
+#: A screen's kind for the large-text check: its page, whether it shows an error, a notice,
+#: the countdown or the keyboard (what changes which colours are on it).
+_KIND = """() => [document.body.dataset.page,
+  ...["[data-error]", ".notice.warn", ".label.offline", "#countdown", "#osk"].map(
+    (s) => { const el = document.querySelector(s); return !!el && el.checkVisibility(); })
+].join(" ")"""
+
+
 @dataclass
 class Screens:
     """What one walk saw: findings per check, per screen, and the templates rendered."""
@@ -51,6 +61,8 @@ class Screens:
     names: list[str] = field(default_factory=list)
     findings: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     templates: set[str] = field(default_factory=set)
+    #: The kinds of screen already checked in large text (see ``_KIND``).
+    large_kinds: set[str] = field(default_factory=set)
 
     def add(self, check: str, screen: str, found: list[str]) -> None:
         if found:
@@ -67,12 +79,15 @@ def look_at(page: Page, lang: str, screens: Screens, large_too: bool) -> Callabl
         screens.names.append(name)
         text = screen_checks.visible_text(page)
         screens.add("contrast", name, screen_checks.contrast_findings(page))
-        if large_too and not page.evaluate("document.body.classList.contains('large')"):
+        kind = page.evaluate(_KIND)
+        if large_too and kind not in screens.large_kinds:
+            screens.large_kinds.add(kind)
             # The same screen in large text and high contrast (a class on the body: the
             # screen may be a form's answer that cannot be asked for again).
+            large = page.evaluate("document.body.classList.contains('large')")
             page.evaluate("document.body.classList.add('large')")
             screens.add("contrast", f"{name} (large)", screen_checks.contrast_findings(page))
-            page.evaluate("document.body.classList.remove('large')")
+            page.evaluate(f"document.body.classList.toggle('large', {str(large).lower()})")
         screens.add("raw key", name, screen_checks.raw_key_findings(text))
         screens.add("english", name, screen_checks.english_findings(text, lang))
         screens.add("dead end", name, screen_checks.dead_end_findings(page, lang))
