@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_SIM := hardware/watchdog/sim
+AXE := tests/axe
 
 .PHONY: setup system-deps demo test bench lint format clean screens
 
-setup: system-deps $(STAMP) $(NODE_SIM)/node_modules/.installed
+setup: system-deps $(STAMP) $(NODE_SIM)/node_modules/.installed $(AXE)/node_modules/.installed
 
 system-deps:
 	@./scripts/install-system-deps.sh
@@ -23,6 +24,11 @@ $(STAMP): pyproject.toml
 # MicroPython under Node, to test the watchdog firmware; versions pinned by package-lock.json.
 $(NODE_SIM)/node_modules/.installed: $(NODE_SIM)/package.json $(NODE_SIM)/package-lock.json
 	cd $(NODE_SIM) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# axe-core, injected into Chromium by the contrast checks; version pinned by package-lock.json.
+$(AXE)/node_modules/.installed: $(AXE)/package.json $(AXE)/package-lock.json
+	cd $(AXE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: setup
@@ -48,4 +54,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache $(NODE_SIM)/node_modules
+	rm -rf $(VENV) var .pytest_cache .ruff_cache $(NODE_SIM)/node_modules $(AXE)/node_modules
