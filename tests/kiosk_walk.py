@@ -103,6 +103,7 @@ class Walk:
         self.with_card()
         self.offline()
         self.locked()
+        self.missing_page()
 
     def without_card(self) -> None:
         page, lang = self.page, self.lang
@@ -282,6 +283,16 @@ class Walk:
         expect(page.locator("[data-number]")).to_be_visible()
         self.screen("petition-done-offline")
         self.pull_card()
+
+    def missing_page(self) -> None:
+        """An address that does not exist (a stale link): a screen in the language, with a
+        way home, never the framework's bare English page."""
+        page = self.page
+        page.goto(self.stack.url + f"{self.lang}/no-such-screen")
+        expect(page.locator("#oops")).to_be_visible()
+        self.screen("not-found")
+        page.locator("#oops [data-action=home]").click()
+        expect(page.locator("body")).to_have_attribute("data-page", "home")
 
     def locked(self) -> None:
         lock = self.stack.station.service_lock

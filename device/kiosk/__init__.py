@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g, request
+from werkzeug.exceptions import HTTPException
 
 from device.config import KioskConfig
 from device.kiosk import i18n
@@ -71,6 +72,8 @@ def create_kiosk_app(
     app.before_request(_officer_first)
     app.context_processor(_counter_context)
     app.register_error_handler(VisitGoneError, _visit_gone)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)
     return app
 
 
@@ -145,6 +148,35 @@ def _language_urls(app: Flask, default_language: str) -> None:
     def add_language(endpoint: str, values: dict[str, Any]) -> None:
         if "lang" not in values and app.url_map.is_endpoint_expecting(endpoint, "lang"):
             values["lang"] = getattr(g, "lang", default_language)
+
+
+def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    """A missing page or a refused request: a screen in the kiosk's language with a way home,
+    never the framework's bare English page."""
+    from device.kiosk.views.common import render
+
+    status = error.code or 500
+    kind = "missing" if status in (404, 405) else "broken"
+    if request.endpoint is None:
+        # No route matched, so the language in the address was not read: read it here.
+        first = request.path.strip("/").split("/", 1)[0]
+        if first in i18n.LANGUAGES:
+            g.lang = first
+    return render("oops.html", page="error", kind=kind, status=status), status
+
+
+def _server_error(error: Exception):  # type: ignore[no-untyped-def]
+    """A bug: logged with its traceback (no personal data is in the request), then the same
+    screen; the resident's data is not on it (no visit is passed)."""
+    import logging
+
+    from device.kiosk.views.common import render
+
+    logging.getLogger(__name__).exception("kiosk screen failed: %s", type(error).__name__)
+    try:
+        return render("oops.html", page="error", kind="broken", status=500), 500
+    except Exception:  # the layout itself is broken: a plain page, still with a way home
+        return '<!doctype html><meta charset="utf-8"><a href="/">⌂</a>', 500
 
 
 def _visit_gone(error: VisitGoneError):  # type: ignore[no-untyped-def]

@@ -65,6 +65,9 @@ def render(template: str, *, visit: Visit | None = None, page: str = "", **conte
     link = state.station.sync.link
     switch = {}
     for code in LANGUAGES:
+        if request.endpoint is None:  # no route matched (the "not found" screen): go home
+            switch[code] = url_for("home.index", lang=code)
+            continue
         args = dict(request.view_args or {})
         args["lang"] = code
         switch[code] = url_for(request.endpoint, **args) if request.method == "GET" else None
