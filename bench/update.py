@@ -113,6 +113,7 @@ def run(quick: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-update-") as scratch:
         base = Path(scratch)
         n = build_release(BuildOptions(arch=arch), key, base / "n")
+        size_mb = n.stat().st_size / 1e6
         with tarfile.open(n) as tar:
             wheels = [m for m in tar.getmembers() if m.name.startswith(f"{WHEELS_DIR}/")]
             tar.extractall(base / "house", members=wheels, filter="data")
@@ -189,7 +190,6 @@ def run(quick: bool = False) -> list[Row]:
                 supervisor.wait(30)
             broker.cleanup()
 
-    size_mb = n.stat().st_size / 1e6
     print(f"update: artifact {size_mb:.1f} MB ({raw_bytes / 1e6:.1f} MB of wheels)")
     print(f"update: install {install_s:.1f} s (raw venv + pip {raw_install_s:.1f} s)")
     print(f"update: downtime {fmt(switch.longest, 's')} (plain restart {fmt(plain.longest, 's')})")

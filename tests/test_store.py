@@ -326,7 +326,7 @@ def test_a_newer_expand_only_store_is_used_as_is_below_its_read_floor(tmp_path, 
         assert older.schema_version == LATEST_VERSION + 1  # not touched
         assert older.mint_petition_number().startswith("P-ST-A-0000002-")
         older.db.execute_sql(
-            f"UPDATE store_meta SET value = {LATEST_VERSION + 1} WHERE name = 'read_floor'"
+            "UPDATE store_meta SET value = ? WHERE name = 'read_floor'", (LATEST_VERSION + 1,)
         )
     with pytest.raises(MigrationError, match="needs at least"):
         open_store(path, key_path, "st-a", clock)
