@@ -150,3 +150,17 @@ def test_a_manifest_naming_a_path_outside_wheels_is_refused():
     data, signature = sign_manifest(manifest, KEY)
     with pytest.raises(ReleaseError, match="outside wheels"):
         verify_manifest(data, signature, KEY.public_key())
+
+
+def test_the_bundle_carries_the_release_key_and_the_config_reads_it():
+    from contract.release import public_key_text
+    from device.config import config_from_dict
+    from provisioning.bundle import StationPlan, station_toml
+
+    key_text = public_key_text(KEY.public_key())
+    plan = StationPlan(station_id="st-a", broker_host="broker", broker_port=8883)
+    text = station_toml(StationPlan(**{**plan.__dict__, "release_public_key": key_text}))
+    assert tomllib.loads(text)["release_public_key"] == key_text
+    config = config_from_dict({**tomllib.loads(text), "kiosk": None})
+    assert config.release_public_key == key_text
+    assert "release_public_key" not in station_toml(plan)  # none: every release is refused
