@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_SIM := hardware/watchdog/sim
 AXE := tests/axe
 
-.PHONY: setup system-deps demo test bench lint format clean screens
+.PHONY: setup system-deps demo test bench lint format clean screens lock
 
 setup: system-deps $(STAMP) $(NODE_SIM)/node_modules/.installed $(AXE)/node_modules/.installed
 
@@ -39,6 +39,12 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The station's runtime dependencies pinned with hashes (docs/updates.md); run after editing
+# pyproject.toml's dependencies (tests/test_release.py says when).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--quiet -o requirements/station.lock
 
 # Screenshots of every kiosk screen into docs/screens/ (needs pcscd free: not during tests).
 screens: setup

@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from bench import card, dashboard, kiosk, outbox, provision, records, sync
+from bench import card, dashboard, kiosk, outbox, provision, records, sync, update
 from bench.common import Row, machine_header, print_table
 
 BENCHES = {
@@ -23,6 +23,7 @@ BENCHES = {
     "kiosk": kiosk.run,
     "dashboard": dashboard.run,
     "provision": provision.run,
+    "update": update.run,
 }
 
 

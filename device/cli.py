@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,7 +18,9 @@ from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from device.browser.cli import browser
 from device.config import load_config
 from device.errors import StationError
+from device.health import trial_selftest
 from device.station import build_station
+from device.update.cli import update
 from hardware.exc import HardwareError
 
 config_option = click.option(
@@ -56,14 +59,21 @@ def run(config_path: Path, unsigned_config: bool) -> None:
     The config must sit in a bundle signed by the fleet CA (verified against the image's
     fleet root, DCS_FLEET_ROOT); without its manifest the daemon does not start.
     """
+    from device.health import start_report
+
+    started_at = datetime.now(UTC)
     try:
         if not unsigned_config:
             from device.bundle import require_signed_bundle
 
             require_signed_bundle(config_path)  # fail closed: no manifest, no start
-        station = build_station(load_config(config_path), devices=True)
+        config = load_config(config_path)
+        # The first start of a new release checks its devices before holding them.
+        selftest = trial_selftest(config)
+        station = build_station(config, devices=True)
     except (StationError, HardwareError, OSError) as exc:
         raise _fail(exc) from None
+    report = start_report(station, started_at, selftest)
     from device.sdnotify import SystemdNotifier
 
     systemd = SystemdNotifier()
@@ -82,9 +92,13 @@ def run(config_path: Path, unsigned_config: bool) -> None:
         click.echo(f"station {station.config.station_id} running", err=True)
         systemd.ready(f"station {station.config.station_id} running")
         try:
-            while not stop.wait(1.0):
+            while True:
+                progress = station.sync.making_progress(stalled_after)
+                report(progress)
+                if stop.wait(1.0):
+                    break
                 station.tick()
-                if station.sync.making_progress(stalled_after):
+                if progress:
                     systemd.watchdog()
         finally:
             systemd.stopping()
@@ -178,3 +192,4 @@ def status(config_path: Path) -> None:
 
 
 main.add_command(browser)
+main.add_command(update)

@@ -89,7 +89,6 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     station_id: Annotated[str, msgspec.Meta(pattern=STATION_ID_PATTERN)]
     data_dir: str
     secrets_dir: str
-    software_version: str = "0.1.0"
     #: The public tracking page a receipt's QR code points at; ``{number}`` is the petition.
     tracking_url: str = "https://dcs.example.invalid/track?number={number}"
     broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
@@ -107,6 +106,9 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: key); with neither, the station refuses every command.
     server_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
     kiosk: KioskConfig | None = None  # None: no touchscreen (a headless test station)
+    #: The fleet's Ed25519 release key, base64 (``dcs-release keygen``): software updates
+    #: install only if signed with it. Unset, the station refuses every release.
+    release_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
     #: What the ``reboot`` remote command runs (after answering); the demo records instead.
     reboot_command: list[str] = msgspec.field(default_factory=lambda: ["systemctl", "reboot"])
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from device import __version__
 from device.config import StationConfig
 from device.receipts import ReceiptSpool, ReceiptWorker
 from device.store import Store
@@ -220,7 +221,7 @@ class StationHardware:
             issued_at=now,
             lines=(
                 ReceiptLine("station", "สถานี / Station", station_id),
-                ReceiptLine("software", "ซอฟต์แวร์ / Software", self.config.software_version),
+                ReceiptLine("software", "ซอฟต์แวร์ / Software", __version__),
             ),
             footer="ทดสอบเครื่องพิมพ์ ก ข ค ฆ ง / printer test",
         )

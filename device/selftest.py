@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from device import __version__
 from device.config import StationConfig
 from hardware.card import ThaiIdCardReader
 from hardware.exc import (
@@ -162,7 +163,7 @@ def _check_printer(
             issued_at=now(),
             lines=(
                 ReceiptLine("station", "สถานี / Station", config.station_id),
-                ReceiptLine("software", "ซอฟต์แวร์ / Software", config.software_version),
+                ReceiptLine("software", "ซอฟต์แวร์ / Software", __version__),
             ),
             footer="ทดสอบเครื่องพิมพ์ ก ข ค ฆ ง / printer test",
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from device import __version__
 from device.config import StationConfig
 from device.hardware import StationHardware
 from device.maintenance import disk_gauges, schedule_reboot
@@ -137,7 +138,7 @@ def build_station(
             store,
             config.broker_settings(),
             config.sync,
-            software_version=config.software_version,
+            software_version=__version__,
             clock=clock,
             command_key=command_key,
             command_log=CommandLog(Path(config.data_dir) / "commands-run.json"),

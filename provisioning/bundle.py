@@ -34,6 +34,8 @@ class StationPlan:
     tracking_url: str = "https://dcs.example.invalid/track?number={number}"
     hardware_toml: str = ""  # the pin map and devices, verbatim ([card], [printer], [gpio]...)
     reboot_command: tuple[str, ...] | None = None  # None: the daemon's default (systemctl)
+    #: ``dcs-release keygen``'s public half: the only key the station installs software from.
+    release_public_key: str | None = None
 
 
 def station_toml(plan: StationPlan) -> str:
@@ -48,6 +50,9 @@ def station_toml(plan: StationPlan) -> str:
         # Remote commands run only if signed with this key: without it the station refuses
         # them all, with or without a replica.
         lines.append(f'server_public_key = "{plan.replica_server_key}"')
+    if plan.release_public_key:
+        # Software updates install only if signed with this key; without it, none does.
+        lines.append(f'release_public_key = "{plan.release_public_key}"')
     if plan.reboot_command:
         lines.append("reboot_command = " + json.dumps(list(plan.reboot_command)))
     lines += [

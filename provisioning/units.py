@@ -54,6 +54,11 @@ class Layout:
         """The virtualenv's bin directory."""
         return f"{self.prefix}/.venv/bin"
 
+    @property
+    def station_bin(self) -> str:
+        """A station's running release (device/update/layout.py: ``current`` is switched)."""
+        return f"{self.prefix}/current/venv/bin"
+
 
 def station_units(layout: Layout) -> dict[str, str]:
     """The station's unit files by name."""
@@ -65,7 +70,7 @@ After=network-online.target pcscd.service
 [Service]
 Type=notify
 NotifyAccess=main
-ExecStart={layout.bin}/dcs-station run --config {layout.config_dir}/bundle/station.toml
+ExecStart={layout.station_bin}/dcs-station run --config {layout.config_dir}/bundle/station.toml
 User={layout.user}
 Group={layout.user}
 SupplementaryGroups=gpio dialout
@@ -109,7 +114,29 @@ RestartSec=3
 [Install]
 WantedBy=graphical.target
 """
-    return {"dcs-station.service": daemon, "dcs-kiosk-browser.service": kiosk}
+    # At every boot, after the daemon started: finish or undo an update a power cut
+    # interrupted (device/update/installer.py). Root: it switches /opt/dcs/current and
+    # restarts the units; an uncommitted release gets one verify-boot, else is rolled back.
+    resume = f"""[Unit]
+Description=Digital citizen station: resume an interrupted software update
+Wants=dcs-station.service
+After=dcs-station.service
+
+[Service]
+Type=oneshot
+Environment=DCS_RELEASE_ROOT={layout.prefix}
+Environment=DCS_STATION_CONFIG={layout.config_dir}/bundle/station.toml
+ExecStart={layout.station_bin}/dcs-station update resume
+TimeoutStartSec=600
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return {
+        "dcs-station.service": daemon,
+        "dcs-kiosk-browser.service": kiosk,
+        "dcs-update-resume.service": resume,
+    }
 
 
 #: Runs ``dcs-server db upgrade``; every other server unit requires it and starts after it,
@@ -264,7 +291,14 @@ def enable_commands(role: str, layout: Layout | None = None) -> list[list[str]]:
     layout = layout or Layout()
     if role == "station":
         return [
-            ["systemctl", "enable", "--now", "dcs-station.service", "dcs-kiosk-browser.service"]
+            [
+                "systemctl",
+                "enable",
+                "--now",
+                "dcs-station.service",
+                "dcs-kiosk-browser.service",
+                "dcs-update-resume.service",
+            ]
         ]
     # The upgrade unit is pulled in by the others (Requires=), never enabled on its own;
     # the CRL refresh is started by its timer.

@@ -28,6 +28,7 @@ from sync_server.migrations import upgrade_url
 from sync_server.replicas.keys import public_key_text
 from tests.helpers import wait_until
 from tests.operator_fixtures import login_client, make_operator  # noqa: F401 - fixtures
+from tests.release_fixtures import releases  # noqa: F401 - fixture
 
 STATION_IDS = ("st-a", "st-b", "st-c")
 

@@ -123,9 +123,14 @@ def test_server_units_refresh_the_crl_daily_well_before_it_lapses(tmp_path):
 
 
 def test_systemd_accepts_every_unit(tmp_path):
+    # A prefix laid out as on a machine: the server's virtualenv, the station's release.
+    prefix = tmp_path / "opt"
+    (prefix / "current").mkdir(parents=True)
+    (prefix / ".venv").symlink_to(REPO / ".venv")
+    (prefix / "current" / "venv").symlink_to(REPO / ".venv")
     for role in ("station", "server"):
         assert invoke("units", "install", "--role", role, "--root", str(tmp_path),
-                      "--prefix", str(REPO)).exit_code == 0  # fmt: skip
+                      "--prefix", str(prefix)).exit_code == 0  # fmt: skip
     files = [str(p) for p in (tmp_path / "etc/systemd/system").iterdir() if "@" not in p.name]
     checked = subprocess.run(
         ["systemd-analyze", "verify", *files], capture_output=True, text=True, timeout=60

@@ -312,3 +312,21 @@ def test_a_read_then_write_transaction_is_not_refused_by_another_threads_commit(
     assert errors == []
     assert len(other_thread) == 1 and other_thread[0] != number
     assert store.outbox.backlog().pending == 1
+
+
+def test_a_newer_expand_only_store_is_used_as_is_below_its_read_floor(tmp_path, key_path, clock):
+    """Rolled back from a release with one more (additive) migration, the older software
+    runs on the newer file; one that raised the read floor above it is refused."""
+    path = tmp_path / "newer.sqlite3"
+    with open_store(path, key_path, "st-a", clock) as store:
+        store.mint_petition_number()
+        store.db.execute_sql("CREATE TABLE from_the_future (id INTEGER PRIMARY KEY)")
+        store.db.execute_sql(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    with open_store(path, key_path, "st-a", clock) as older:
+        assert older.schema_version == LATEST_VERSION + 1  # not touched
+        assert older.mint_petition_number().startswith("P-ST-A-0000002-")
+        older.db.execute_sql(
+            "UPDATE store_meta SET value = ? WHERE name = 'read_floor'", (LATEST_VERSION + 1,)
+        )
+    with pytest.raises(MigrationError, match="needs at least"):
+        open_store(path, key_path, "st-a", clock)

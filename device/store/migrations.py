@@ -2,6 +2,13 @@
 
 Append new steps; never edit a released one. Each step runs in one transaction with the
 version bump, so a power cut mid-migration leaves the previous version intact.
+
+Forward only, and **expand only** by default: a step adds tables, indexes or columns with
+defaults, so the previous release still runs on the migrated file after an update is rolled
+back (docs/updates.md). The store records its *read floor* — the oldest schema version whose
+software can still use the file (``store_meta``, step 5). A step that older software cannot
+live with (dropping or renaming something it uses) must raise it in :data:`READ_FLOORS`; a
+release older than the floor then refuses the store instead of misreading it.
 """
 
 from __future__ import annotations
@@ -72,7 +79,15 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         )""",
         "INSERT INTO replica_state (id) VALUES (1)",
     ),
+    # 5: what the store says about itself across software versions (the read floor).
+    (
+        "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO store_meta (name, value) VALUES ('read_floor', 1)",
+    ),
 )
+
+#: Steps older software cannot live with: version -> the read floor it sets. None so far.
+READ_FLOORS: dict[int, int] = {}
 
 LATEST_VERSION = len(MIGRATIONS)
 
@@ -84,6 +99,15 @@ class MigrationError(RuntimeError):
 def schema_version(db: peewee.SqliteDatabase) -> int:
     """The version the store's schema is at (0 for a new file)."""
     return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def read_floor(db: peewee.SqliteDatabase) -> int | None:
+    """The oldest schema version whose software may use this store (``None``: not recorded)."""
+    try:
+        row = db.execute_sql("SELECT value FROM store_meta WHERE name = 'read_floor'").fetchone()
+    except peewee.OperationalError:  # no such table: written before step 5
+        return None
+    return row[0] if row else None
 
 
 def migrate(db: peewee.SqliteDatabase, target: int = LATEST_VERSION) -> int:
@@ -98,14 +122,23 @@ def migrate(db: peewee.SqliteDatabase, target: int = LATEST_VERSION) -> int:
         with db.atomic("IMMEDIATE"):
             current = schema_version(db)
             if current > LATEST_VERSION:
-                raise MigrationError(
-                    f"store schema version {current} is newer than this software ({LATEST_VERSION})"
-                )
+                floor = read_floor(db)
+                if floor is None or floor > LATEST_VERSION:
+                    raise MigrationError(
+                        f"store schema version {current} is newer than this software "
+                        f"({LATEST_VERSION}) and needs at least {floor or current}"
+                    )
+                return applied  # a newer, expand-only schema: this software runs on it as is
             if current >= target:
                 return applied
             version = current + 1
             for statement in MIGRATIONS[version - 1]:
                 db.execute_sql(statement)
+            if version in READ_FLOORS:
+                db.execute_sql(
+                    "UPDATE store_meta SET value = ? WHERE name = 'read_floor'",
+                    (READ_FLOORS[version],),
+                )
             # PRAGMA cannot take parameters; version is an int from our own table.
             db.execute_sql(f"PRAGMA user_version = {int(version)}")
         applied += 1

@@ -113,6 +113,11 @@ def _round_trip(config, timeout_s: float) -> tuple[str, str]:  # type: ignore[no
     help="`dcs-server replica server-key`: the server key commands (and, with --building,"
     " replicas) are signed with; without it the station refuses every remote command.",
 )
+@click.option(
+    "--release-key",
+    help="`dcs-release keygen`'s public half: the only key software updates install from;"
+    " without it the station refuses every release.",
+)
 @click.option("--language", type=click.Choice(["th", "vi", "en"]), default="th")
 @click.option(
     "--hardware-file",
@@ -131,6 +136,7 @@ def new(
     broker_port: int,
     building: str | None,
     replica_key: str | None,
+    release_key: str | None,
     language: str,
     hardware_file: Path | None,
     data_dir: str,
@@ -159,6 +165,7 @@ def new(
         secrets_dir=secrets_dir,
         building=building,
         replica_server_key=replica_key,
+        release_public_key=release_key,
         language=language,
         hardware_toml=hardware_file.read_text() if hardware_file else "",
     )
