@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import peewee
 
 from sync_server.dashboard.models import Alarm
 from sync_server.db import database, utc_now, write_transaction
@@ -32,6 +29,7 @@ from sync_server.notifications.senders import (
 )
 from sync_server.notifications.texts import long_text, short_text
 from sync_server.ops.beats import Beater
+from sync_server.ops.drain import DrainWorker
 
 log = logging.getLogger(__name__)
 
@@ -210,34 +208,11 @@ class NotificationOutbox:
         return Delivery(row.id, state, error)
 
 
-class NotifyWorker:
+class NotifyWorker(DrainWorker):
     """Delivers the notification outbox every ``NOTIFY_POLL_S`` and beats as ``notify``."""
 
     def __init__(
         self, outbox: NotificationOutbox, poll_s: float = 2.0, *, beater: Beater | None = None
     ) -> None:
+        super().__init__("notify", outbox.deliver_due, poll_s, beater or Beater("notify"))
         self.outbox = outbox
-        self.poll_s = poll_s
-        self.beater = beater or Beater("notify")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
-
-    def __enter__(self) -> NotifyWorker:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        with database.connection_context():
-            while not self._stop.is_set():
-                self.beater()
-                try:
-                    deliveries = self.outbox.deliver_due()
-                except peewee.DatabaseError:
-                    log.exception("notification pass failed; trying again")
-                    deliveries = []
-                if not deliveries:
-                    self._stop.wait(self.poll_s)

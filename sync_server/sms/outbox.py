@@ -27,16 +27,14 @@ import contextlib
 import json
 import logging
 import random
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import peewee
-
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.ops.beats import Beater
+from sync_server.ops.drain import DrainWorker
 from sync_server.sms.gateway import DEFAULT_SENDER, SmsError, SmsGateway, mask_phone
 from sync_server.sms.models import SmsOutbox
 
@@ -318,34 +316,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class OutboxWorker:
+class OutboxWorker(DrainWorker):
     """``dcs-server sms``: deliver due messages every ``SMS_OUTBOX_POLL_S`` until stopped."""
 
     def __init__(
         self, outbox: Outbox, poll_s: float = 1.0, *, beater: Beater | None = None
     ) -> None:
         """``beater``: records this worker's heartbeat for readiness (default ``sms``)."""
+        super().__init__("sms-outbox", outbox.deliver_due, poll_s, beater or Beater("sms"))
         self.outbox = outbox
-        self.poll_s = poll_s
-        self.beater = beater or Beater("sms")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sms-outbox", daemon=True)
-
-    def __enter__(self) -> OutboxWorker:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.beater()
-            try:
-                deliveries = self.outbox.deliver_due()
-            except peewee.DatabaseError:
-                log.exception("sms outbox pass failed; trying again")
-                deliveries = []
-            if not deliveries:
-                self._stop.wait(self.poll_s)
