@@ -131,6 +131,8 @@ def build_station(
         else None
     )
     store = open_store(config.store_path, config.store_key_path, config.station_id, clock)
+    if config.petition_floor:
+        store.raise_serial_floor("petition", config.petition_floor)
     hardware: StationHardware | None = None
     try:
         sync = SyncAgent(

@@ -34,6 +34,9 @@ class StationPlan:
     tracking_url: str = "https://dcs.example.invalid/track?number={number}"
     hardware_toml: str = ""  # the pin map and devices, verbatim ([card], [printer], [gpio]...)
     reboot_command: tuple[str, ...] | None = None  # None: the daemon's default (systemctl)
+    #: A replacement card's numbering starts above this (the server's highest serial applied
+    #: from the station id when `station replace` ran); 0 for a new station.
+    petition_floor: int = 0
 
 
 def station_toml(plan: StationPlan) -> str:
@@ -50,6 +53,8 @@ def station_toml(plan: StationPlan) -> str:
         lines.append(f'server_public_key = "{plan.replica_server_key}"')
     if plan.reboot_command:
         lines.append("reboot_command = " + json.dumps(list(plan.reboot_command)))
+    if plan.petition_floor:
+        lines.append(f"petition_floor = {int(plan.petition_floor)}")
     lines += [
         "",
         "[broker]",

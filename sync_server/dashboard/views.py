@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_babel import gettext
 
-from sync_server.dashboard import alarms, broker, charts, commands, fleet
+from sync_server.dashboard import alarms, broker, charts, commands, fleet, rejections
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
 from sync_server.fleet import enrollments
@@ -316,4 +316,5 @@ def _labels() -> dict[str, object]:
         "printer_states": fleet.PRINTER_STATES,
         "CommandRecord": CommandRecord,
         "live_labels": live_labels,
+        "alarm_message": rejections.describe,
     }

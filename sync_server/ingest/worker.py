@@ -49,6 +49,7 @@ from contract.transport import (
     server_client_id,
 )
 from sync_server.budgets import StationBudgets
+from sync_server.dashboard.rejections import raise_rejected
 from sync_server.db import utc_now
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
@@ -234,10 +235,12 @@ class IngestWorker:
             tx = decode(item.payload, Transaction)
         except ContractError as exc:
             self._reject(item.topic, station_id, None, str(exc), item.payload)
+            self._alarm(station_id, str(exc))
             return None
         if tx.station_id != station_id:
             reason = "station id in the payload does not match the topic"
             self._reject(item.topic, station_id, tx.tx_id, reason, item.payload)
+            self._alarm(station_id, reason)
             # The broker authenticated the topic's station as the sender: tell it, so a
             # misconfigured station sets the transaction aside instead of retrying forever.
             self._send_acks(
@@ -257,11 +260,20 @@ class IngestWorker:
                 reason,
                 b"",
             )
+            self._alarm(received.tx.station_id, reason)
         for station_id, items in acks.items():
             tally = counts(items)
             self.applied += tally.get("applied", 0)
             self.duplicates += tally.get("duplicate", 0)
             self._send_acks(station_id, items)
+
+    def _alarm(self, station_id: str, reason: str) -> None:
+        """A refused transaction is lost to the server: tell the operators (one open alarm)."""
+        try:
+            if raise_rejected(station_id, reason):
+                log.error("a transaction of %s was refused; alarm raised", station_id)
+        except peewee.DatabaseError:
+            log.exception("could not raise the rejected-transaction alarm")
 
     def _send_acks(self, station_id: str, items: list[AckItem]) -> None:
         for start in range(0, len(items), 1000):
