@@ -119,6 +119,9 @@ def _round_trip(config, timeout_s: float) -> tuple[str, str]:  # type: ignore[no
 )
 @click.option("--language", type=click.Choice(["th", "vi", "en"]), default="th")
 @click.option(
+    "--kiosk-port", default=8080, show_default=True, help="The kiosk's loopback port (0: any)."
+)
+@click.option(
     "--hardware-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML with the station's [card] [printer] [gpio] [watchdog] sections (pin map).",
@@ -136,6 +139,7 @@ def new(
     building: str | None,
     replica_key: str | None,
     language: str,
+    kiosk_port: int,
     hardware_file: Path | None,
     data_dir: str,
     secrets_dir: str,
@@ -164,6 +168,7 @@ def new(
         building=building,
         replica_server_key=replica_key,
         language=language,
+        kiosk_port=kiosk_port,
         hardware_toml=hardware_file.read_text() if hardware_file else "",
     )
     bundle = build(authority, plan, out, days=days)
