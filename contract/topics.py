@@ -38,6 +38,7 @@ class Channel(StrEnum):
     REPLICA = "replica"  # server -> station: sealed replica parts, or a refusal
     SERVICE = "service"  # station -> server: a kiosk service request (OTP, reset, e-ID...)
     SERVICE_REPLY = "service/reply"  # server -> station: its answer
+    DIAGNOSTICS = "diagnostics"  # station -> server: a diagnostics bundle, in parts, on command
 
 
 def is_reserved_identity(name: str) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from device.config import StationConfig
+from device.diagnostics import register_command as register_diagnostics
 from device.hardware import StationHardware
 from device.maintenance import disk_gauges, schedule_reboot
 from device.receipts import ReceiptLine, ReceiptSpool
@@ -165,7 +166,7 @@ def build_station(
         store.close()
         raise
     receipts = hardware.spool if hardware is not None else ReceiptSpool(store)
-    return Station(
+    station = Station(
         config=config,
         store=store,
         sync=sync,
@@ -174,3 +175,5 @@ def build_station(
         replica=replica,
         service_lock=service_lock,
     )
+    register_diagnostics(station)
+    return station

@@ -48,6 +48,7 @@ STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
     (Channel.REPLICA, "read"),
     (Channel.SERVICE, "write"),
     (Channel.SERVICE_REPLY, "read"),
+    (Channel.DIAGNOSTICS, "write"),
 )
 
 
@@ -62,6 +63,7 @@ SERVER_ROLE_ACCESS: dict[str, tuple[tuple[Channel, str], ...]] = {
         (Channel.COMMAND_RESULT, "read"),
         (Channel.LOOKUP, "read"),
         (Channel.LOOKUP_REPLY, "write"),
+        (Channel.DIAGNOSTICS, "read"),
     ),
     KIOSK: ((Channel.SERVICE, "read"), (Channel.SERVICE_REPLY, "write")),
     REPLICA: ((Channel.REPLICA_REQUEST, "read"), (Channel.REPLICA, "write")),

@@ -26,6 +26,7 @@ from contract import (
     Channel,
     CommandResult,
     ContractError,
+    DiagnosticsPart,
     Heartbeat,
     PayloadTooLargeError,
     Presence,
@@ -155,6 +156,7 @@ class IngestWorker:
                 (shared_filter(self._group, Channel.TX), SubscribeOptions(qos=QOS)),
                 (shared_filter(self._group, Channel.TELEMETRY), SubscribeOptions(qos=QOS)),
                 (shared_filter(self._group, Channel.COMMAND_RESULT), SubscribeOptions(qos=QOS)),
+                (shared_filter(self._group, Channel.DIAGNOSTICS), SubscribeOptions(qos=QOS)),
                 (shared_filter("lookup", Channel.LOOKUP), SubscribeOptions(qos=QOS)),
                 # Not shared: shared subscriptions never deliver retained messages, and each
                 # worker needs the fleet's current presence when it starts.
@@ -227,6 +229,8 @@ class IngestWorker:
                 self._presence(item, station_id)
             elif channel is Channel.COMMAND_RESULT:
                 self._command_result(item, station_id)
+            elif channel is Channel.DIAGNOSTICS:
+                self._diagnostics(item, station_id)
         if transactions:
             self._apply(transactions)
 
@@ -335,6 +339,19 @@ class IngestWorker:
         if not settle(result, item.received_at):
             log.warning("a result for a command this server did not send, from %s", station_id)
         log.info("command %s on %s: %s", result.command_id, station_id, result.status)
+
+    def _diagnostics(self, item: _Inbound, station_id: str) -> None:
+        """A part of a diagnostics bundle: kept only if a command of ours asked for it."""
+        from sync_server.diagnostics.receive import DiagnosticsRefused, accept_part
+
+        try:
+            part = decode(item.payload, DiagnosticsPart)
+            outcome = accept_part(part, station_id, item.received_at)
+        except (ContractError, DiagnosticsRefused) as exc:
+            self._reject(item.topic, station_id, None, str(exc), item.payload)
+            return
+        if outcome == "complete":
+            log.info("diagnostics bundle of %s received (command %s)", station_id, part.command_id)
 
     def _upsert_station(self, station_id: str, seen_at: datetime, **fields: object) -> None:
         columns = {getattr(Station, name): value for name, value in fields.items()}
