@@ -156,7 +156,9 @@ def redact_strings(value: Any, redactor: Redactor) -> Any:
 
 
 # A citizen id: 13 digits, run together or grouped as printed on the card (1-2345-67890-12-3).
-_CITIZEN_ID = re.compile(r"(?<!\d)\d[- ]?\d{4}[- ]?\d{5}[- ]?\d{2}[- ]?\d(?!\d)")
+# The same separator throughout, so a phone number and the digits after it are not taken
+# for an id.
+_CITIZEN_ID = re.compile(r"(?<!\d)\d(?P<s>[- ]?)\d{4}(?P=s)\d{5}(?P=s)\d{2}(?P=s)\d(?!\d)")
 # A Thai phone number: 0 or +66, then 8 or 9 digits, with dashes or spaces anywhere.
 _PHONE = re.compile(r"(?<![\d+])(?:\+66|0066|0)[- ]?\d(?:[- ]?\d){7,8}(?!\d)")
 # Titles glued to a Thai given name ("นายสมชาย"): the name is masked with and without them.
