@@ -30,7 +30,6 @@ from device.store import load_key
 from devtools.seed import seed_records
 from devtools.synthetic import SyntheticResident, residents
 from sync_server.audit.models import AuditEvent
-from sync_server.dashboard import commands
 from sync_server.dashboard.models import CommandRecord
 from sync_server.db import database, utc_now
 from sync_server.diagnostics.models import DiagnosticsBundle
