@@ -110,10 +110,7 @@ def _resident_names(station: Station) -> list[str]:
     names: list[str] = []
     if station.replica is not None:
         try:
-            for record in station.replica._store.all_records():
-                names.append(record.summary.full_name_th)
-                if record.summary.full_name_en:
-                    names.append(record.summary.full_name_en)
+            names += station.replica.resident_names()
         except Exception:  # a store that does not open must not stop the bundle
             log.exception("diagnostics could not read the replica's names")
     try:
