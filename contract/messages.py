@@ -466,7 +466,14 @@ class Heartbeat(Message, kw_only=True):
 # --- remote commands: server -> station ---------------------------------------------------
 
 CommandName = Literal[
-    "ping", "refresh_replica", "wipe_replica", "reboot", "lock", "unlock", "print_test_page"
+    "ping",
+    "refresh_replica",
+    "wipe_replica",
+    "reboot",
+    "lock",
+    "unlock",
+    "print_test_page",
+    "collect_diagnostics",
 ]
 
 
@@ -496,3 +503,28 @@ class CommandResult(Message, kw_only=True):
     status: Literal["done", "failed", "rejected", "expired"]
     detail: str | None = None
     station_time: AwareDatetime
+
+
+# --- diagnostics: station -> server, only in answer to ``collect_diagnostics`` ----------------
+
+#: The largest diagnostics bundle a station may send (the server refuses more), and the size
+#: of one part's data: a part, base64 in JSON, stays well under ``MAX_PAYLOAD_BYTES``.
+DIAGNOSTICS_MAX_BYTES = 1024 * 1024
+DIAGNOSTICS_PART_BYTES = 32 * 1024
+DIAGNOSTICS_MAX_PARTS = DIAGNOSTICS_MAX_BYTES // DIAGNOSTICS_PART_BYTES
+
+
+class DiagnosticsPart(Message, kw_only=True):
+    """One part of a station's diagnostics bundle (a zip), sent for the command ``command_id``.
+
+    The server keeps parts only for a ``collect_diagnostics`` command it sent to that station,
+    one bundle per command, at most :data:`DIAGNOSTICS_MAX_BYTES` in all; ``sha256`` is of the
+    whole bundle, checked when the last part is in.
+    """
+
+    command_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f-]{36}$")]
+    station_id: StationId
+    part: Annotated[int, msgspec.Meta(ge=1, le=DIAGNOSTICS_MAX_PARTS)]
+    parts: Annotated[int, msgspec.Meta(ge=1, le=DIAGNOSTICS_MAX_PARTS)]
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    data: Annotated[bytes, msgspec.Meta(min_length=1, max_length=DIAGNOSTICS_PART_BYTES)]

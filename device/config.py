@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from contract.identifiers import PETITION_SERIAL_MAX
 from contract.topics import STATION_ID_PATTERN
 from contract.transport import BrokerSettings
 from device.errors import ConfigError
@@ -109,6 +110,10 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: The fleet's Ed25519 release key, base64 (``dcs-release keygen``): software updates
     #: install only if signed with it. Unset, the station refuses every release.
     release_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
+    #: The highest petition serial the server had applied for this station id when this card
+    #: was provisioned as a replacement (``dcs-provision station replace``): numbering goes on
+    #: above it, so a new card never mints a number the server already holds.
+    petition_floor: Annotated[int, msgspec.Meta(ge=0, le=PETITION_SERIAL_MAX)] = 0
     #: What the ``reboot`` remote command runs (after answering); the demo records instead.
     reboot_command: list[str] = msgspec.field(default_factory=lambda: ["systemctl", "reboot"])
 

@@ -52,6 +52,7 @@ STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
     (Channel.JOB_PROGRESS, "write"),
     (Channel.FILE_REQUEST, "write"),
     (Channel.FILE_BLOCK, "read"),
+    (Channel.DIAGNOSTICS, "write"),
 )
 
 
@@ -66,6 +67,7 @@ SERVER_ROLE_ACCESS: dict[str, tuple[tuple[Channel, str], ...]] = {
         (Channel.COMMAND_RESULT, "read"),
         (Channel.LOOKUP, "read"),
         (Channel.LOOKUP_REPLY, "write"),
+        (Channel.DIAGNOSTICS, "read"),
     ),
     KIOSK: ((Channel.SERVICE, "read"), (Channel.SERVICE_REPLY, "write")),
     REPLICA: ((Channel.REPLICA_REQUEST, "read"), (Channel.REPLICA, "write")),

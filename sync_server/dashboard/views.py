@@ -22,9 +22,10 @@ from flask import (
 )
 from flask_babel import gettext
 
-from sync_server.dashboard import alarms, broker, charts, commands, fleet
+from sync_server.dashboard import alarms, broker, charts, commands, fleet, rejections
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
+from sync_server.diagnostics import receive as diagnostics
 from sync_server.fleet import enrollments, history
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
@@ -140,6 +141,7 @@ def station_page(station_id: str) -> str:
         commands=commands.recent(station_id),
         command_names=commands.COMMANDS,
         enrollments=enrollments.history(station_id),
+        diagnostics=diagnostics.bundles(station_id),
         tx_chart=charts.bar_chart(
             points, "transactions", title=gettext("Transactions per hour"), unit="tx"
         ),
@@ -202,6 +204,26 @@ def send_command(station_id: str) -> Response:
         flash(gettext("“%(command)s” sent; waiting for the station", command=label), "ok")
         record_audit(f"command.{name}", subject=station_id, outcome=record.status)
     return redirect(url_for("dashboard.station_page", station_id=station_id), code=303)
+
+
+@bp.get("/stations/<station_id>/diagnostics/<command_id>.zip")
+@require_role(*ROLES)
+def download_diagnostics(station_id: str, command_id: str) -> Response:
+    """One diagnostics bundle as the station sent it (redacted there); audited."""
+    found = diagnostics.bundle(station_id, command_id)
+    if found is None:
+        abort(404)
+    record_audit("diagnostics.download", subject=station_id, outcome=command_id[:36])
+    stamp = found.received_at.strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        bytes(found.content),
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f"attachment; filename=diagnostics-{station_id}-{stamp}.zip",
+            "Cache-Control": "no-store",
+            "X-Content-SHA256": found.sha256,
+        },
+    )
 
 
 @bp.post("/stations/<station_id>/quarantine/lift")
@@ -344,4 +366,5 @@ def _labels() -> dict[str, object]:
         "printer_states": fleet.PRINTER_STATES,
         "CommandRecord": CommandRecord,
         "live_labels": live_labels,
+        "alarm_message": rejections.describe,
     }
