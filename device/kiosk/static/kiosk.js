@@ -63,6 +63,13 @@
       location.replace(body.dataset.home);
     }
   });
+  // Operations locked or unlocked the kiosk: the out-of-service screen goes home by itself
+  // once unlocked (nobody has to touch it), and a screen in use gives way to it when locked.
+  events.addEventListener("service", (message) => {
+    const locked = JSON.parse(message.data).locked;
+    if (page === "locked" && !locked) location.replace(body.dataset.home);
+    else if (page !== "locked" && locked) wipe(body.dataset.home);
+  });
   events.addEventListener("printer", (message) => {
     const state = JSON.parse(message.data).state;
     const label = document.querySelector("[data-printer-label]");
@@ -106,6 +113,31 @@
         seconds.textContent = String(Math.ceil(left));
       }
     }, 250);
+  }
+
+  // "More below": a screen longer than the touchscreen says so, and one tap scrolls on.
+  // Nothing tells a finger that a kiosk screen scrolls (no scroll bar, no wheel).
+  const screen = document.getElementById("screen");
+  const more = document.querySelector("[data-more]");
+  if (screen && more) {
+    const osk = document.getElementById("osk");
+    const update = () => {
+      // Not while typing: the keyboard brings its field into view, and the hint would sit
+      // on the form just above the keys.
+      const typing = osk && !osk.hidden;
+      more.hidden = typing || screen.scrollHeight - screen.clientHeight - screen.scrollTop <= 8;
+    };
+    screen.addEventListener("scroll", update, { passive: true });
+    // The screen shrinks when the keyboard opens, its content grows with a message or an
+    // image; and fonts arrive after the first layout.
+    const watch = new ResizeObserver(update);
+    watch.observe(screen);
+    Array.from(screen.children).forEach((child) => watch.observe(child));
+    window.addEventListener("load", update);
+    more.addEventListener("click", () => {
+      screen.scrollBy({ top: Math.round(screen.clientHeight * 0.7), behavior: "smooth" });
+    });
+    update();
   }
 
   // For the benchmark and tests: when this screen was first painted (epoch ms).
