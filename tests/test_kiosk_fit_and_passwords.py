@@ -164,6 +164,20 @@ def test_the_keyboard_opens_on_an_autofocused_field_every_time(stack, browser):
         expect(osk_key(page, "7")).to_be_visible()
         expect(page.locator("[data-more]")).to_be_hidden()  # never over the form while typing
 
+    # A refusal: the message is read first (no keyboard over it), and what was typed stays.
+    for digit in "0800000000":
+        tap(page, osk_key(page, digit))
+    done_typing(page)
+    tap(page, page.locator("#screen button[type=submit]"))
+    error = page.locator("[data-error=no_match]")
+    expect(error).to_be_visible()
+    page.wait_for_function("() => window.kioskPaintedAt")
+    expect(page.locator("#osk")).to_be_hidden()
+    assert in_view(page, error)
+    expect(page.locator("input[name=phone]")).to_have_value("0800000000")
+    tap(page, page.locator("input[name=phone]"))
+    expect(page.locator("#osk")).to_be_visible()
+
 
 # -- the e-ID password ------------------------------------------------------------------
 

@@ -133,6 +133,9 @@
   // focusin (autofocus runs at the first rendering, which can come before the parser reaches
   // this script), and then no keyboard opens. So look once ourselves, now and at load.
   function openOnAutofocus() {
+    // A screen that says what went wrong is read first: the keyboard would push the message
+    // out of sight. The resident taps the field to correct it.
+    if (document.querySelector("#screen [role=alert]")) return;
     const focused = document.activeElement;
     if (wantsKeyboard(focused)) {
       if (osk.hidden || target !== focused) open(focused);

@@ -21,7 +21,7 @@
     leaving = true;
     const screen = document.getElementById("screen");
     if (screen) screen.replaceChildren();
-    document.querySelectorAll(".overlay, .osk").forEach((el) => { el.hidden = true; });
+    document.querySelectorAll(".overlay, .osk, [data-more]").forEach((el) => { el.hidden = true; });
     body.dataset.personal = "0";
     // With the card still in, the same resident is at the screen: stay in their language.
     // Once the card is out, the next resident starts afresh at the default language.
@@ -125,7 +125,10 @@
       // Not while typing: the keyboard brings its field into view, and the hint would sit
       // on the form just above the keys.
       const typing = osk && !osk.hidden;
-      more.hidden = typing || screen.scrollHeight - screen.clientHeight - screen.scrollTop <= 8;
+      // What is out of sight below, less the screen's own bottom padding (not content).
+      const padding = parseFloat(getComputedStyle(screen).paddingBottom) || 0;
+      const below = screen.scrollHeight - screen.clientHeight - screen.scrollTop - padding;
+      more.hidden = typing || below <= 8;
     };
     screen.addEventListener("scroll", update, { passive: true });
     // The screen shrinks when the keyboard opens, its content grows with a message or an

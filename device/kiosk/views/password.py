@@ -44,6 +44,7 @@ def start() -> Response | str:
         # The e-account's number is the citizen id: filled in from the card (still editable),
         # or what the resident typed before a refusal.
         insurance_number=flow.get("typed_insurance") or grouped_citizen_id(visit.card.citizen_id),
+        from_card=not flow.get("typed_insurance"),
         phone=flow.get("typed_phone", ""),
     )
 
