@@ -61,6 +61,7 @@ class KioskState:
         self._lock = threading.RLock()
         self._visit: Visit | None = None
         self._printer_state: str | None = None
+        self._locked: bool | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         #: Wall-clock time of the last card event (for the kiosk benchmark; not personal).
@@ -180,7 +181,11 @@ class KioskState:
 
     def status(self) -> list[Event]:
         """The events that describe the state now (sent first on every new stream)."""
-        return [self._visit_event(), Event("printer", {"state": self._printer_state or "none"})]
+        return [
+            self._visit_event(),
+            Event("printer", {"state": self._printer_state or "none"}),
+            Event("service", {"locked": self._service_locked()}),
+        ]
 
     # -- card events ---------------------------------------------------------------------
 
@@ -264,6 +269,7 @@ class KioskState:
             try:
                 self.expire_idle()
                 self._poll_printer()
+                self._poll_service_lock()
             except Exception:
                 log.exception("kiosk tick failed")
 
@@ -274,6 +280,18 @@ class KioskState:
         if state != self._printer_state:
             self._printer_state = state
             self.bus.publish("printer", state=state)
+
+    def _service_locked(self) -> bool:
+        lock = self.station.service_lock
+        return lock is not None and lock.locked
+
+    def _poll_service_lock(self) -> None:
+        """Tell the page when operations lock or unlock the kiosk: the out-of-service screen
+        goes home by itself when unlocked, and a screen in use gives way when locked."""
+        locked = self._service_locked()
+        if locked != self._locked:
+            self._locked = locked
+            self.bus.publish("service", locked=locked)
 
     # -- events --------------------------------------------------------------------------
 

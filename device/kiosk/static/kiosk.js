@@ -21,7 +21,7 @@
     leaving = true;
     const screen = document.getElementById("screen");
     if (screen) screen.replaceChildren();
-    document.querySelectorAll(".overlay, .osk").forEach((el) => { el.hidden = true; });
+    document.querySelectorAll(".overlay, .osk, [data-more]").forEach((el) => { el.hidden = true; });
     body.dataset.personal = "0";
     // With the card still in, the same resident is at the screen: stay in their language.
     // Once the card is out, the next resident starts afresh at the default language.
@@ -62,6 +62,13 @@
     if (page === "home" && document.querySelector("[data-notice=remove-card], [data-notice=visit-ended]") && visit.state === "none") {
       location.replace(body.dataset.home);
     }
+  });
+  // Operations locked or unlocked the kiosk: the out-of-service screen goes home by itself
+  // once unlocked (nobody has to touch it), and a screen in use gives way to it when locked.
+  events.addEventListener("service", (message) => {
+    const locked = JSON.parse(message.data).locked;
+    if (page === "locked" && !locked) location.replace(body.dataset.home);
+    else if (page !== "locked" && locked) wipe(body.dataset.home);
   });
   events.addEventListener("printer", (message) => {
     const state = JSON.parse(message.data).state;
@@ -106,6 +113,34 @@
         seconds.textContent = String(Math.ceil(left));
       }
     }, 250);
+  }
+
+  // "More below": a screen longer than the touchscreen says so, and one tap scrolls on.
+  // Nothing tells a finger that a kiosk screen scrolls (no scroll bar, no wheel).
+  const screen = document.getElementById("screen");
+  const more = document.querySelector("[data-more]");
+  if (screen && more) {
+    const osk = document.getElementById("osk");
+    const update = () => {
+      // Not while typing: the keyboard brings its field into view, and the hint would sit
+      // on the form just above the keys.
+      const typing = osk && !osk.hidden;
+      // What is out of sight below, less the screen's own bottom padding (not content).
+      const padding = parseFloat(getComputedStyle(screen).paddingBottom) || 0;
+      const below = screen.scrollHeight - screen.clientHeight - screen.scrollTop - padding;
+      more.hidden = typing || below <= 8;
+    };
+    screen.addEventListener("scroll", update, { passive: true });
+    // The screen shrinks when the keyboard opens, its content grows with a message or an
+    // image; and fonts arrive after the first layout.
+    const watch = new ResizeObserver(update);
+    watch.observe(screen);
+    Array.from(screen.children).forEach((child) => watch.observe(child));
+    window.addEventListener("load", update);
+    more.addEventListener("click", () => {
+      screen.scrollBy({ top: Math.round(screen.clientHeight * 0.7), behavior: "smooth" });
+    });
+    update();
   }
 
   // For the benchmark and tests: when this screen was first painted (epoch ms).

@@ -137,6 +137,9 @@ def finish() -> Response | str:
         page="eid-finish",
         error=flow.pop("error", None),
         masked=f"{flow['phone'][:3]}-XXX-{flow['phone'][-4:]}",
+        # A refused attempt (passwords that differ or are too weak, a mistyped code) keeps
+        # the code that was typed: only the passwords are asked again, never echoed back.
+        code=flow.get("typed_code", ""),
     )
 
 
@@ -144,6 +147,7 @@ def finish() -> Response | str:
 def register() -> Response:
     visit = visit_from_form()
     flow = visit.flows.setdefault("eid", {})
+    flow["typed_code"] = re.sub(r"\D", "", request.form.get("code", ""))[:6]
     password = request.form.get("password", "")
     if password != request.form.get("password_again", ""):
         flow["error"] = "password_mismatch"
