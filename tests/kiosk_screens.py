@@ -46,7 +46,9 @@ def main() -> None:
     from sync_server.records.models import InsuranceAccount
 
     OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.png"):
+    # Only this walk's own pictures (numbered, and the counter's): the server pages and the
+    # helpers' pictures of other screens stay.
+    for old in [*OUT.glob("[0-9][0-9]-*.png"), *OUT.glob("counter-*.png")]:
         old.unlink()
     workdir = Path(tempfile.mkdtemp(prefix="dcs-screens-"))
     pcscd = LocalPcscd(workdir=workdir / "pcscd")
