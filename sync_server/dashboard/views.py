@@ -26,6 +26,7 @@ from sync_server.dashboard import alarms, broker, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
 from sync_server.fleet import enrollments
+from sync_server.local_time import local_time
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
 
@@ -77,6 +78,7 @@ def server_link(rows: list[fleet.StationRow] | None = None) -> dict[str, object]
     all_stale = bool(online) and all(row.stale for row in online)
     return {
         "broker_down_since": down_since.isoformat() if down_since else None,
+        "broker_down_text": local_time(down_since) if down_since else None,
         "stale": down_since is not None or all_stale,
     }
 
