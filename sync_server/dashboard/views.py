@@ -26,7 +26,8 @@ from sync_server.dashboard import alarms, broker, charts, commands, fleet
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
 from sync_server.fleet import enrollments
-from sync_server.local_time import local_time
+from sync_server.i18n import current_language
+from sync_server.local_time import deployment, local_time
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
 
@@ -115,6 +116,8 @@ def fleet_page() -> str:
             "transactions",
             title=gettext("Transactions per hour (fleet, 24 h)"),
             unit="tx",
+            local=deployment(),
+            language=current_language(),
         ),
     )
 
@@ -142,7 +145,12 @@ def station_page(station_id: str) -> str:
         command_names=commands.COMMANDS,
         enrollments=enrollments.history(station_id),
         tx_chart=charts.bar_chart(
-            points, "transactions", title=gettext("Transactions per hour"), unit="tx"
+            points,
+            "transactions",
+            title=gettext("Transactions per hour"),
+            unit="tx",
+            local=deployment(),
+            language=current_language(),
         ),
         lag_chart=charts.bar_chart(
             points,
@@ -150,6 +158,8 @@ def station_page(station_id: str) -> str:
             title=gettext("Mean sync lag per hour"),
             unit="s",
             color="#a45d00",
+            local=deployment(),
+            language=current_language(),
         ),
     )
 
