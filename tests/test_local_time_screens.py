@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from contract import Transaction
 from contract.local_time import VIETNAM
@@ -27,7 +27,7 @@ from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
 from tests.operator_fixtures import create_test_operator
-from tests.test_kiosk_as_used import tap
+from tests.test_kiosk_as_used import tap as tap_at
 from tests.web_browser import serving
 from tests.web_login import login
 
@@ -41,6 +41,13 @@ OTHER_STATION = "st-b"
 def browser() -> Iterator[Browser]:
     with chromium() as (_, browser):
         yield browser
+
+
+def tap(page: Page, target: Locator) -> None:
+    """Scroll ``target`` onto the screen as a resident would (the tiles lie below the fold on
+    the summary), then tap it with a finger."""
+    target.scroll_into_view_if_needed()
+    tap_at(page, target)
 
 
 def make_stack(tmp_path: Path, pcscd: LocalPcscd, **options: object) -> KioskStack:
@@ -125,7 +132,7 @@ def test_my_petitions_and_the_status_slip_read_bangkok_time(stack: KioskStack, b
 
     def slip() -> bytes | None:
         jobs = [job for job in stack.printer.jobs() if job.complete]
-        return jobs[-1].data if jobs else None
+        return jobs[-1].data() if jobs else None
 
     data = wait_for(slip, "the status slip to print", 30.0)
     assert "24 พ.ย. 2569 20:57 น.".encode("cp874") in data  # the "updated" line
