@@ -161,7 +161,7 @@ class InsuredSummary(msgspec.Struct, kw_only=True):
         _check_baht(self, "contributions_baht", "benefits_baht", "old_age_savings_baht")
 
 
-#: Gregorian years; the kiosk shows the Buddhist era (year + 543) as seed 003 does.
+#: Gregorian years; screens show them in the deployment's calendar (contract/local_time.py).
 Year = Annotated[int, msgspec.Meta(ge=1900, le=2200)]
 #: A code the kiosk translates from its catalogue (``sickness``, ``bank_transfer``...).
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,31}$")]

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from contract.identifiers import PETITION_SERIAL_MAX
+from contract.local_time import LocalTime
 from contract.topics import STATION_ID_PATTERN
 from contract.transport import BrokerSettings
 from device.errors import ConfigError
@@ -92,6 +93,9 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     secrets_dir: str
     #: The public tracking page a receipt's QR code points at; ``{number}`` is the petition.
     tracking_url: str = "https://dcs.example.invalid/track?number={number}"
+    #: The deployment's time zone and calendar: every time and date the kiosk and its
+    #: receipts show (contract/local_time.py). The server's TIMEZONE/CALENDAR must match.
+    local_time: LocalTime = msgspec.field(default_factory=LocalTime)
     broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
     sync: SyncConfig = msgspec.field(default_factory=SyncConfig)
     # The devices fitted to this station; a missing section means "not fitted" (a test

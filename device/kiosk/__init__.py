@@ -51,7 +51,7 @@ def create_kiosk_app(
     app.wsgi_app = LoopbackHostOnly(  # type: ignore[method-assign]
         app.wsgi_app, [*config.allowed_hosts, host_name_for(config.host)]
     )
-    i18n.init_app(app, config.default_language)
+    i18n.init_app(app, config.default_language, station.config.local_time)
     _language_urls(app, config.default_language)
 
     from device.kiosk.views import (

@@ -27,6 +27,8 @@ from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
 from sync_server.diagnostics import receive as diagnostics
 from sync_server.fleet import enrollments, history
+from sync_server.i18n import current_language
+from sync_server.local_time import deployment, local_time
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
 
@@ -78,6 +80,7 @@ def server_link(rows: list[fleet.StationRow] | None = None) -> dict[str, object]
     all_stale = bool(online) and all(row.stale for row in online)
     return {
         "broker_down_since": down_since.isoformat() if down_since else None,
+        "broker_down_text": local_time(down_since) if down_since else None,
         "stale": down_since is not None or all_stale,
     }
 
@@ -114,6 +117,8 @@ def fleet_page() -> str:
             "transactions",
             title=gettext("Transactions per hour (fleet, 24 h)"),
             unit="tx",
+            local=deployment(),
+            language=current_language(),
         ),
     )
 
@@ -143,7 +148,12 @@ def station_page(station_id: str) -> str:
         enrollments=enrollments.history(station_id),
         diagnostics=diagnostics.bundles(station_id),
         tx_chart=charts.bar_chart(
-            points, "transactions", title=gettext("Transactions per hour"), unit="tx"
+            points,
+            "transactions",
+            title=gettext("Transactions per hour"),
+            unit="tx",
+            local=deployment(),
+            language=current_language(),
         ),
         lag_chart=charts.bar_chart(
             points,
@@ -151,6 +161,8 @@ def station_page(station_id: str) -> str:
             title=gettext("Mean sync lag per hour"),
             unit="s",
             color="#a45d00",
+            local=deployment(),
+            language=current_language(),
         ),
         history_charts=[
             charts.bar_chart(

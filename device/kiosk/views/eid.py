@@ -11,12 +11,12 @@ person, with biometrics, at the police station. Needs the server.
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from flask import Blueprint, Response, redirect, request, url_for
 
 from contract import DeclaredIdentity
 from contract.identifiers import InvalidThaiMobileError, normalize_citizen_id, normalize_thai_mobile
+from contract.local_time import parse_day
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
@@ -77,16 +77,11 @@ def _child_from_form() -> DeclaredIdentity:
     citizen_id = normalize_citizen_id(request.form.get("child_id", ""))
     first = request.form.get("child_first", "").strip()
     last = request.form.get("child_last", "").strip()
-    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", request.form.get("child_dob", "").strip())
-    if not first or not last or match is None:
+    if not first or not last:
         raise ValueError("incomplete")
-    day, month, year = (int(part) for part in match.groups())
-    return DeclaredIdentity(
-        citizen_id=citizen_id,
-        first_th=first,
-        last_th=last,
-        date_of_birth=date(year - 543, month, day),
-    )
+    # The year in the deployment's calendar, as the label asks, or in the other era.
+    born = parse_day(request.form.get("child_dob", ""))
+    return DeclaredIdentity(citizen_id=citizen_id, first_th=first, last_th=last, date_of_birth=born)
 
 
 @bp.get("/contact")
