@@ -166,7 +166,12 @@ def station_page(station_id: str) -> str:
         ),
         history_charts=[
             charts.bar_chart(
-                beats, "backlog_max", title=gettext("Largest outbox backlog per hour"), unit="tx"
+                beats,
+                "backlog_max",
+                title=gettext("Largest outbox backlog per hour"),
+                unit="tx",
+                local=deployment(),
+                language=current_language(),
             ),
             charts.bar_chart(
                 beats,
@@ -174,6 +179,8 @@ def station_page(station_id: str) -> str:
                 title=gettext("Lowest free disk per hour"),
                 unit="%",
                 color="#2e7d32",
+                local=deployment(),
+                language=current_language(),
             ),
             charts.bar_chart(
                 beats,
@@ -181,6 +188,8 @@ def station_page(station_id: str) -> str:
                 title=gettext("Share of the hour out of paper"),
                 unit="%",
                 color="#b3261e",
+                local=deployment(),
+                language=current_language(),
             ),
             charts.bar_chart(
                 beats,
@@ -188,6 +197,8 @@ def station_page(station_id: str) -> str:
                 title=gettext("Share of the hour with the enclosure open"),
                 unit="%",
                 color="#6a1b9a",
+                local=deployment(),
+                language=current_language(),
             ),
         ],
         versions=history.versions(station_id),
