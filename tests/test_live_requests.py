@@ -128,7 +128,7 @@ def test_a_frozen_broker_is_noticed_by_keepalive_and_ends_the_wait_at_once(
     def ask() -> None:
         try:
             client.ask("otp.send", purpose="petition", phone=PHONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             outcome.append(exc)
 
     with frozen(broker):
