@@ -9,7 +9,9 @@ frozen broker held must not be acted on when it thaws.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from devtools.broker import LocalBroker
 from devtools.cardstack import LocalPcscd
@@ -27,7 +29,8 @@ from sync_server.otp.models import OtpCode
 from sync_server.petitions.models import Petition
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
-from tests.test_kiosk_as_used import osk_key, tap
+from tests.test_kiosk_as_used import osk_key
+from tests.test_kiosk_as_used import tap as tap_here
 from tests.test_kiosk_petition import sms_code
 
 PHONE = "0812345678"
@@ -64,6 +67,13 @@ def frozen(broker: LocalBroker) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def tap(page: Page, target: Locator) -> None:
+    """Scroll ``target`` into view as a finger would (a summary's tiles sit below the fold),
+    then tap it."""
+    target.scroll_into_view_if_needed()
+    tap_here(page, target)
+
+
 def type_digits(page: Page, field: str, digits: str) -> None:
     """Tap the field, then each digit on the on-screen keyboard, then its Done key."""
     tap(page, page.locator(f"input[name={field}]"))
@@ -81,6 +91,15 @@ def mark_document(page: Page) -> None:
 
 def same_document(page: Page) -> bool:
     return page.evaluate("window.sameDocument === true")
+
+
+def working(page: Page) -> str | None:
+    """The "working" overlay's text if it is up now, read in the page at once: a locator
+    check would wait for the navigation the form has already started."""
+    return page.evaluate(
+        """() => { const el = document.getElementById("working");
+                   return el && !el.hidden ? el.innerText.trim() : null; }"""
+    )
 
 
 def stale_refusals() -> int:
@@ -120,8 +139,7 @@ def test_send_code_with_the_broker_frozen_says_so_and_the_code_never_comes_later
     with frozen(stack.broker):
         sent_at = datetime.now(UTC)
         tap(page, page.locator("[data-intent=code]"))
-        expect(page.locator("#working")).to_be_visible()
-        expect(page.locator("#working")).to_contain_text("Contacting the server")
+        assert working(page) == "Contacting the server…"
 
         error = page.locator("[data-error=server_unreachable]")
         expect(error).to_have_text(
@@ -143,17 +161,16 @@ def test_send_code_with_the_broker_frozen_says_so_and_the_code_never_comes_later
         )
 
     expect(label).to_have_attribute("data-net", "online", timeout=LINK_GUARD_MS)
-    # The thawed broker hands the held request on; the server refuses it and texts nobody.
-    wait_for(stale_refusals, "the server to refuse the held request")
-    assert OtpCode.select().count() == 0
-    assert SentSms.select().count() == 0
-
-    # Asked again now, the code comes: exactly one, for the request the resident is waiting on.
+    # Asked again now, the code comes: exactly one, for the request the resident waits on.
+    # The held one went first if at all: the thawed broker hands on what its socket buffer
+    # held (then the server refuses it as stale) or drops it with the old connection, and the
+    # station never sends it again (a QoS 1 request was re-sent after the reconnect).
     tap(page, page.locator("[data-intent=code]"))
     expect(page.locator("input[name=code]")).to_be_visible(timeout=LINK_GUARD_MS)
     sms_code(PHONE)
     assert SentSms.select().where(SentSms.to == PHONE).count() == 1
     assert OtpCode.select().count() == 1
+    print(f"\nheld request refused as stale by the server: {stale_refusals()}")
 
 
 def test_with_the_card_in_the_resident_chooses_to_file_with_it_when_no_code_can_be_sent(
@@ -169,7 +186,7 @@ def test_with_the_card_in_the_resident_chooses_to_file_with_it_when_no_code_can_
     with frozen(stack.broker):
         sent_at = datetime.now(UTC)
         tap(page, page.locator("[data-intent=code]"))
-        expect(page.locator("#working")).to_be_visible()
+        assert working(page) == "Đang liên hệ máy chủ…"
         expect(page.locator("[data-error=server_unreachable]")).to_have_text(
             "Hiện không kết nối được máy chủ. Vui lòng thử lại sau ít phút.",
             timeout=LINK_GUARD_MS,
@@ -181,7 +198,6 @@ def test_with_the_card_in_the_resident_chooses_to_file_with_it_when_no_code_can_
         use_card = page.locator("[data-intent=card]")
         expect(use_card).to_have_text("Tiếp tục bằng thẻ căn cước thay cho mã")
         tap(page, use_card)
-        expect(page.locator("#working")).to_be_hidden()
         subject = page.locator("input[name=subject]")
         expect(subject).to_be_visible()
         tap(page, subject)
@@ -196,7 +212,9 @@ def test_with_the_card_in_the_resident_chooses_to_file_with_it_when_no_code_can_
             "the held request to be stale",
         )
 
-    wait_for(stale_refusals, "the server to refuse the held request")
     petition = wait_for(lambda: Petition.get_or_none(Petition.number == number), "the petition")
-    assert '"phone_check": "card_offline"' in petition.form
+    assert json.loads(petition.form)["phone_check"] == "card_offline"
+    # The petition came after the held code request, which was refused or dropped: no code.
     assert OtpCode.select().count() == 0
+    texts = [sms.text for sms in SentSms.select().where(SentSms.to == PHONE)]
+    assert not [text for text in texts if re.search(r"\b\d{6}\b", text)]
