@@ -314,6 +314,11 @@ class ServiceRequest(Message, kw_only=True):
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=128)] | None = None
     username: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
+    #: When the station sent it (its clock). The server refuses a request older than its
+    #: ``KIOSK_REQUEST_MAX_AGE_S`` and does nothing for it: a code or a temporary password
+    #: asked for by a kiosk that has long stopped waiting (a frozen broker, a network that
+    #: came back) is never sent later. Absent from older stations: accepted as before.
+    sent_at: AwareDatetime | None = None
 
 
 class StatusStep(msgspec.Struct, kw_only=True):

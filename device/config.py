@@ -45,7 +45,15 @@ class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reconnect_initial_s: Positive = 0.5
     reconnect_max_s: Positive = 30.0
     heartbeat_interval_s: Positive = 30.0
+    #: How long a live request (lookup, code, tracking) waits for the server's answer before
+    #: the kiosk says the server cannot be reached.
     lookup_timeout_s: Positive = 5.0
+    #: MQTT keepalive towards the broker. paho pings after this long without traffic and drops
+    #: the link when the ping goes unanswered for as long again, so a dead link (network cut,
+    #: frozen broker) is noticed within 1-2 x this, and the kiosk's label turns "offline". The
+    #: broker drops a silent station after 1.5 x this. 3 s: about 0.3 ping a second per idle
+    #: station (docs/kiosk.md "Network honesty").
+    keepalive_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 3
     retention_days: Annotated[float, msgspec.Meta(ge=0)] = 7.0
     poll_interval_s: Positive = 0.5
 

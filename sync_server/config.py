@@ -51,6 +51,10 @@ DEFAULTS: dict[str, object] = {
     # [local_time]. Vietnam: "Asia/Ho_Chi_Minh" and "gregorian".
     "TIMEZONE": "Asia/Bangkok",
     "CALENDAR": "buddhist",
+    # Kiosk services (sync_server/kiosk_services): a request older than this (by the
+    # station's sent_at) is refused and nothing is done for it, so a code asked for during a
+    # network drop is never texted later. Stations wait 5 s; the rest is clock margin.
+    "KIOSK_REQUEST_MAX_AGE_S": 15.0,
 }
 
 

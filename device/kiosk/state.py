@@ -4,8 +4,9 @@
 insertion it starts a visit at once (the screen can switch to "reading" while the card is
 read), then reads the card, its photo and the insured-person record on a worker thread. On
 a removal it drops the visit and tells the screen, which clears itself. A ticker thread ends
-idle visits and reports the printer's state changes; both reach the page as server-sent
-events (:mod:`device.kiosk.events`).
+idle visits and reports the printer's state changes; the station's link to the broker
+reports going up and down. All of it reaches the page as server-sent events
+(:mod:`device.kiosk.events`), so the footer's online/offline label follows the link live.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class KioskState:
         #: Wall-clock time of the last card event (for the kiosk benchmark; not personal).
         self.last_card_event_at: float | None = None
         self._page_alive_at: float | None = None
+        # Called on paho's network thread; the bus is thread-safe.
+        station.sync.link.on_connected(self._announce_link)
+        station.sync.link.on_disconnected(self._announce_link)
 
     # -- the page's heartbeat ------------------------------------------------------------
 
@@ -185,6 +189,7 @@ class KioskState:
             self._visit_event(),
             Event("printer", {"state": self._printer_state or "none"}),
             Event("service", {"locked": self._service_locked()}),
+            self._link_event(),
         ]
 
     # -- card events ---------------------------------------------------------------------
@@ -308,6 +313,13 @@ class KioskState:
                 "reason": reason,
             },
         )
+
+    def _link_event(self) -> Event:
+        return Event("link", {"state": "online" if self.station.sync.link.connected else "offline"})
+
+    def _announce_link(self) -> None:
+        event = self._link_event()
+        self.bus.publish(event.name, **event.data)
 
     def _announce(self, reason: str | None = None) -> None:
         event = self._visit_event(reason)

@@ -61,6 +61,7 @@ class SyncAgent:
             software_version=software_version,
             clock=clock,
             backoff=Backoff(config.reconnect_initial_s, config.reconnect_max_s),
+            keepalive_s=config.keepalive_s,
         )
         self.drainer = Drainer(
             store.outbox,

@@ -7,7 +7,10 @@ and the e-ID registration, the tracking page's own limits for tracking (the stat
 as the "IP"), per username and per station for operator logins. A code verifies only for the
 account, card or petition it was sent for (the OTP ``subject``); see docs/security.md. Before
 any of that, every request is charged to the station's budgets (``sync_server/budgets``): per
-action, and all SMS-sending actions together.
+action, and all SMS-sending actions together. Before even that, a request that arrives
+after its kiosk stopped waiting (older than ``KIOSK_REQUEST_MAX_AGE_S`` by its ``sent_at``:
+a frozen broker or a network drop held it) is refused and audited ``stale``, and nothing is
+done for it: no code is texted to a resident who has gone.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ MY_PETITIONS = 20
 BARE_OTP_PURPOSES = ("petition",)
 #: The roles that may log in at a counter.
 COUNTER_ROLES = ("officer", "administrator")
+#: A kiosk waits 5 s (``sync.lookup_timeout_s``); a request older than this was held by the
+#: network and nobody waits for it. The margin covers clock offset between station and
+#: server (both keep NTP time); see docs/kiosk.md "Network honesty".
+REQUEST_MAX_AGE_S = 15.0
 
 
 class MissingFieldError(ValueError):
@@ -127,8 +134,13 @@ class KioskServices:
         limits: KioskLimits | None = None,
         budgets: StationBudgets | None = None,
         login_limiter: RateLimiter | None = None,
+        *,
+        max_age_s: float = REQUEST_MAX_AGE_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.otp = otp
+        self.max_age = timedelta(seconds=max_age_s)
+        self._clock = clock
         self.budgets = budgets or StationBudgets()
         self.tracking_limits = tracking_limits
         self.limits = limits or KioskLimits.default()
@@ -160,10 +172,15 @@ class KioskServices:
             service_from_config(config, gateway_from_config(config)),
             tracking.TrackingLimits.from_config(config),
             login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
+            max_age_s=float(config.get("KIOSK_REQUEST_MAX_AGE_S", REQUEST_MAX_AGE_S)),
         )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         """Do what ``request`` asks and say how it went (never raises for a citizen's error)."""
+        if self.stale(request):
+            # Not charged, not done: the kiosk gave up on it long ago.
+            self._audit(station_id, request, None, "stale")
+            return ServiceResponse(status="refused", reason="stale_request")
         kinds = [service_kind(request.action)]
         if request.action in SMS_ACTIONS:
             kinds.append(SMS)
@@ -193,6 +210,10 @@ class KioskServices:
             return ServiceResponse(status="error", reason="sms_failed")
         except tracking.TrackingInputError as exc:
             return ServiceResponse(status="refused", reason=f"bad_{exc.field}")
+
+    def stale(self, request: ServiceRequest) -> bool:
+        """Whether ``request`` was sent longer ago than any kiosk waits for an answer."""
+        return request.sent_at is not None and self._clock() - request.sent_at > self.max_age
 
     # -- bare codes (petitions) --------------------------------------------------------
 

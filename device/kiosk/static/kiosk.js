@@ -77,6 +77,40 @@
     if (label) label.hidden = !["paper-out", "cover-open", "offline", "error"].includes(state);
   });
 
+  // The footer's label follows the station's link to the server live (no reload).
+  events.addEventListener("link", (message) => {
+    const state = JSON.parse(message.data).state === "online" ? "online" : "offline";
+    const label = document.querySelector("footer [data-net]");
+    body.dataset.link = state;
+    if (!label || label.dataset.net === state) return;
+    label.dataset.net = state;
+    label.classList.toggle("online", state === "online");
+    label.classList.toggle("offline", state === "offline");
+    label.textContent = state === "online" ? label.dataset.textOnline : label.dataset.textOffline;
+  });
+
+  // A form that needs the server shows "working" until the answer (or "cannot reach") comes:
+  // never a screen that looks frozen while the station waits for the server.
+  // (A button marked data-local does its work on the station: no overlay for it.)
+  function working() {
+    const overlay = document.getElementById("working");
+    if (overlay) overlay.hidden = false;
+  }
+  document.querySelectorAll("form[data-needs-server]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!(event.submitter && "local" in event.submitter.dataset)) working();
+    });
+  });
+  // "My petitions" asks the server before its screen can show.
+  document.querySelectorAll("a[data-needs-server], a[data-service='tracking.mine']").forEach((link) => {
+    link.addEventListener("click", working);
+  });
+  // Back from the browser's cache the overlay must not still be up.
+  window.addEventListener("pageshow", () => {
+    const working = document.getElementById("working");
+    if (working) working.hidden = true;
+  });
+
   // "Finish": end the visit on the station, then leave.
   document.querySelectorAll("[data-finish]").forEach((form) => {
     form.addEventListener("submit", (event) => {

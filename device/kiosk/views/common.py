@@ -23,6 +23,7 @@ ERROR_KEYS = frozenset(
     for code in (
         "bad_phone",
         "needs_network",
+        "server_unreachable",
         "wrong_code",
         "expired",
         "rate_limited",
