@@ -158,10 +158,13 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
     status = error.code or 500
     kind = "missing" if status in (404, 405) else "broken"
     if request.endpoint is None:
-        # No route matched, so the language in the address was not read: read it here.
+        # No route matched, so the language in the address was not read: read it here
+        # (``/favicon.ico`` and the like have none: the kiosk's default).
+        from flask import current_app
+
         first = request.path.strip("/").split("/", 1)[0]
-        if first in i18n.LANGUAGES:
-            g.lang = first
+        default = kiosk_state(current_app).config.default_language
+        g.lang = first if first in i18n.LANGUAGES else default
     return render("oops.html", page="error", kind=kind, status=status), status
 
 
