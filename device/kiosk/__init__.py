@@ -157,9 +157,9 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
 
     status = error.code or 500
     kind = "missing" if status in (404, 405) else "broken"
-    if request.endpoint is None:
-        # No route matched, so the language in the address was not read: read it here
-        # (``/favicon.ico`` and the like have none: the kiosk's default).
+    if request.endpoint is None or "lang" not in g:
+        # No route matched, or the address's language was refused before it was read: read
+        # it here (``/favicon.ico/`` and the like have none: the kiosk's default).
         from flask import current_app
 
         first = request.path.strip("/").split("/", 1)[0]
