@@ -22,6 +22,9 @@ from typing import Any
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
 from sync_server.audit import audit
+from sync_server.bills.handlers import ACTIONS as BILL_ACTIONS
+from sync_server.bills.handlers import BillServices
+from sync_server.bills.payments import Billing
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
 from sync_server.budgets.policy import SMS, SMS_ACTIONS, service_kind
 from sync_server.db import write_transaction
@@ -62,6 +65,17 @@ MY_PETITIONS = 20
 BARE_OTP_PURPOSES = ("petition",)
 #: The roles that may log in at a counter.
 COUNTER_ROLES = ("officer", "administrator")
+
+
+def billing_from_config(config: Mapping[str, Any]) -> Billing | None:
+    """The deployment's billing, or None when its payment settings are incomplete."""
+    from sync_server.bills.config import BillsConfigError
+
+    try:
+        return Billing.from_config(config)
+    except BillsConfigError as exc:
+        log.info("bills not offered: %s", exc)
+        return None
 
 
 class MissingFieldError(ValueError):
@@ -127,6 +141,7 @@ class KioskServices:
         limits: KioskLimits | None = None,
         budgets: StationBudgets | None = None,
         login_limiter: RateLimiter | None = None,
+        billing: Billing | None = None,
     ) -> None:
         self.otp = otp
         self.budgets = budgets or StationBudgets()
@@ -150,6 +165,10 @@ class KioskServices:
             "operator.touch": self._operator_touch,
             "operator.logout": self._operator_logout,
         }
+        #: Bills and insurance (seed 002): None when the deployment offers no payments.
+        self.bills = BillServices(billing, self.budgets)
+        for action in BILL_ACTIONS:
+            self._actions[action] = self.bills.handle
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> KioskServices:
@@ -160,6 +179,7 @@ class KioskServices:
             service_from_config(config, gateway_from_config(config)),
             tracking.TrackingLimits.from_config(config),
             login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
+            billing=billing_from_config(config),
         )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
@@ -182,6 +202,13 @@ class KioskServices:
             return self._actions[request.action](station_id, request)
         except MissingFieldError as exc:
             return ServiceResponse(status="refused", reason=f"missing_{exc.field}")
+        except StationQuarantinedError:  # a budget charged by the action itself
+            return ServiceResponse(status="refused", reason="station_quarantined")
+        except OverBudgetError as exc:
+            reason = f"over_budget:{exc.kind}"[:64]
+            return ServiceResponse(
+                status="rate_limited", reason=reason, retry_after_s=exc.retry_after_s
+            )
         except (RateLimitedError, OtpRateLimitedError) as exc:
             self._audit(station_id, request, None, "rate_limited")
             return ServiceResponse(status="rate_limited", retry_after_s=exc.retry_after_s)
