@@ -231,7 +231,9 @@ def test_a_plan_is_quoted_and_bought_through_the_same_qr(app, billing, holder):
 
 
 def test_the_building_manager_uploads_and_edits_the_months_fees(app, login_client, holder):
-    client = login_client("building_manager", app)
+    from tests.operator_fixtures import create_test_operator, log_in
+
+    client = log_in(app.test_client(), *create_test_operator("building_manager", "manager-1"))
     page = client.get("/bills/fees?building=building-1&period=2026-12")
     assert page.status_code == 200
     from tests.operator_fixtures import csrf_token

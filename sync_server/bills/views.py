@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import date
+from decimal import Decimal
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Response
 from contract.identifiers import InvalidCitizenIdError, normalize_citizen_id
 from sync_server.bills import management
 from sync_server.bills.config import BillsConfigError, settings_from_config
-from sync_server.bills.payments import Billing
+from sync_server.bills.payments import Billing, quantize
 from sync_server.bills.webhook import WebhookRejectedError, verify
 from sync_server.operators.access import current_operator, require_role
 
@@ -57,6 +58,7 @@ def fees() -> str:
         valid=valid,
         rows=rows,
         currency=_currency(),
+        money=lambda amount: quantize(Decimal(amount), _currency()),
     )
 
 
