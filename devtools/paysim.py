@@ -44,7 +44,10 @@ BILLERS = {
     "tuition": ("City School (simulated)", 5),
 }
 INSURER = "Household Health (simulated)"
-PLANS = (("basic", Decimal("3900"), Decimal("100000")), ("plus", Decimal("7900"), Decimal("300000")))
+PLANS = (
+    ("basic", Decimal("3900"), Decimal("100000")),
+    ("plus", Decimal("7900"), Decimal("300000")),
+)
 
 
 def _seed(customer: str) -> int:
@@ -60,7 +63,9 @@ def bills_of(name: str, customer: str, currency: str, period: str) -> list[dict]
     if currency == "VND":
         amount = str(Decimal(50_000 + (seed % 900) * 1_000))
     else:
-        amount = str((Decimal(150 + seed % 1200) + Decimal(seed % 100) / 100).quantize(Decimal("0.01")))
+        amount = str(
+            (Decimal(150 + seed % 1200) + Decimal(seed % 100) / 100).quantize(Decimal("0.01"))
+        )
     year, month = (int(part) for part in period.split("-"))
     return [
         {
@@ -86,7 +91,7 @@ class _State:
 
 def _billers_handler(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def _answer(self, status: int, body: dict) -> None:
@@ -97,7 +102,7 @@ def _billers_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)
             query = urllib.parse.parse_qs(url.query)
             customer = (query.get("customer") or [""])[0]
@@ -130,7 +135,7 @@ def _billers_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 return self._answer(200, {"quotes": quotes})
             return self._answer(404, {"error": "not_found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
@@ -171,17 +176,19 @@ def _bank_handler(webhook: str, secret: bytes) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             request = json.loads(self.rfile.read(length) or b"{}")
             reference, amount, currency = read_payload(request["payload"])
             with lock:
                 counter["txn"] += 1
                 txn = f"SIMBANK-{os.getpid()}-{counter['txn']:06d}"
-            paid_at = datetime.now(UTC) + timedelta(seconds=float(request.get("delay_paid_at_s", 0)))
+            paid_at = datetime.now(UTC) + timedelta(
+                seconds=float(request.get("delay_paid_at_s", 0))
+            )
             body = json.dumps(
                 {
                     "reference": reference,
@@ -191,7 +198,9 @@ def _bank_handler(webhook: str, secret: bytes) -> type[BaseHTTPRequestHandler]:
                     "paid_at": paid_at.isoformat(),
                 }
             ).encode()
-            call = urllib.request.Request(webhook, data=body, headers=signed_headers(secret, body))
+            call = urllib.request.Request(  # noqa: S310 - the server's webhook, http on loopback
+                webhook, data=body, headers=signed_headers(secret, body)
+            )
             try:
                 with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310
                     status, answer = response.status, response.read()
@@ -252,7 +261,15 @@ class PaySim:
     def start(self) -> PaySim:
         """Start and wait until it accepts connections."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.paysim", self.kind, "--port", str(self.port), *self.args]
+            [
+                sys.executable,
+                "-m",
+                "devtools.paysim",
+                self.kind,
+                "--port",
+                str(self.port),
+                *self.args,
+            ]
         )
         if not wait_for_port("127.0.0.1", self.port):
             self.stop()
@@ -268,8 +285,10 @@ class PaySim:
 
     def post(self, path: str, body: dict) -> dict:
         """POST JSON, return the JSON answer."""
-        request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return json.loads(response.read())

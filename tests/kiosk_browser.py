@@ -100,6 +100,8 @@ class KioskStack:
     app: object = None
     cards: list[VirtualCardProcess] = field(default_factory=list)
     kiosk_config: KioskConfig = field(default_factory=lambda: KioskConfig(port=0))
+    #: Extra server settings (bills: billers, merchant, webhook secret).
+    server_config: dict = field(default_factory=dict)
 
     @property
     def building(self) -> str:
@@ -120,6 +122,7 @@ class KioskStack:
             "SECRET_KEY": "kiosk-test-secret",
             "DATABASE_URL": upgrade_url(f"sqlite:///{self.root / 'server.sqlite3'}"),
             **self.broker.server_config(),
+            **self.server_config,
         }
         self.app = create_app(config)
         seed_records(POPULATION, as_of=AS_OF)

@@ -32,7 +32,9 @@ from tests.emvco_check import check_payload, crc16_ccitt_false, walk
 SECRET = b"bank-webhook-test-secret"
 BILLER_ID = "010555512345601"
 THAI = Merchant("THB", "DCS BILL PAYMENT", "BANGKOK", promptpay_biller_id=BILLER_ID)
-VIET = Merchant("VND", "DCS THANH TOAN", "HO CHI MINH", vietqr_bin="970436", vietqr_account="0011223344")
+VIET = Merchant(
+    "VND", "DCS THANH TOAN", "HO CHI MINH", vietqr_bin="970436", vietqr_account="0011223344"
+)
 
 
 def test_the_crc_is_ccitt_false():
@@ -46,7 +48,12 @@ def test_a_promptpay_bill_payment_payload_follows_the_rules():
     fields = check_payload(payload)
     account = dict(walk(fields["30"]))
     assert account == {"00": "A000000677010112", "01": BILLER_ID, "02": "P2ABCDEFGHIJKLMN"}
-    assert (fields["01"], fields["53"], fields["54"], fields["58"]) == ("12", "764", "1234.50", "TH")
+    assert (fields["01"], fields["53"], fields["54"], fields["58"]) == (
+        "12",
+        "764",
+        "1234.50",
+        "TH",
+    )
     assert dict(walk(fields["62"]))["05"] == "P2ABCDEFGHIJKLMN"
 
 
@@ -105,7 +112,13 @@ def holder() -> Customer:
 
 @pytest.fixture
 def billing(app, holder: Customer) -> Billing:
-    set_fees(resident_building(holder), "2026-11", [FeeLine("12A", holder.citizen_id, Decimal("1850.00"))], "THB", "tests")
+    set_fees(
+        resident_building(holder),
+        "2026-11",
+        [FeeLine("12A", holder.citizen_id, Decimal("1850.00"))],
+        "THB",
+        "tests",
+    )
     return Billing.from_config(app.config)
 
 
@@ -199,7 +212,15 @@ def test_an_unpaid_qr_expires_and_money_after_it_is_late(app, billing, holder):
     after = (payment.expires_at + timedelta(seconds=1)).isoformat()
     assert call_webhook(app, bank_body(payment, paid_at=after)).json == {"result": "late"}
     second = billing.open_payment("st-a", holder, [fee.bill_id])
-    clock = lambda: datetime.now(UTC) + billing.settings.qr_ttl + billing.settings.grace + timedelta(seconds=5)  # noqa: E731
+
+    def clock() -> datetime:
+        return (
+            datetime.now(UTC)
+            + billing.settings.qr_ttl
+            + billing.settings.grace
+            + timedelta(seconds=5)
+        )
+
     late_billing = Billing(billing.settings, list(billing.billers.values()), clock=clock)
     assert late_billing.expire_due() >= 1
     assert Payment.get_by_id(second.reference).state == "expired"
@@ -245,18 +266,38 @@ def test_the_building_manager_uploads_and_edits_the_months_fees(app, login_clien
 
     answer = client.post(
         "/bills/fees/upload",
-        data={"csrf_token": token, "building": "building-1", "period": "2026-12", "file": (io.BytesIO(csv.encode()), "fees.csv")},
+        data={
+            "csrf_token": token,
+            "building": "building-1",
+            "period": "2026-12",
+            "file": (io.BytesIO(csv.encode()), "fees.csv"),
+        },
     )
     assert answer.status_code == 303
     page = client.get("/bills/fees?building=building-1&period=2026-12")
     assert 'data-unit="12A"' in page.text and 'data-unit="12B"' in page.text
     client.post(
         "/bills/fees/edit",
-        data={"csrf_token": token, "building": "building-1", "period": "2026-12", "unit": "12B", "citizen_id": other.citizen_id, "amount": "2200.00"},
+        data={
+            "csrf_token": token,
+            "building": "building-1",
+            "period": "2026-12",
+            "unit": "12B",
+            "citizen_id": other.citizen_id,
+            "amount": "2200.00",
+        },
     )
     assert 'value="2200.00"' in client.get("/bills/fees?building=building-1&period=2026-12").text
     bad = io.BytesIO(b"unit,citizen_id,amount\n12C,123,abc\n")
-    client.post("/bills/fees/upload", data={"csrf_token": token, "building": "building-1", "period": "2026-12", "file": (bad, "f.csv")})
+    client.post(
+        "/bills/fees/upload",
+        data={
+            "csrf_token": token,
+            "building": "building-1",
+            "period": "2026-12",
+            "file": (bad, "f.csv"),
+        },
+    )
     assert "Line 2" in client.get("/bills/fees?building=building-1&period=2026-12").text
     officer = login_client("officer", app)
     assert officer.get("/bills/fees").status_code == 403

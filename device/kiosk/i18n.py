@@ -83,6 +83,7 @@ def init_app(app: Flask, default_language: str) -> None:
         day=format_day,
         year=format_year,
         clock=format_clock,
+        money=format_money,
     )
 
 
@@ -91,6 +92,14 @@ def format_baht(value: Decimal | int | float | None) -> str:
     if value is None:
         return "-"
     return f"{Decimal(value):,.2f}"
+
+
+def format_money(value: Decimal | None, currency: str = "THB") -> str:
+    """``1,234.50`` baht, ``150,000`` dong (no decimals); never through a float."""
+    if value is None:
+        return "-"
+    places = 0 if currency == "VND" else 2
+    return f"{Decimal(value):,.{places}f}"
 
 
 def format_day(value: date | datetime | None, lang: str | None = None) -> str:

@@ -42,7 +42,11 @@ def payment_qr(payment: Payment) -> PaymentQr:
         currency=payment.currency,
         expires_at=expires if expires.tzinfo else expires.replace(tzinfo=UTC),
         bill_ids=[item.bill_id for item in payment.items],
-        state="paid" if payment.state == "paid" else payment.state if payment.state == "pending" else "expired",
+        state="paid"
+        if payment.state == "paid"
+        else payment.state
+        if payment.state == "pending"
+        else "expired",
     )
 
 

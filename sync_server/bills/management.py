@@ -54,7 +54,11 @@ def parse_amount(text: str, currency: str) -> Decimal:
     except InvalidOperation:
         raise ValueError("not an amount") from None
     places = 0 if currency == "VND" else 2
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal(1).scaleb(-places)):
+    if (
+        not amount.is_finite()
+        or amount <= 0
+        or amount != amount.quantize(Decimal(1).scaleb(-places))
+    ):
         raise ValueError("not an amount")
     return amount
 
@@ -93,9 +97,7 @@ def parse_fee_file(data: bytes, currency: str) -> list[FeeLine]:
     return lines
 
 
-def set_fees(
-    building: str, period: str, lines: list[FeeLine], currency: str, actor: str
-) -> int:
+def set_fees(building: str, period: str, lines: list[FeeLine], currency: str, actor: str) -> int:
     """Set (or replace) the unpaid fees of ``building`` for ``period``; a paid fee is kept as
     it is. Returns how many were set."""
     if not PERIOD.match(period):

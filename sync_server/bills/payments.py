@@ -170,7 +170,9 @@ class Billing:
         """The household plans offered to the customer (none without a product)."""
         if self.product is None:
             return []
-        return [q for q in self.product.quotes_for(customer) if q.currency == self.settings.currency]
+        return [
+            q for q in self.product.quotes_for(customer) if q.currency == self.settings.currency
+        ]
 
     def buy_plan(self, station_id: str, customer: Customer, quote_id: str) -> Payment:
         """A live payment of one of the plans the product quotes the customer now."""
@@ -200,9 +202,7 @@ class Billing:
         total = quantize(sum((bill.amount for bill in bills), Decimal(0)), currency)
         now = self._clock()
         ttl = self.settings.qr_ttl if kind == "live" else self.settings.later_ttl
-        payload = payment_payload(
-            self.settings.merchant, total, reference, dynamic=kind == "live"
-        )
+        payload = payment_payload(self.settings.merchant, total, reference, dynamic=kind == "live")
         with write_transaction():
             payment = Payment.create(
                 reference=reference,
@@ -366,7 +366,16 @@ class Billing:
             paid_at = _aware(payment.settled_at)
             try:
                 if biller_name == INSURANCE and self.product is not None:
-                    quote = Quote(bill_reference, "", "", 1, bill.amount, bill.currency, bill.amount, paid_at.date())
+                    quote = Quote(
+                        bill_reference,
+                        "",
+                        "",
+                        1,
+                        bill.amount,
+                        bill.currency,
+                        bill.amount,
+                        paid_at.date(),
+                    )
                     number = self.product.confirm_payment(quote, payment.reference, paid_at)
                 elif biller_name in self.billers:
                     number = self.billers[biller_name].confirm_payment(
