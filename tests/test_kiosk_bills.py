@@ -24,7 +24,7 @@ from sync_server.bills.models import Payment, PaymentItem
 from sync_server.db import database
 from tests.emvco_check import check_payload, walk
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
-from tests.test_kiosk_as_used import tap
+from tests.test_kiosk_as_used import tap as tap_here
 from tests.web_browser import serving
 
 SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
@@ -86,6 +86,12 @@ def bank(stack: KioskStack, tmp_path: Path) -> Iterator[PaySim]:
         ).start()
         yield sim
         sim.stop()
+
+
+def tap(page: Page, target) -> None:  # type: ignore[no-untyped-def]
+    """Scroll ``target`` onto the screen as a finger would, then tap it."""
+    target.scroll_into_view_if_needed()
+    tap_here(page, target)
 
 
 def zbar(path: Path) -> str:
