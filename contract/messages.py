@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from contract.bills import BillId, BillItem, PaymentQr, PaymentReference, PlanQuote, QuoteId
 from contract.identifiers import CitizenId, PetitionNumber, ThaiMobile
 from contract.topics import STATION_ID_PATTERN
 
@@ -278,6 +279,11 @@ ServiceAction = Literal[
     "operator.login",  # counter mode (seed 003): username + password -> an operator session
     "operator.touch",  # ...the session is still in use at this station (the page is open)
     "operator.logout",  # ...ended by the officer (one tap after each resident)
+    "bills.list",  # seed 002: the card holder's outstanding bills (contract/bills.py)
+    "bills.pay",  # ...some of them (bill_ids) -> a payment QR
+    "bills.status",  # ...where a payment of this station stands (reference)
+    "insurance.quote",  # seed 002: household health-insurance plans for the card holder
+    "insurance.buy",  # ...one of them (quote_id) -> a payment QR
 ]
 OtpPurpose = Literal["petition", "kiosk_password_reset", "eid_register", "tracking"]
 TicketId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
@@ -319,6 +325,9 @@ class ServiceRequest(Message, kw_only=True):
     #: asked for by a kiosk that has long stopped waiting (a frozen broker, a network that
     #: came back) is never sent later. Absent from older stations: accepted as before.
     sent_at: AwareDatetime | None = None
+    bill_ids: Annotated[list[BillId], msgspec.Meta(max_length=10)] = []  # bills.pay
+    reference: PaymentReference | None = None  # bills.status
+    quote_id: QuoteId | None = None  # insurance.buy
 
 
 class StatusStep(msgspec.Struct, kw_only=True):
@@ -364,6 +373,11 @@ class ServiceResponse(Message, kw_only=True):
     #: operator.login: the session token (kept in the station's memory only) and who it is.
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
     operator_name: Annotated[str, msgspec.Meta(max_length=130)] | None = None
+    #: bills.list: the card holder's outstanding bills; bills.pay / insurance.buy /
+    #: bills.status: the payment and its QR; insurance.quote: the plans offered.
+    bills: list[BillItem] = []
+    payment: PaymentQr | None = None
+    quotes: list[PlanQuote] = []
 
 
 # --- replicas: the records of the residents a station serves --------------------------------

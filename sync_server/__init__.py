@@ -88,4 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
     from sync_server import rollouts
 
     rollouts.init_app(app)  # operations: releases, staged rollouts, remote configuration
+    from sync_server import bills
+
+    bills.init_app(app)  # building managers: management fees; the bank's payment webhook
     return app

@@ -10,6 +10,7 @@ import peewee
 
 from sync_server.api import models as api
 from sync_server.audit import models as audit
+from sync_server.bills import models as bills
 from sync_server.dashboard import models as dashboard
 from sync_server.diagnostics import models as diagnostics
 from sync_server.fleet import models as fleet
@@ -44,4 +45,5 @@ MODELS: list[type[peewee.Model]] = [
     *ops.MODELS,
     *rollouts.MODELS,
     *diagnostics.MODELS,
+    *bills.MODELS,
 ]

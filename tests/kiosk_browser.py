@@ -103,7 +103,7 @@ class KioskStack:
     kiosk_config: KioskConfig = field(default_factory=lambda: KioskConfig(port=0))
     #: The deployment's zone and calendar (None: the station's default, Thailand).
     local_time: LocalTime | None = None
-    #: The server's extra config (TIMEZONE, CALENDAR, KIOSK_REQUEST_MAX_AGE_S...).
+    #: The server's extra config (TIMEZONE, CALENDAR, KIOSK_REQUEST_MAX_AGE_S, billers...).
     server_config: dict = field(default_factory=dict)
     #: How receipts are laid out ("codepage" makes the printed text readable in the bytes).
     printer_layout: LayoutConfig | None = None

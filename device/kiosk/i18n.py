@@ -90,6 +90,7 @@ def init_app(app: Flask, default_language: str, local_time: lt.LocalTime | None 
         clock=format_clock,
         status_word=lambda status: status_word(status, _lang(None)),
         hospital=hospital_text,
+        money=format_money,
     )
     app.jinja_env.globals["calendar_name"] = lambda: lt.calendar_name(_local(), _lang(None))
 
@@ -107,6 +108,14 @@ def _lang(lang: str | None) -> str:
 
 def _local() -> lt.LocalTime:
     return current_app.config.get(_LOCAL_TIME) or lt.LocalTime()
+
+
+def format_money(value: Decimal | None, currency: str = "THB") -> str:
+    """``1,234.50`` baht, ``150,000`` dong (no decimals); never through a float."""
+    if value is None:
+        return "-"
+    places = 0 if currency == "VND" else 2
+    return f"{Decimal(value):,.{places}f}"
 
 
 def format_day(value: date | datetime | None, lang: str | None = None) -> str:

@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from contract.bills import PaymentNotice
 from device.config import KioskConfig
 from device.kiosk.counter import Counter
 from device.kiosk.events import Event, EventBus
 from device.kiosk.lookup import RecordView, find_record
+from device.kiosk.payments import PaymentWatch
 from device.kiosk.services import ServiceClient
 from device.kiosk.visit import Visit
 from hardware.card import CardEvent
@@ -71,6 +73,32 @@ class KioskState:
         # Called on paho's network thread; the bus is thread-safe.
         station.sync.link.on_connected(self._announce_link)
         station.sync.link.on_disconnected(self._announce_link)
+        #: Payment notices from the server, for the visit showing a QR (bills, insurance).
+        self.payments = PaymentWatch(station.sync.link, self._current_visit, self._paid)
+
+    # -- payments ------------------------------------------------------------------------
+
+    def _current_visit(self) -> Visit | None:
+        with self._lock:
+            visit = self._visit
+            return visit if visit is not None and visit.state != "ended" else None
+
+    def _paid(self, visit: Visit, notice: PaymentNotice) -> None:
+        """Print the receipt of a payment the visit on screen made (once per payment)."""
+        from device.kiosk.receipts import paid_receipt
+
+        flow = visit.flows.get("pay", {})
+        hardware = self.station.hardware
+        if hardware is None or hardware.printer is None:
+            return
+        try:
+            receipt_id = self.station.receipts.queue(
+                "bills.paid", paid_receipt(flow.get("items", []), notice)
+            )
+        except Exception:
+            log.exception("payment receipt could not be queued")
+            return
+        flow["receipt"] = receipt_id
 
     # -- the page's heartbeat ------------------------------------------------------------
 

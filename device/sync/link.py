@@ -34,6 +34,7 @@ SUBSCRIBED = (
     Channel.COMMAND,
     Channel.REPLICA,
     Channel.SERVICE_REPLY,
+    Channel.PAYMENT,
 )
 
 

@@ -25,6 +25,9 @@ from typing import Any
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
 from sync_server.audit import audit
+from sync_server.bills.handlers import ACTIONS as BILL_ACTIONS
+from sync_server.bills.handlers import BillServices
+from sync_server.bills.payments import Billing
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
 from sync_server.budgets.policy import SMS, SMS_ACTIONS, service_kind
 from sync_server.db import write_transaction
@@ -69,6 +72,17 @@ COUNTER_ROLES = ("officer", "administrator")
 #: network and nobody waits for it. The margin covers clock offset between station and
 #: server (both keep NTP time); see docs/kiosk.md "Network honesty".
 REQUEST_MAX_AGE_S = 15.0
+
+
+def billing_from_config(config: Mapping[str, Any]) -> Billing | None:
+    """The deployment's billing, or None when its payment settings are incomplete."""
+    from sync_server.bills.config import BillsConfigError
+
+    try:
+        return Billing.from_config(config)
+    except BillsConfigError as exc:
+        log.info("bills not offered: %s", exc)
+        return None
 
 
 class MissingFieldError(ValueError):
@@ -137,6 +151,7 @@ class KioskServices:
         *,
         max_age_s: float = REQUEST_MAX_AGE_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        billing: Billing | None = None,
     ) -> None:
         self.otp = otp
         self.max_age = timedelta(seconds=max_age_s)
@@ -162,6 +177,10 @@ class KioskServices:
             "operator.touch": self._operator_touch,
             "operator.logout": self._operator_logout,
         }
+        #: Bills and insurance (seed 002): None when the deployment offers no payments.
+        self.bills = BillServices(billing, self.budgets)
+        for action in BILL_ACTIONS:
+            self._actions[action] = self.bills.handle
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> KioskServices:
@@ -173,6 +192,7 @@ class KioskServices:
             tracking.TrackingLimits.from_config(config),
             login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
             max_age_s=float(config.get("KIOSK_REQUEST_MAX_AGE_S", REQUEST_MAX_AGE_S)),
+            billing=billing_from_config(config),
         )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
@@ -199,6 +219,13 @@ class KioskServices:
             return self._actions[request.action](station_id, request)
         except MissingFieldError as exc:
             return ServiceResponse(status="refused", reason=f"missing_{exc.field}")
+        except StationQuarantinedError:  # a budget charged by the action itself
+            return ServiceResponse(status="refused", reason="station_quarantined")
+        except OverBudgetError as exc:
+            reason = f"over_budget:{exc.kind}"[:64]
+            return ServiceResponse(
+                status="rate_limited", reason=reason, retry_after_s=exc.retry_after_s
+            )
         except (RateLimitedError, OtpRateLimitedError) as exc:
             self._audit(station_id, request, None, "rate_limited")
             return ServiceResponse(status="rate_limited", retry_after_s=exc.retry_after_s)
