@@ -41,6 +41,7 @@ from contract.messages import (
     ServiceRequest,
     ServiceResponse,
     StatusStep,
+    Ward,
     Transaction,
 )
 from contract.topics import (
@@ -92,6 +93,7 @@ __all__ = [
     "ServiceRequest",
     "ServiceResponse",
     "StatusStep",
+    "Ward",
     "TopicError",
     "Transaction",
     "UnsupportedVersionError",
