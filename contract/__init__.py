@@ -41,8 +41,8 @@ from contract.messages import (
     ServiceRequest,
     ServiceResponse,
     StatusStep,
-    Ward,
     Transaction,
+    Ward,
 )
 from contract.topics import (
     ROOT,
@@ -93,10 +93,10 @@ __all__ = [
     "ServiceRequest",
     "ServiceResponse",
     "StatusStep",
-    "Ward",
     "TopicError",
     "Transaction",
     "UnsupportedVersionError",
+    "Ward",
     "decode",
     "decode_body",
     "encode",

@@ -379,6 +379,8 @@ class ServiceResponse(Message, kw_only=True):
     #: operator.login: the session token (kept in the station's memory only) and who it is.
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
     operator_name: Annotated[str, msgspec.Meta(max_length=130)] | None = None
+    #: ...and their position (seed 003's system-information screen shows it).
+    operator_position: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     #: eid.wards: the people the card holder may register for, oldest first.
     wards: list[Ward] = []
 

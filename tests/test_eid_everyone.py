@@ -145,9 +145,7 @@ def test_a_foreigner_must_declare_the_passport_the_register_holds(people, servic
 
 def test_a_foreigner_with_the_right_passport_gets_level_1(people, services):
     person = PopulationRecord.get_by_id(people.foreigner.citizen_id)
-    declared = _declared(
-        person, passport_number=FOREIGN_PASSPORT, nationality=FOREIGN_NATIONALITY
-    )
+    declared = _declared(person, passport_number=FOREIGN_PASSPORT, nationality=FOREIGN_NATIONALITY)
     answer = _register(services, person.citizen_id, declared, guardian=False)
     assert (answer.status, answer.level) == ("ok", 1)
 

@@ -404,7 +404,12 @@ class KioskServices:
             return ServiceResponse(status="refused", reason="account_locked")
         except sessions.AlreadyLoggedIn:
             return ServiceResponse(status="refused", reason="already_logged_in")
-        return ServiceResponse(status="ok", session=token, operator_name=operator.display_name)
+        return ServiceResponse(
+            status="ok",
+            session=token,
+            operator_name=operator.display_name,
+            operator_position=operator.position or None,
+        )
 
     @staticmethod
     def _operator_touch(station_id: str, request: ServiceRequest) -> ServiceResponse:

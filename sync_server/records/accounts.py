@@ -187,9 +187,7 @@ def wards_without_account(
             peewee.JOIN.LEFT_OUTER,
             on=IdentityAccount.citizen == PopulationRecord.citizen_id,
         )
-        .where(
-            (Guardianship.guardian == guardian_citizen_id) & IdentityAccount.citizen.is_null()
-        )
+        .where((Guardianship.guardian == guardian_citizen_id) & IdentityAccount.citizen.is_null())
         .order_by(PopulationRecord.birth_year, PopulationRecord.citizen_id)
         .objects()
     )
