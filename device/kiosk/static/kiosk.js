@@ -86,8 +86,11 @@
     let lastPing = Date.now();
     const activity = () => {
       lastActivity = Date.now();
-      if (!overlay.hidden) overlay.hidden = true;
-      if (Date.now() - lastPing > 10000) {
+      // A touch on the countdown hides it at pointerdown, so its button may never get the
+      // click: the station must hear of this touch whenever the countdown was up.
+      const counting = !overlay.hidden;
+      if (counting) overlay.hidden = true;
+      if (counting || Date.now() - lastPing > 10000) {
         lastPing = Date.now();
         post("/visit/extend", { visit: token });
       }
