@@ -109,14 +109,12 @@ def _line(person: SyntheticResident, as_of: date, **population: object) -> f.Res
     )
 
 
-def seed_eid_people(
-    count: int,
-    seed: int = 2026,
-    as_of: date | None = None,
-    card_dir: Path | None = None,
-) -> EidPeople:
-    """Import the foreigner and the ward (linked to their guardian, one of the first
-    ``count`` residents seeded with ``seed``); write the foreigner's card into ``card_dir``."""
+def eid_lines(
+    count: int, seed: int = 2026, as_of: date | None = None
+) -> tuple[list[f.Resident], SyntheticResident, SyntheticResident, str]:
+    """The residents-file lines that add the foreigner and the ward (and the guardian's link,
+    on a line of its own for a resident already imported); with the two people and the
+    guardian's citizen id."""
     as_of = as_of or date.today()
     foreigner, ward, index = people(count, seed)
     guardian_line = list(synthetic_residents(count, seed, as_of=as_of))[index]
@@ -136,9 +134,29 @@ def seed_eid_people(
             children=[],
         ),
     ]
+    return lines, foreigner, ward, guardian_line.citizen_id
+
+
+def export_eid_people(path: Path, count: int, seed: int = 2026, as_of: date | None = None) -> Path:
+    """Write :func:`eid_lines` as a residents file, for ``dcs-server records import`` after
+    the ordinary residents (the demo)."""
+    lines, *_ = eid_lines(count, seed, as_of)
+    path.write_bytes(b"".join(f.encode_line(line) for line in lines))
+    return path
+
+
+def seed_eid_people(
+    count: int,
+    seed: int = 2026,
+    as_of: date | None = None,
+    card_dir: Path | None = None,
+) -> EidPeople:
+    """Import the foreigner and the ward (linked to their guardian, one of the first
+    ``count`` residents seeded with ``seed``); write the foreigner's card into ``card_dir``."""
+    lines, foreigner, ward, guardian = eid_lines(count, seed, as_of)
     import_residents([f.encode_line(line) for line in lines])
     card = None
     if card_dir is not None:
         card_dir.mkdir(parents=True, exist_ok=True)
         card = write_card_file(foreigner, card_dir / "card-foreigner.json")
-    return EidPeople(foreigner, card, ward, guardian_line.citizen_id)
+    return EidPeople(foreigner, card, ward, guardian)
