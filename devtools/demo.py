@@ -36,8 +36,8 @@ from devtools.broker_tls import TlsBroker
 from devtools.cardstack import CardStackError, LocalPcscd
 from devtools.demo_control import card, open_control, serve_requests
 from devtools.demo_fleet import Fleet
-from devtools.net import free_port, wait_for_port
 from devtools.eid_people import export_eid_people
+from devtools.net import free_port, wait_for_port
 from devtools.residents import export
 from devtools.synthetic import write_card_files
 from provisioning.pki import CertificateAuthority
