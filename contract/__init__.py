@@ -46,6 +46,7 @@ from contract.messages import (
     ServiceResponse,
     StatusStep,
     Transaction,
+    Ward,
 )
 from contract.topics import (
     ROOT,
@@ -103,6 +104,7 @@ __all__ = [
     "TopicError",
     "Transaction",
     "UnsupportedVersionError",
+    "Ward",
     "decode",
     "decode_body",
     "encode",

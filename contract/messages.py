@@ -273,6 +273,7 @@ ServiceAction = Literal[
     "password.reset",  # ...the code -> a temporary password, shown on screen only
     "eid.start",  # seed 001: phone -> code sent
     "eid.register",  # ...the code, the declared data, a password -> level-1 account
+    "eid.wards",  # seed 001: the people the card holder registers for (guardian links)
     "petitions.mine",  # the petitions filed with the card holder's id, with their history
     "track.start",  # seed 004: petition number + the phone used to file it -> code sent
     "track.check",  # ...the code -> the petition's status history
@@ -299,6 +300,25 @@ class DeclaredIdentity(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     last_th: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     date_of_birth: date | None = None
     email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
+    #: A foreigner's passport (or travel document) number and nationality (ISO 3166-1
+    #: alpha-2), typed at the kiosk: the card does not hold them.
+    passport_number: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{5,20}$")] | None = None
+    nationality: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class Ward(msgspec.Struct, kw_only=True):
+    """Someone the card holder registers an e-ID account for (``eid.wards``): the population
+    register links them to the card holder, and they are under 14 (``minor``) or without
+    legal capacity (``no_legal_capacity``). Shown to the guardian to choose from."""
+
+    citizen_id: CitizenId
+    prefix_th: Annotated[str, msgspec.Meta(max_length=32)]
+    first_th: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    last_th: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    date_of_birth: date | None = None
+    birth_year: Annotated[int, msgspec.Meta(ge=1900, le=2200)]
+    relation: Literal["parent", "guardian"]
+    why: Literal["minor", "no_legal_capacity"]
 
 
 class ServiceRequest(Message, kw_only=True):
@@ -378,6 +398,10 @@ class ServiceResponse(Message, kw_only=True):
     bills: list[BillItem] = []
     payment: PaymentQr | None = None
     quotes: list[PlanQuote] = []
+    #: ...and their position (seed 003's system-information screen shows it).
+    operator_position: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    #: eid.wards: the people the card holder may register for, oldest first.
+    wards: list[Ward] = []
 
 
 # --- replicas: the records of the residents a station serves --------------------------------

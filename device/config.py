@@ -91,6 +91,11 @@ class KioskConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     read_aloud: bool = True
     #: A staffed counter: an officer logs in before residents are served (seed 003).
     counter_mode: bool = False
+    #: "Listen" on every screen speaks its heading and main instruction (espeak-ng).
+    guidance: bool = True
+    #: Write the spoken guidance into WAV files in this directory instead of the audio out
+    #: (a station without a sound card; tests). None: the audio out.
+    guidance_wav_dir: str | None = None
 
 
 class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

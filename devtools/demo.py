@@ -36,6 +36,7 @@ from devtools.broker_tls import TlsBroker
 from devtools.cardstack import CardStackError, LocalPcscd
 from devtools.demo_control import card, open_control, serve_requests
 from devtools.demo_fleet import Fleet
+from devtools.eid_people import export_eid_people
 from devtools.net import free_port, wait_for_port
 from devtools.residents import export
 from devtools.synthetic import write_card_files
@@ -220,6 +221,9 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         residents_file = server_dir / "residents.jsonl"
         export(residents_file, residents)
         _server(server_env, "records", "import", str(residents_file))
+        # Seed 001's other people: a foreigner, and an adult ward of the second card holder.
+        eid_file = export_eid_people(server_dir / "eid-people.jsonl", residents)
+        _server(server_env, "records", "import", str(eid_file))
     # The API wants a bearer token: one for the demo's own checks and the guide's curl.
     api_token = _server(server_env, "api-token", "create", "--name", "demo", "--scope", "all")
     fleet.spawn(  # the production settings (gunicorn.conf.py), on a loopback port

@@ -102,3 +102,44 @@ def test_offline_there_is_no_officer_login(stack, browser):
     page = open_page(browser, stack.url + "vi/")
     expect(page.locator("[data-offline-policy]")).to_contain_text("máy chủ")
     expect(page.locator("#counter-login button[type=submit]")).to_be_disabled()
+
+
+def test_the_card_in_screen_shows_age_and_sex_and_the_officer_reads_the_system_info(stack, browser):
+    """Seed 003: the card's id, name, age, sex, photo and "Card in"; and the system
+    information screen with the officer, the station and the seven conditions of use."""
+    from datetime import date
+
+    from device.kiosk.views.insured import age_of
+    from tests import screen_checks
+
+    screens = Path(__file__).resolve().parents[1] / "docs" / "screens"
+    username, password = create_test_operator("officer")
+    page = open_page(browser, stack.url + "th/")
+    log_in(page, username, password)
+    expect(page.locator("[data-officer]")).to_be_visible()
+    resident = stack.resident(0)
+    stack.insert(0)
+    expect(page.locator("dl[data-summary]")).to_be_visible(timeout=30_000)
+    card = stack.kiosk.state.visit.card
+    years = age_of(card, date.today())
+    assert 18 <= years <= 90
+    expect(page.locator("[data-age]")).to_have_text(f"อายุ {years} ปี")
+    expect(page.locator("[data-sex]")).to_have_attribute("data-sex", resident.sex)
+    expect(page.locator("[data-sex]")).to_have_text({"male": "ชาย", "female": "หญิง"}[resident.sex])
+    expect(page.locator("[data-citizen-id]")).to_contain_text(resident.citizen_id[:1])
+    expect(page.locator("img.photo")).to_be_visible()
+    expect(page.locator(".card-in")).to_be_visible()
+    page.screenshot(path=str(screens / "counter-card-in-age-sex-th.png"))
+
+    page.click("[data-action=counter-about]")
+    about = page.locator("[data-about-officer]")
+    expect(about).to_contain_text("สมชาย ใจดี")
+    expect(about).to_contain_text("เจ้าหน้าที่")
+    expect(about).to_contain_text(stack.station.config.station_id)
+    expect(page.locator("[data-conditions] li")).to_have_count(7)
+    expect(page.locator("[data-conditions]")).to_contain_text("ล็อกอินได้เพียงเครื่องเดียว")
+    assert screen_checks.target_findings(page) == []
+    page.screenshot(path=str(screens / "counter-system-info-th.png"), full_page=True)
+    for lang, title in (("vi", "Thông tin hệ thống"), ("en", "System information")):
+        page.click(f"header [data-lang={lang}]")
+        expect(page.locator("#screen h1")).to_have_text(title)

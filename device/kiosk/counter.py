@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.services import ServiceClient
@@ -33,6 +34,9 @@ class Officer:
 
     name: str
     _session: str
+    position: str = ""
+    #: When the officer logged in (wall clock, for the system-information screen).
+    since: datetime | None = None
 
 
 class Counter:
@@ -61,7 +65,12 @@ class Counter:
         if answer.status != "ok" or not answer.session:
             raise CounterError(answer.reason or answer.status)
         with self._lock:
-            self._officer = Officer(answer.operator_name or username, answer.session)
+            self._officer = Officer(
+                answer.operator_name or username,
+                answer.session,
+                answer.operator_position or "",
+                datetime.now().astimezone(),
+            )
             self._touched_at = self._clock()
             return self._officer
 

@@ -39,6 +39,8 @@ class Visit:
     error: str | None = None
     #: Why an ended visit ended ("timeout" or "finished"), for the home screen to say.
     end_reason: str | None = None
+    #: "More time": every timeout of the visit is this many times the configured one.
+    patience: int = 1
     #: Each flow's progress (petition form, OTP ticket...), dropped with the visit.
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)

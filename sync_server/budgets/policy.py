@@ -80,6 +80,8 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         # asking block by block after a bad link still fits, a script pulling files does not.
         FILE: _limits(FILE, m=120, h=3000, d=10000),
         service_kind("petitions.mine"): _limits("petitions.mine", m=5, h=60, d=300),
+        # The guardian's list of wards: once or twice per e-ID visit.
+        service_kind("eid.wards"): _limits("eid.wards", m=5, h=60, d=300),
         service_kind("operator.login"): _limits("operator.login", t=5, h=20, d=60),
         # The counter page touches its session on every heartbeat while it is open.
         service_kind("operator.touch"): _limits("operator.touch", m=20, h=1200),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
+from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep, Ward
 from sync_server.audit import audit
 from sync_server.bills.handlers import ACTIONS as BILL_ACTIONS
 from sync_server.bills.handlers import BillServices
@@ -54,6 +54,7 @@ from sync_server.records.accounts import (
     IdentityRegistrationError,
     register_identity_level1,
     reset_password,
+    wards_without_account,
 )
 from sync_server.records.models import IdentityAccount, InsuranceAccount
 from sync_server.records.passwords import hash_password
@@ -170,6 +171,7 @@ class KioskServices:
             "password.reset": self._password_reset,
             "eid.start": self._eid_start,
             "eid.register": self._eid_register,
+            "eid.wards": self._eid_wards,
             "petitions.mine": self._petitions_mine,
             "track.start": self._track_start,
             "track.check": self._track_check,
@@ -344,6 +346,8 @@ class KioskServices:
                     date_of_birth=declared.date_of_birth,
                     phone=request.phone,
                     email=declared.email,
+                    passport_number=declared.passport_number,
+                    nationality=declared.nationality,
                 ),
                 guardian_citizen_id=request.citizen_id if request.guardian else None,
             )
@@ -356,6 +360,28 @@ class KioskServices:
             ).execute()
         self._audit(station_id, request, declared.citizen_id, "registered")
         return ServiceResponse(status="ok", level=account.level)
+
+    def _eid_wards(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        """The people the register links to the card holder who register through them."""
+        _need(request, "citizen_id")
+        if IdentityAccount.get_or_none(IdentityAccount.citizen == request.citizen_id) is None:
+            self._audit(station_id, request, request.citizen_id, "guardian_not_registered")
+            return ServiceResponse(status="refused", reason="guardian_not_registered")
+        wards = [
+            Ward(
+                citizen_id=person.citizen_id,
+                prefix_th=person.prefix_th,
+                first_th=person.first_th,
+                last_th=person.last_th,
+                date_of_birth=person.date_of_birth,
+                birth_year=person.birth_year,
+                relation=relation,
+                why="minor" if person.legal_capacity else "no_legal_capacity",
+            )
+            for person, relation in wards_without_account(request.citizen_id)
+        ]
+        self._audit(station_id, request, request.citizen_id, f"{len(wards)}_found")
+        return ServiceResponse(status="ok", wards=wards)
 
     # -- seed 004: tracking ------------------------------------------------------------
 
@@ -426,7 +452,12 @@ class KioskServices:
             return ServiceResponse(status="refused", reason="account_locked")
         except sessions.AlreadyLoggedIn:
             return ServiceResponse(status="refused", reason="already_logged_in")
-        return ServiceResponse(status="ok", session=token, operator_name=operator.display_name)
+        return ServiceResponse(
+            status="ok",
+            session=token,
+            operator_name=operator.display_name,
+            operator_position=operator.position or None,
+        )
 
     @staticmethod
     def _operator_touch(station_id: str, request: ServiceRequest) -> ServiceResponse:

@@ -6,9 +6,16 @@ import hmac
 from dataclasses import dataclass
 from datetime import date
 
+import peewee
+
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.records.guardianships import is_guardian_of
-from sync_server.records.models import IdentityAccount, InsuranceAccount, PopulationRecord
+from sync_server.records.models import (
+    Guardianship,
+    IdentityAccount,
+    InsuranceAccount,
+    PopulationRecord,
+)
 from sync_server.records.passwords import (
     canonical_readable,
     hash_password,
@@ -95,6 +102,9 @@ class Declared:
     date_of_birth: date | None
     phone: str
     email: str | None = None
+    #: A foreigner declares their passport number and nationality (seed 001); else None.
+    passport_number: str | None = None
+    nationality: str | None = None
 
 
 class IdentityRegistrationError(ValueError):
@@ -110,15 +120,38 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def needs_guardian(person: PopulationRecord, today: date) -> bool:
+    """Seed 001: under 14, or without legal capacity, the account goes through a guardian."""
+    born = person.date_of_birth or date(person.birth_year, 1, 1)
+    return age_on(born, today) < GUARDIAN_AGE or not person.legal_capacity
+
+
+def _check_passport(person: PopulationRecord, declared: Declared) -> None:
+    """A foreigner is matched on passport and nationality too (seed 001: the immigration
+    database); a Thai national declares neither."""
+    if person.nationality == "TH":
+        if declared.passport_number is not None or declared.nationality not in (None, "TH"):
+            raise IdentityRegistrationError("data_mismatch")
+        return
+    if declared.passport_number is None or declared.nationality is None:
+        raise IdentityRegistrationError("passport_required")
+    matches = hmac.compare_digest(
+        (person.passport_number or "").encode(), declared.passport_number.encode()
+    )
+    if not matches or person.nationality != declared.nationality:
+        raise IdentityRegistrationError("data_mismatch")
+
+
 def register_identity_level1(
     declared: Declared, *, guardian_citizen_id: str | None = None, today: date | None = None
 ) -> IdentityAccount:
-    """Seed 001, level 1: created when the declared data matches the population record.
+    """Seed 001, level 1: created when the declared data matches the population record
+    (and, for a foreigner, the passport number and nationality it holds).
 
-    Under 14 the account is registered under a guardian's existing account
-    (``guardian_citizen_id``), who the population register must link to the child as a
-    parent or guardian; 14 and over, without one. Reasons: ``not_in_register``,
-    ``data_mismatch``, ``already_registered``, ``guardian_required``,
+    Under 14, or without legal capacity, the account is registered under a guardian's
+    existing account (``guardian_citizen_id``), who the population register must link to
+    the ward as a parent or guardian; otherwise without one. Reasons: ``not_in_register``,
+    ``data_mismatch``, ``passport_required``, ``already_registered``, ``guardian_required``,
     ``guardian_not_registered``, ``not_guardian``, ``guardian_not_needed``.
     """
     today = today or date.today()
@@ -131,8 +164,8 @@ def register_identity_level1(
         declared.date_of_birth,
     ):
         raise IdentityRegistrationError("data_mismatch")
-    born = person.date_of_birth or date(person.birth_year, 1, 1)
-    minor = age_on(born, today) < GUARDIAN_AGE
+    _check_passport(person, declared)
+    minor = needs_guardian(person, today)
     if minor and guardian_citizen_id is None:
         raise IdentityRegistrationError("guardian_required")
     if not minor and guardian_citizen_id is not None:
@@ -158,3 +191,26 @@ def register_identity_level1(
             guardian=guardian_citizen_id,
             created_on=today,
         )
+
+
+def wards_without_account(
+    guardian_citizen_id: str, today: date | None = None
+) -> list[tuple[PopulationRecord, str]]:
+    """The people the register links to ``guardian_citizen_id`` who register through a
+    guardian (under 14, or without legal capacity) and have no e-ID account yet, with the
+    link's relation; what a guardian chooses from at the kiosk."""
+    today = today or date.today()
+    query = (
+        PopulationRecord.select(PopulationRecord, Guardianship.relation)
+        .join(Guardianship, on=Guardianship.child == PopulationRecord.citizen_id)
+        .switch(PopulationRecord)
+        .join(
+            IdentityAccount,
+            peewee.JOIN.LEFT_OUTER,
+            on=IdentityAccount.citizen == PopulationRecord.citizen_id,
+        )
+        .where((Guardianship.guardian == guardian_citizen_id) & IdentityAccount.citizen.is_null())
+        .order_by(PopulationRecord.birth_year, PopulationRecord.citizen_id)
+        .objects()
+    )
+    return [(person, person.relation) for person in query if needs_guardian(person, today)]

@@ -121,6 +121,13 @@ class PopulationRecord(BaseModel):
     #: As the card stores it: ``house#moo#trok#soi#road#subdistrict#district#province``.
     address = peewee.CharField(max_length=300)
     building = peewee.CharField(max_length=64, null=True, index=True)
+    #: ISO 3166-1 alpha-2: ``TH`` for a Thai national; a foreigner's as on their passport.
+    nationality = peewee.CharField(max_length=2, default="TH")
+    #: A foreigner's passport number (seed 001 declares it instead of a Thai id); else None.
+    passport_number = peewee.CharField(max_length=20, null=True)
+    #: False: under a court-appointed guardian (without legal capacity), so their e-ID
+    #: account is registered through the guardian's whatever their age (seed 001).
+    legal_capacity = peewee.BooleanField(default=True)
 
 
 class IdentityAccount(BaseModel):

@@ -35,6 +35,9 @@ RELATIONS = ("parent", "guardian")
 CITIZEN_ID_PATTERN = r"^[0-9]{13}$"
 PHONE_PATTERN = r"^0[0-9]{9}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+NATIONALITY_PATTERN = r"^[A-Z]{2}$"
+#: A passport (or travel document) number: letters and digits, as printed, upper case.
+PASSPORT_PATTERN = r"^[A-Z0-9]{5,20}$"
 #: ``DECIMAL(14, 2)``: below 10^12 baht, at most two decimals. Checked by the decoder (in C),
 #: where a check per amount in Python would double the time an import takes.
 MONEY_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
@@ -124,10 +127,17 @@ class Population(_Strict, kw_only=True):
     birth_year: Year
     #: As the card stores it: ``house#moo#trok#soi#road#subdistrict#district#province``.
     address: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    #: ISO 3166-1 alpha-2; a foreigner (not ``TH``) has a passport number.
+    nationality: Annotated[str, msgspec.Meta(pattern=NATIONALITY_PATTERN)] = "TH"
+    passport_number: Annotated[str, msgspec.Meta(pattern=PASSPORT_PATTERN)] | None = None
+    #: False: under a court-appointed guardian (a ``guardian_of`` link names them).
+    legal_capacity: bool = True
 
     def __post_init__(self) -> None:
         if self.date_of_birth is not None and self.date_of_birth.year != self.birth_year:
             raise ValueError("birth_year: differs from the year of date_of_birth")
+        if (self.nationality == "TH") != (self.passport_number is None):
+            raise ValueError("passport_number: a foreigner has one, a Thai national none")
 
 
 class InsuranceAccount(_Strict, kw_only=True):

@@ -67,6 +67,9 @@ POPULATION_COLUMNS = (
     "birth_year",
     "address",
     "building",
+    "nationality",
+    "passport_number",
+    "legal_capacity",
 )
 IDENTITY_COLUMNS = ("citizen", "level", "phone", "email", "guardian", "created_on")
 
@@ -90,6 +93,9 @@ def _population(citizen_id: str, p: Population, building: str | None) -> tuple:
         p.birth_year,
         p.address,
         building,
+        p.nationality,
+        p.passport_number,
+        p.legal_capacity,
     )
 
 

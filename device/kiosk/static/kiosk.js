@@ -6,8 +6,8 @@
   const visitId = body.dataset.visitId || "";  // how the stream names this visit
   const personal = body.dataset.personal === "1";
   const page = body.dataset.page;
-  const idleS = Number(body.dataset.idle || 90);
-  const countdownS = Number(body.dataset.countdown || 20);
+  let idleS = Number(body.dataset.idle || 90);
+  let countdownS = Number(body.dataset.countdown || 20);
   let leaving = false;
   // Set once the resident has started a navigation of their own (a tile, a link, a form):
   // the home screen then no longer jumps to the summary when the card's visit starts,
@@ -127,8 +127,11 @@
     let lastPing = Date.now();
     const activity = () => {
       lastActivity = Date.now();
-      if (!overlay.hidden) overlay.hidden = true;
-      if (Date.now() - lastPing > 10000) {
+      // A touch on the countdown hides it at pointerdown, so its button may never get the
+      // click: the station must hear of this touch whenever the countdown was up.
+      const counting = !overlay.hidden;
+      if (counting) overlay.hidden = true;
+      if (counting || Date.now() - lastPing > 10000) {
         lastPing = Date.now();
         post("/visit/extend", { visit: token });
       }
@@ -138,6 +141,25 @@
       lastPing = Date.now();
       post("/visit/extend", { visit: token });
     });
+    // "More time" in the footer: every timeout of the visit grows, from now on.
+    const more = document.querySelector("[data-action=more-time]");
+    if (more) {
+      more.addEventListener("click", () => {
+        lastPing = Date.now();
+        post(more.dataset.url, { visit: token })
+          .then((response) => response.json())
+          .then((answer) => {
+            if (!answer.ok) return;
+            idleS = answer.idle_s;
+            countdownS = answer.countdown_s;
+            body.dataset.idle = String(idleS);
+            body.dataset.countdown = String(countdownS);
+            const given = document.querySelector("[data-time-given]");
+            const minutes = Math.round(idleS / 6) / 10;
+            if (given) given.textContent = more.dataset.given.replace("{minutes}", String(minutes));
+          });
+      });
+    }
     setInterval(() => {
       const left = idleS - (Date.now() - lastActivity) / 1000;
       if (left <= 0) {
@@ -175,6 +197,32 @@
       screen.scrollBy({ top: Math.round(screen.clientHeight * 0.7), behavior: "smooth" });
     });
     update();
+  }
+
+  // "Listen": the screen's heading and main instruction (or the dialog on top), spoken by the
+  // station in the screen's language.
+  function guidance() {
+    const dialog = document.querySelector(".overlay:not([hidden]) .dialog");
+    if (dialog) return dialog.innerText;
+    const screen = document.getElementById("screen");
+    if (!screen) return "";
+    const parts = [];
+    const heading = screen.querySelector("h1");
+    if (heading) parts.push(heading.innerText);
+    const marked = screen.querySelectorAll("[data-say], [data-error]");
+    marked.forEach((el) => parts.push(el.innerText));
+    if (!marked.length) {
+      const first = screen.querySelector("p");
+      if (first) parts.push(first.innerText);
+    }
+    return parts.join(". ");
+  }
+  window.kioskGuidance = guidance;
+  const listen = document.querySelector("[data-action=listen]");
+  if (listen) {
+    listen.addEventListener("click", () => {
+      post(listen.dataset.url, { text: guidance(), lang: document.documentElement.lang });
+    });
   }
 
   // For the benchmark and tests: when this screen was first painted (epoch ms).

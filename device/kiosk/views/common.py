@@ -42,6 +42,8 @@ ERROR_KEYS = frozenset(
         "guardian_not_needed",
         "card_mismatch",
         "bad_child",
+        "bad_passport",
+        "passport_required",
         "bad_credentials",
         "account_locked",
         "already_logged_in",

@@ -1,6 +1,9 @@
-"""Counter mode's screens: the officer's login, the one-tap logout, the page heartbeat."""
+"""Counter mode's screens: the officer's login, the one-tap logout, the page heartbeat, and
+seed 003's system information with the conditions of use."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import Blueprint, Response, redirect, request, url_for
 
@@ -8,6 +11,9 @@ from device.kiosk.counter import CounterError
 from device.kiosk.views.common import kiosk, render
 
 bp = Blueprint("counter", __name__, url_prefix="/<lang>/counter")
+
+#: Seed 003's conditions of use, in its order (``counter.condition.<n>`` in the catalogues).
+CONDITIONS = tuple(range(1, 8))
 
 
 @bp.get("/login")
@@ -31,6 +37,22 @@ def submit() -> Response:
     except CounterError as exc:
         return redirect(url_for("counter.login", error=exc.code))
     return redirect(url_for("home.index"))
+
+
+@bp.get("/about")
+def about() -> str | Response:
+    """Seed 003's "system information": who is logged in, since when, at which station;
+    what the system is for and the conditions the officer accepted."""
+    state = kiosk()
+    if state.counter is None or state.counter.officer is None:
+        return redirect(url_for("counter.login"))
+    return render(
+        "counter/about.html",
+        page="counter-about",
+        now=datetime.now().astimezone(),
+        station_id=state.station.config.station_id,
+        conditions=CONDITIONS,
+    )
 
 
 @bp.post("/logout")

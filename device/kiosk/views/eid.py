@@ -3,20 +3,32 @@
 The card's data is shown for confirmation (id, name, sex, date of birth, address); the
 resident gives a phone and an optional e-mail, types the code texted to the phone and sets a
 password (with a strength meter); the server creates the level-1 account when the declared
-data matches the population register. A parent or guardian registers a child under 14 with
-their own card in the reader (their own account must exist). Level 2 is explained: in
-person, with biometrics, at the police station. Needs the server.
+data matches the population register. Seed 001 names three kinds of registration, each
+started from the confirmation screen:
+
+- for oneself, a Thai national;
+- for oneself, a foreigner: the card (a Thai ID card for non-nationals) holds no passport, so
+  the passport number and nationality are typed and matched against the register;
+- for someone in one's care: the guardian's own card is in the reader and the population
+  register lists who they are the parent or guardian of (a child under 14, or a person
+  without legal capacity); the guardian chooses one, and the account is created linked to
+  the guardian's (their own account must exist).
+
+Level 2 is explained on a screen of its own: in person, with documents and biometrics, at
+the police station. Needs the server.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from flask import Blueprint, Response, redirect, request, url_for
+import msgspec
+from babel import Locale
+from flask import Blueprint, Response, g, redirect, request, url_for
 
 from contract import DeclaredIdentity
-from contract.identifiers import InvalidThaiMobileError, normalize_citizen_id, normalize_thai_mobile
-from contract.local_time import parse_day
+from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
@@ -24,6 +36,23 @@ bp = Blueprint("eid", __name__, url_prefix="/<lang>/eid")
 
 _OFFLINE = (ServerUnavailableError, LookupTimeoutError)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
+_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
+#: CLDR's two-letter codes that name no nationality (groupings, unknown, pseudo-locales);
+#: and Thailand: a Thai national registers with their own card.
+_NOT_NATIONALITIES = frozenset({"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB", "TH"})
+
+
+@cache
+def nationalities(lang: str) -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code to the country's name in ``lang`` (CLDR, through Babel),
+    in the order of the names."""
+    names = Locale.parse(lang).territories
+    countries = {
+        code: name
+        for code, name in names.items()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_NATIONALITIES
+    }
+    return dict(sorted(countries.items(), key=lambda item: item[1]))
 
 
 def _card_visit():  # type: ignore[no-untyped-def]
@@ -50,38 +79,102 @@ def start() -> Response | str:
 
 @bp.post("/")
 def choose() -> Response:
+    """ "Correct: register me" (a Thai national)."""
     visit = visit_from_form()
-    flow = visit.flows.setdefault("eid", {})
-    card = visit.card
-    guardian = request.form.get("for") == "child"
-    if guardian:
-        try:
-            child = _child_from_form()
-        except ValueError:
-            flow["error"] = "bad_child"
-            return redirect(url_for("eid.start"))
-        declared = child
-    else:
-        declared = DeclaredIdentity(
-            citizen_id=card.citizen_id,
-            first_th=card.name_th.first,
-            last_th=card.name_th.last,
-            date_of_birth=card.date_of_birth,
-        )
-    visit.flows["eid"] = {"declared": declared, "guardian": guardian}
+    visit.flows["eid"] = {"declared": _from_card(visit.card), "guardian": False}
     return redirect(url_for("eid.contact"))
 
 
-def _child_from_form() -> DeclaredIdentity:
-    # A mistyped id (its check digit) is a ValueError too, answered like a missing field.
-    citizen_id = normalize_citizen_id(request.form.get("child_id", ""))
-    first = request.form.get("child_first", "").strip()
-    last = request.form.get("child_last", "").strip()
-    if not first or not last:
-        raise ValueError("incomplete")
-    # The year in the deployment's calendar, as the label asks, or in the other era.
-    born = parse_day(request.form.get("child_dob", ""))
-    return DeclaredIdentity(citizen_id=citizen_id, first_th=first, last_th=last, date_of_birth=born)
+def _from_card(card, **extra: str) -> DeclaredIdentity:  # type: ignore[no-untyped-def]
+    return DeclaredIdentity(
+        citizen_id=card.citizen_id,
+        first_th=card.name_th.first,
+        last_th=card.name_th.last,
+        date_of_birth=card.date_of_birth,
+        **extra,
+    )
+
+
+@bp.get("/passport")
+def passport() -> Response | str:
+    """A foreigner: the passport number and the nationality (the card holds neither)."""
+    visit, flow = _card_visit()
+    if visit is None:
+        return redirect(url_for("home.index"))
+    return render(
+        "eid/passport.html",
+        visit=visit,
+        page="eid-passport",
+        nationalities=nationalities(g.lang),
+        error=flow.pop("error", None),
+    )
+
+
+@bp.post("/passport")
+def choose_passport() -> Response:
+    visit = visit_from_form()
+    flow = visit.flows.setdefault("eid", {})
+    number = re.sub(r"[\s-]", "", request.form.get("passport_number", "")).upper()
+    nationality = request.form.get("nationality", "")
+    if not _PASSPORT.fullmatch(number) or nationality not in nationalities(g.lang):
+        flow["error"] = "bad_passport"
+        return redirect(url_for("eid.passport"))
+    declared = _from_card(visit.card, passport_number=number, nationality=nationality)
+    visit.flows["eid"] = {"declared": declared, "guardian": False}
+    return redirect(url_for("eid.contact"))
+
+
+@bp.get("/wards")
+def wards() -> Response | str:
+    """The people the register lists in the card holder's care, without an account yet."""
+    visit, flow = _card_visit()
+    if visit is None:
+        return redirect(url_for("home.index"))
+    error, found = None, []
+    try:
+        answer = kiosk().services.ask("eid.wards", citizen_id=visit.card.citizen_id)
+    except _OFFLINE:
+        error = "needs_network"
+    else:
+        if answer.status == "ok":
+            found = answer.wards
+        else:
+            error = answer.reason if answer.status == "refused" else answer.status
+    flow["wards"] = found
+    return render(
+        "eid/wards.html",
+        visit=visit,
+        page="eid-wards",
+        wards=found,
+        error=error or flow.pop("error", None),
+    )
+
+
+@bp.post("/wards")
+def choose_ward() -> Response:
+    visit = visit_from_form()
+    flow = visit.flows.setdefault("eid", {})
+    listed = flow.get("wards") or []
+    chosen = next((w for w in listed if w.citizen_id == request.form.get("ward")), None)
+    if chosen is None:  # not one the server listed for this card holder
+        return redirect(url_for("eid.wards"))
+    declared = DeclaredIdentity(
+        citizen_id=chosen.citizen_id,
+        first_th=chosen.first_th,
+        last_th=chosen.last_th,
+        date_of_birth=chosen.date_of_birth,
+    )
+    visit.flows["eid"] = {"declared": declared, "guardian": True}
+    return redirect(url_for("eid.contact"))
+
+
+@bp.get("/level2")
+def level2() -> Response | str:
+    """Level 2 is not done here: in person, with documents and biometrics."""
+    visit, _ = _card_visit()
+    if visit is None:
+        return redirect(url_for("home.index"))
+    return render("eid/level2.html", visit=visit, page="eid-level2")
 
 
 @bp.get("/contact")
@@ -152,13 +245,7 @@ def register() -> Response:
         return redirect(url_for("eid.finish"))
     declared = flow["declared"]
     if flow.get("email"):
-        declared = DeclaredIdentity(
-            citizen_id=declared.citizen_id,
-            first_th=declared.first_th,
-            last_th=declared.last_th,
-            date_of_birth=declared.date_of_birth,
-            email=flow["email"],
-        )
+        declared = msgspec.structs.replace(declared, email=flow["email"])
     try:
         answer = kiosk().services.ask(
             "eid.register",

@@ -7,11 +7,13 @@ it has no print path of any kind, and the receipt layer refuses such a receipt a
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, Response, redirect, url_for
 
 from device.kiosk.views.common import kiosk, render
+from hardware.card import ThaiIdCard
 
 bp = Blueprint("insured", __name__, url_prefix="/<lang>/insured")
 
@@ -39,7 +41,20 @@ def summary() -> Response | str:
         return render("insured/reading.html", visit=visit, page="reading")
     if visit.state == "card_error":
         return redirect(url_for("home.index"))
-    return render("insured/summary.html", visit=visit, page="summary", view=visit.record)
+    return render(
+        "insured/summary.html",
+        visit=visit,
+        page="summary",
+        view=visit.record,
+        age=age_of(visit.card, date.today()) if visit.card is not None else None,
+    )
+
+
+def age_of(card: ThaiIdCard, today: date) -> int:
+    """Whole years on ``today`` (seed 003's card-in screen shows it); a card that knows only
+    the year of birth counts from 1 January."""
+    born = card.date_of_birth or date(card.birth_year, 1, 1)
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 @bp.get("/<screen>")

@@ -32,6 +32,29 @@ def extend() -> Response:
     return jsonify(ok=True)
 
 
+@bp.post("/visit/more-time")
+def more_time() -> Response:
+    """ "More time": every timeout of this visit grows (the page learns the new ones)."""
+    state = kiosk()
+    try:
+        visit = state.more_time(request.form.get("visit"))
+    except VisitGoneError:
+        return jsonify(ok=False), 409
+    return jsonify(
+        ok=True,
+        idle_s=state.idle_timeout_s(visit),
+        countdown_s=state.config.countdown_s * visit.patience,
+        patience=visit.patience,
+    )
+
+
+@bp.post("/listen")
+def listen() -> Response:
+    """ "Listen": say the screen's heading and main instruction in its language."""
+    spoken = kiosk().guide.say(request.form.get("text", ""), request.form.get("lang", ""))
+    return jsonify(spoken=spoken), 200 if spoken else 409
+
+
 @bp.post("/visit/end")
 def end() -> Response:
     """End the visit: "finish" tapped, or the idle countdown ran out."""
