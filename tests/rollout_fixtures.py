@@ -17,11 +17,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import decode
+from contract.release import signed_bytes
 from contract.rollout import Job
 from sync_server.db import database
 from sync_server.fleet.models import Station
 from sync_server.replicas.keys import public_key_text
-from sync_server.rollouts.manifest import RELEASE_CONTEXT
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RELEASE_KEY = Ed25519PrivateKey.generate()
@@ -58,7 +58,7 @@ def make_artifact(
         separators=(",", ":"),
     ).encode()
     (directory / "release.json").write_bytes(manifest)
-    (directory / "release.sig").write_bytes(key.sign(RELEASE_CONTEXT + manifest))
+    (directory / "release.sig").write_bytes(key.sign(signed_bytes(manifest)))
     return directory
 
 

@@ -34,6 +34,8 @@ SUBSCRIBED = (
     Channel.COMMAND,
     Channel.REPLICA,
     Channel.SERVICE_REPLY,
+    Channel.JOB,
+    Channel.FILE_BLOCK,
 )
 
 
