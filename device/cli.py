@@ -76,9 +76,8 @@ def run(config_path: Path, unsigned_config: bool, release_root: Path, services: 
     fleet root, DCS_FLEET_ROOT); without its manifest the daemon does not start. Update
     jobs from the server are handled while it runs (device/update/agent.py).
     """
-    from device.update.agent import UpdateOptions
-
     from device.health import start_report
+    from device.update.agent import UpdateOptions
 
     started_at = datetime.now(UTC)
     try:

@@ -33,6 +33,7 @@ def make_artifact(
     version: str = "0.2.0",
     sizes: tuple[int, ...] = (70_000, 1_000),
     key: Ed25519PrivateKey = RELEASE_KEY,
+    arch: str = "aarch64",
 ) -> Path:
     """A signed release artifact in ``directory``; returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,7 @@ def make_artifact(
             "format": 1,
             "package": "digital-citizen-station",
             "version": version,
-            "arch": "aarch64",
+            "arch": arch,
             "python": "3.11",
             "created_at": "2026-12-01T09:00:00+00:00",
             "project_wheel": files[0]["path"],

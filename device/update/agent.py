@@ -25,11 +25,13 @@ Jobs run one at a time on the agent's thread, in the order they arrived.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import platform
 import queue
 import shutil
+import subprocess
 import tarfile
 import threading
 import time
@@ -131,6 +133,7 @@ class UpdateAgent:
         self._cancel: dict[str, threading.Event] = {}
         self._current: JobRecord | None = None
         self._child = None  # the installer process under the supervisor (reaped by polling)
+        self._last_progress = 0.0
 
     # -- wiring (network thread) --------------------------------------------------------
 
@@ -290,6 +293,8 @@ class UpdateAgent:
         try:
             artifact = self._download(record, job, cancelled)
         except Cancelled as exc:
+            if self._stop.is_set():
+                return  # the daemon is stopping: the next one resumes the download
             self._set(record, "rolled_back", str(exc))
             return
         except (DownloadError, ReleaseError) as exc:
@@ -337,8 +342,6 @@ class UpdateAgent:
             done += item.size
         self._set(record, "verifying", bytes_done=total, bytes_total=total)
         return self._assemble(manifest, manifest_bytes, spec.manifest_signature)
-
-    _last_progress = 0.0
 
     def _downloading(self, record: JobRecord, done: int, total: int) -> None:
         now = time.monotonic()
@@ -503,6 +506,10 @@ class UpdateAgent:
             if outcome is None and datetime.now(UTC) > give_up:
                 outcome = Outcome(state="failed", reason="the installer never reported an outcome")
             if outcome is not None:
+                if self._child is not None:  # it writes the outcome last, then exits
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self._child.wait(60)
+                    self._child = None
                 self._settle(record, job, outcome)
                 return
             state = self._journal_state(record, job)

@@ -33,6 +33,12 @@ Services = Literal["systemd", "supervisor"]
 _PASSED_ON = ("DCS_FLEET_ROOT", "DCS_RELEASE_PYTHON", "DCS_FAILPOINTS", "PATH")
 
 
+#: Children started under the supervisor, kept referenced for the daemon's life: one still
+#: running when the daemon stops (the usual case: the installer restarts it) is not ours to
+#: wait for, and dropping its handle would only warn.
+_DETACHED: list[subprocess.Popen] = []
+
+
 class Outcome(msgspec.Struct, kw_only=True):
     """How a handed-over step ended: the journal's final state and why."""
 
@@ -84,7 +90,7 @@ def launch(
         return None
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        child = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -92,3 +98,5 @@ def launch(
             start_new_session=True,
             close_fds=True,
         )
+    _DETACHED[:] = [*(c for c in _DETACHED if c.poll() is None), child]
+    return child
