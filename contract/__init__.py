@@ -11,6 +11,9 @@ from contract.errors import (
 )
 from contract.messages import (
     BENEFIT_TYPES,
+    DIAGNOSTICS_MAX_BYTES,
+    DIAGNOSTICS_MAX_PARTS,
+    DIAGNOSTICS_PART_BYTES,
     PAYMENT_METHODS,
     SCHEMA_VERSION,
     SUPPORTED_VERSIONS,
@@ -22,6 +25,7 @@ from contract.messages import (
     CommandResult,
     ContributionYear,
     DeclaredIdentity,
+    DiagnosticsPart,
     Heartbeat,
     HospitalEntitlement,
     InsuredRecord,
@@ -55,6 +59,9 @@ from contract.topics import (
 
 __all__ = [
     "BENEFIT_TYPES",
+    "DIAGNOSTICS_MAX_BYTES",
+    "DIAGNOSTICS_MAX_PARTS",
+    "DIAGNOSTICS_PART_BYTES",
     "MAX_PAYLOAD_BYTES",
     "PAYMENT_METHODS",
     "ROOT",
@@ -70,6 +77,7 @@ __all__ = [
     "ContractError",
     "ContributionYear",
     "DeclaredIdentity",
+    "DiagnosticsPart",
     "Heartbeat",
     "HospitalEntitlement",
     "InsuredRecord",

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from contract.bills import BillId, BillItem, PaymentQr, PaymentReference, PlanQuote, QuoteId
 from contract.identifiers import CitizenId, PetitionNumber, ThaiMobile
 from contract.topics import STATION_ID_PATTERN
 
@@ -161,7 +162,7 @@ class InsuredSummary(msgspec.Struct, kw_only=True):
         _check_baht(self, "contributions_baht", "benefits_baht", "old_age_savings_baht")
 
 
-#: Gregorian years; the kiosk shows the Buddhist era (year + 543) as seed 003 does.
+#: Gregorian years; screens show them in the deployment's calendar (contract/local_time.py).
 Year = Annotated[int, msgspec.Meta(ge=1900, le=2200)]
 #: A code the kiosk translates from its catalogue (``sickness``, ``bank_transfer``...).
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
@@ -278,6 +279,11 @@ ServiceAction = Literal[
     "operator.login",  # counter mode (seed 003): username + password -> an operator session
     "operator.touch",  # ...the session is still in use at this station (the page is open)
     "operator.logout",  # ...ended by the officer (one tap after each resident)
+    "bills.list",  # seed 002: the card holder's outstanding bills (contract/bills.py)
+    "bills.pay",  # ...some of them (bill_ids) -> a payment QR
+    "bills.status",  # ...where a payment of this station stands (reference)
+    "insurance.quote",  # seed 002: household health-insurance plans for the card holder
+    "insurance.buy",  # ...one of them (quote_id) -> a payment QR
 ]
 OtpPurpose = Literal["petition", "kiosk_password_reset", "eid_register", "tracking"]
 TicketId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
@@ -314,6 +320,14 @@ class ServiceRequest(Message, kw_only=True):
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=128)] | None = None
     username: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
+    #: When the station sent it (its clock). The server refuses a request older than its
+    #: ``KIOSK_REQUEST_MAX_AGE_S`` and does nothing for it: a code or a temporary password
+    #: asked for by a kiosk that has long stopped waiting (a frozen broker, a network that
+    #: came back) is never sent later. Absent from older stations: accepted as before.
+    sent_at: AwareDatetime | None = None
+    bill_ids: Annotated[list[BillId], msgspec.Meta(max_length=10)] = []  # bills.pay
+    reference: PaymentReference | None = None  # bills.status
+    quote_id: QuoteId | None = None  # insurance.buy
 
 
 class StatusStep(msgspec.Struct, kw_only=True):
@@ -359,6 +373,11 @@ class ServiceResponse(Message, kw_only=True):
     #: operator.login: the session token (kept in the station's memory only) and who it is.
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
     operator_name: Annotated[str, msgspec.Meta(max_length=130)] | None = None
+    #: bills.list: the card holder's outstanding bills; bills.pay / insurance.buy /
+    #: bills.status: the payment and its QR; insurance.quote: the plans offered.
+    bills: list[BillItem] = []
+    payment: PaymentQr | None = None
+    quotes: list[PlanQuote] = []
 
 
 # --- replicas: the records of the residents a station serves --------------------------------
@@ -466,7 +485,14 @@ class Heartbeat(Message, kw_only=True):
 # --- remote commands: server -> station ---------------------------------------------------
 
 CommandName = Literal[
-    "ping", "refresh_replica", "wipe_replica", "reboot", "lock", "unlock", "print_test_page"
+    "ping",
+    "refresh_replica",
+    "wipe_replica",
+    "reboot",
+    "lock",
+    "unlock",
+    "print_test_page",
+    "collect_diagnostics",
 ]
 
 
@@ -496,3 +522,28 @@ class CommandResult(Message, kw_only=True):
     status: Literal["done", "failed", "rejected", "expired"]
     detail: str | None = None
     station_time: AwareDatetime
+
+
+# --- diagnostics: station -> server, only in answer to ``collect_diagnostics`` ----------------
+
+#: The largest diagnostics bundle a station may send (the server refuses more), and the size
+#: of one part's data: a part, base64 in JSON, stays well under ``MAX_PAYLOAD_BYTES``.
+DIAGNOSTICS_MAX_BYTES = 1024 * 1024
+DIAGNOSTICS_PART_BYTES = 32 * 1024
+DIAGNOSTICS_MAX_PARTS = DIAGNOSTICS_MAX_BYTES // DIAGNOSTICS_PART_BYTES
+
+
+class DiagnosticsPart(Message, kw_only=True):
+    """One part of a station's diagnostics bundle (a zip), sent for the command ``command_id``.
+
+    The server keeps parts only for a ``collect_diagnostics`` command it sent to that station,
+    one bundle per command, at most :data:`DIAGNOSTICS_MAX_BYTES` in all; ``sha256`` is of the
+    whole bundle, checked when the last part is in.
+    """
+
+    command_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f-]{36}$")]
+    station_id: StationId
+    part: Annotated[int, msgspec.Meta(ge=1, le=DIAGNOSTICS_MAX_PARTS)]
+    parts: Annotated[int, msgspec.Meta(ge=1, le=DIAGNOSTICS_MAX_PARTS)]
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    data: Annotated[bytes, msgspec.Meta(min_length=1, max_length=DIAGNOSTICS_PART_BYTES)]

@@ -42,6 +42,8 @@ class Channel(StrEnum):
     JOB_PROGRESS = "job/progress"  # station -> server: where a job stands
     FILE_REQUEST = "file/request"  # station -> server: blocks of a file of a job
     FILE_BLOCK = "file/block"  # server -> station: the blocks, or a refusal (QoS 1)
+    DIAGNOSTICS = "diagnostics"  # station -> server: a diagnostics bundle, in parts, on command
+    PAYMENT = "payment"  # server -> station: a payment confirmed or expired (QoS 1)
 
 
 def is_reserved_identity(name: str) -> bool:

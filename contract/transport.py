@@ -7,6 +7,7 @@ these settings as much as on the messages.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import ssl
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ SESSION_EXPIRY_S = 7 * 24 * 3600  # a station may stay offline a week without lo
 #: and the expiry bounds what a broker still holds in flight.
 REPLY_QOS = 0
 REPLY_EXPIRY_S = 30
+#: Live requests (lookups, kiosk services) go at QoS 0 too: a QoS 1 request published on a
+#: link that died unnoticed stays in paho's session and is sent again after the reconnect,
+#: minutes later, when no kiosk waits for it (a code SMS reaching a resident who has gone).
+#: At QoS 0 a request is sent once or never; the kiosk's own timeout covers a lost one.
+REQUEST_QOS = 0
 
 #: The server's processes by role. With TLS the broker forces a client's id to its
 #: certificate's common name, so a process's client id *is* its identity: ``dcs-ingest-1``.
@@ -111,11 +117,16 @@ def connect_properties(session_expiry_s: int = SESSION_EXPIRY_S) -> Properties:
     return props
 
 
-def request_properties(response_topic: str, correlation: bytes) -> Properties:
-    """PUBLISH properties of an MQTT 5 request."""
+def request_properties(
+    response_topic: str, correlation: bytes, expiry_s: float | None = None
+) -> Properties:
+    """PUBLISH properties of an MQTT 5 request; ``expiry_s``: how long it is worth anything
+    (the requester's timeout), so a broker never hands it on after that."""
     props = Properties(PacketTypes.PUBLISH)
     props.ResponseTopic = response_topic
     props.CorrelationData = correlation
+    if expiry_s is not None:
+        props.MessageExpiryInterval = max(1, math.ceil(expiry_s))
     return props
 
 

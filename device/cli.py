@@ -88,6 +88,14 @@ def run(config_path: Path, unsigned_config: bool, release_root: Path, services: 
         config = load_config(config_path)
         # The first start of a new release checks its devices before holding them.
         selftest = trial_selftest(config)
+        from device.logfile import attach_log_file
+
+        # What a diagnostics bundle sends the tail of, at INFO whatever -v says for stderr.
+        root = logging.getLogger()
+        for handler in root.handlers:
+            handler.setLevel(max(handler.level, root.level))
+        attach_log_file(config.data_dir, logging.INFO)
+        root.setLevel(min(root.level, logging.INFO))
         updates = UpdateOptions(
             config_path=config_path.resolve(),
             root=release_root.resolve(),
@@ -217,3 +225,52 @@ def status(config_path: Path) -> None:
 
 main.add_command(browser)
 main.add_command(update)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the zip (default: diagnostics-<station>-<UTC time>.zip here).",
+)
+@click.option("--lines", default=200, show_default=True, help="Log lines to include.")
+@click.option(
+    "--selftest/--no-selftest",
+    default=True,
+    show_default=True,
+    help="Run the hardware self-test (stop the daemon first: it holds the devices).",
+)
+def diagnostics(config_path: Path, out: Path | None, lines: int, selftest: bool) -> None:
+    """Write the station's redacted diagnostics bundle to a file (on site, no network needed).
+
+    The same bundle the dashboard's ``collect_diagnostics`` fetches: versions, config without
+    secrets, self-test, outbox and replica figures, disk, clock, the log's last lines; only
+    allowlisted fields, with citizen ids, phone numbers and residents' names masked.
+    """
+    from datetime import UTC, datetime
+
+    from device.diagnostics import build_bundle
+
+    try:
+        station = build_station(load_config(config_path))
+    except (StationError, OSError) as exc:
+        raise _fail(exc) from None
+    with station:
+        try:
+            bundle = build_bundle(
+                station, made_by="on site", log_lines=max(lines, 0), run_hardware_selftest=selftest
+            )
+        except (StationError, HardwareError, OSError, ValueError) as exc:
+            raise _fail(exc) from None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = out or Path(f"diagnostics-{station.config.station_id}-{stamp}.zip")
+    out.write_bytes(bundle.data)
+    out.chmod(0o600)
+    checks = bundle.document["selftest"]["checks"]
+    failed = sum(1 for check in checks if check["outcome"] == "fail")
+    click.echo(
+        f"{out}: {len(bundle.data)} bytes, {bundle.log_lines} log lines, "
+        f"{bundle.document['log']['masked']} masked, self-test "
+        f"{'passed' if not failed else f'{failed} failed'}"
+    )

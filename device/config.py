@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from contract.identifiers import PETITION_SERIAL_MAX
+from contract.local_time import LocalTime
 from contract.topics import STATION_ID_PATTERN
 from contract.transport import BrokerSettings
 from device.config_override import apply_override
@@ -44,7 +46,15 @@ class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reconnect_initial_s: Positive = 0.5
     reconnect_max_s: Positive = 30.0
     heartbeat_interval_s: Positive = 30.0
+    #: How long a live request (lookup, code, tracking) waits for the server's answer before
+    #: the kiosk says the server cannot be reached.
     lookup_timeout_s: Positive = 5.0
+    #: MQTT keepalive towards the broker. paho pings after this long without traffic and drops
+    #: the link when the ping goes unanswered for as long again, so a dead link (network cut,
+    #: frozen broker) is noticed within 1-2 x this, and the kiosk's label turns "offline". The
+    #: broker drops a silent station after 1.5 x this. 3 s: about 0.3 ping a second per idle
+    #: station (docs/kiosk.md "Network honesty").
+    keepalive_s: Annotated[int, msgspec.Meta(ge=1, le=300)] = 3
     retention_days: Annotated[float, msgspec.Meta(ge=0)] = 7.0
     poll_interval_s: Positive = 0.5
 
@@ -92,6 +102,9 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     secrets_dir: str
     #: The public tracking page a receipt's QR code points at; ``{number}`` is the petition.
     tracking_url: str = "https://dcs.example.invalid/track?number={number}"
+    #: The deployment's time zone and calendar: every time and date the kiosk and its
+    #: receipts show (contract/local_time.py). The server's TIMEZONE/CALENDAR must match.
+    local_time: LocalTime = msgspec.field(default_factory=LocalTime)
     broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
     sync: SyncConfig = msgspec.field(default_factory=SyncConfig)
     # The devices fitted to this station; a missing section means "not fitted" (a test
@@ -110,6 +123,10 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: The fleet's Ed25519 release key, base64 (``dcs-release keygen``): software updates
     #: install only if signed with it. Unset, the station refuses every release.
     release_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
+    #: The highest petition serial the server had applied for this station id when this card
+    #: was provisioned as a replacement (``dcs-provision station replace``): numbering goes on
+    #: above it, so a new card never mints a number the server already holds.
+    petition_floor: Annotated[int, msgspec.Meta(ge=0, le=PETITION_SERIAL_MAX)] = 0
     #: What the ``reboot`` remote command runs (after answering); the demo records instead.
     reboot_command: list[str] = msgspec.field(default_factory=lambda: ["systemctl", "reboot"])
 

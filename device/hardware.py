@@ -76,7 +76,7 @@ class StationHardware:
             self.gpio.when_motion = self._on_motion
             self.gpio.show("busy")  # starting up
         if config.printer is not None:
-            self.printer = open_printer(config.printer, connect=False)
+            self.printer = open_printer(config.printer, connect=False, local_time=config.local_time)
             self.printer.when_paper_out = self._on_paper_trouble
             self.printer.when_offline = self._on_paper_trouble
             self.printer.when_ready = self._on_paper_back

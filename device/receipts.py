@@ -58,6 +58,8 @@ RECEIPT_KINDS = frozenset(
         "petition.status",  # where a tracked petition stands
         "correction.filed",  # a data-correction request
         "eid.registered",  # an electronic-identity registration started
+        "bills.paid",  # bills or a plan paid by QR: the payment's reference
+        "bills.later",  # a bill's QR, printed to pay later (the station was offline)
     }
 )
 #: Kinds refused by name, so a caller gets a clear message instead of "not allowed".

@@ -141,7 +141,7 @@ def _check_printer(
     if config.printer is None:
         yield _not_fitted("printer")
         return
-    with open_printer(config.printer, connect=False) as printer:
+    with open_printer(config.printer, connect=False, local_time=config.local_time) as printer:
         where = printer.where
         try:
             state = printer.status().state

@@ -13,6 +13,7 @@ from contract import Channel
 from contract.release import load_public_key
 from device import __version__
 from device.config import StationConfig
+from device.diagnostics import register_command as register_diagnostics
 from device.hardware import StationHardware
 from device.maintenance import disk_gauges, schedule_reboot
 from device.receipts import ReceiptLine, ReceiptSpool
@@ -145,6 +146,8 @@ def build_station(
         else None
     )
     store = open_store(config.store_path, config.store_key_path, config.station_id, clock)
+    if config.petition_floor:
+        store.raise_serial_floor("petition", config.petition_floor)
     hardware: StationHardware | None = None
     try:
         sync = SyncAgent(
@@ -178,7 +181,7 @@ def build_station(
         store.close()
         raise
     receipts = hardware.spool if hardware is not None else ReceiptSpool(store)
-    return Station(
+    station = Station(
         config=config,
         store=store,
         sync=sync,
@@ -188,6 +191,8 @@ def build_station(
         service_lock=service_lock,
         updates=agent,
     )
+    register_diagnostics(station)
+    return station
 
 
 def _update_agent(

@@ -52,6 +52,8 @@ STATION_ACCESS: tuple[tuple[Channel, str], ...] = (
     (Channel.JOB_PROGRESS, "write"),
     (Channel.FILE_REQUEST, "write"),
     (Channel.FILE_BLOCK, "read"),
+    (Channel.DIAGNOSTICS, "write"),
+    (Channel.PAYMENT, "read"),
 )
 
 
@@ -66,8 +68,14 @@ SERVER_ROLE_ACCESS: dict[str, tuple[tuple[Channel, str], ...]] = {
         (Channel.COMMAND_RESULT, "read"),
         (Channel.LOOKUP, "read"),
         (Channel.LOOKUP_REPLY, "write"),
+        (Channel.DIAGNOSTICS, "read"),
     ),
-    KIOSK: ((Channel.SERVICE, "read"), (Channel.SERVICE_REPLY, "write")),
+    # Answers service requests; pushes payment confirmations (sync_server/bills/notices.py).
+    KIOSK: (
+        (Channel.SERVICE, "read"),
+        (Channel.SERVICE_REPLY, "write"),
+        (Channel.PAYMENT, "write"),
+    ),
     REPLICA: ((Channel.REPLICA_REQUEST, "read"), (Channel.REPLICA, "write")),
     # The dashboard and `dcs-server replica` send commands; their results come to ingest.
     COMMANDS: ((Channel.COMMAND, "write"),),

@@ -36,6 +36,9 @@ class StationPlan:
     reboot_command: tuple[str, ...] | None = None  # None: the daemon's default (systemctl)
     #: ``dcs-release keygen``'s public half: the only key the station installs software from.
     release_public_key: str | None = None
+    #: A replacement card's numbering starts above this (the server's highest serial applied
+    #: from the station id when `station replace` ran); 0 for a new station.
+    petition_floor: int = 0
 
 
 def station_toml(plan: StationPlan) -> str:
@@ -55,6 +58,8 @@ def station_toml(plan: StationPlan) -> str:
         lines.append(f'release_public_key = "{plan.release_public_key}"')
     if plan.reboot_command:
         lines.append("reboot_command = " + json.dumps(list(plan.reboot_command)))
+    if plan.petition_floor:
+        lines.append(f"petition_floor = {int(plan.petition_floor)}")
     lines += [
         "",
         "[broker]",

@@ -126,6 +126,23 @@ class ServerApi:
         )
         return record, status == 201
 
+    def record_replacement(
+        self, station_id: str, certificate: CertificateFacts, technician: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Record a replacement card's certificate: the record, ``False`` if it was on record."""
+        status, record = self._call(
+            "POST", _station_path(station_id, "replacements"), _event(certificate, technician)
+        )
+        return record, status == 201
+
+    def petition_serial(self, station_id: str) -> int:
+        """The highest petition serial the server applied from the station (0: none)."""
+        answer = self._call("GET", _station_path(station_id, "counters"))[1]
+        serial = answer.get("petition_serial")
+        if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+            raise ServerApiError(f"the server's counters for {station_id} make no sense: {answer}")
+        return serial
+
     def decommission(
         self, station_id: str, revoked_serials: list[str], technician: str | None
     ) -> dict[str, Any]:

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="mosquitto mosquitto-clients pcscd pcsc-tools vsmartcard-vpcd opensc swig \
 libpcsclite-dev postgresql chromium fonts-thai-tlwg fonts-noto-core build-essential \
-python3-dev python3-venv nftables espeak-ng prometheus cage xwayland"
+python3-dev python3-venv nftables espeak-ng prometheus cage xwayland zbar-tools"
 
 missing=""
 for pkg in $PACKAGES; do

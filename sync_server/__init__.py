@@ -47,9 +47,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
         except migrations.SchemaError as exc:
             raise ServerConfigError(str(exc)) from None
 
-    from sync_server import i18n
+    from sync_server import i18n, local_time
 
     i18n.init_app(app)  # Flask-Babel: the pages' language, before any blueprint renders
+    local_time.init_app(app)  # the deployment's zone and calendar; refuses unknown ones
 
     from sync_server import api
 
@@ -87,4 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
     from sync_server import rollouts
 
     rollouts.init_app(app)  # operations: releases, staged rollouts, remote configuration
+    from sync_server import bills
+
+    bills.init_app(app)  # building managers: management fees; the bank's payment webhook
     return app

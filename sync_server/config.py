@@ -46,6 +46,15 @@ DEFAULTS: dict[str, object] = {
     # Citizen-facing texts (sync_server/i18n.py): th, vi or en; pages may switch, SMS whose
     # reader's language is not known use this one.
     "DEFAULT_LANGUAGE": "th",
+    # The deployment (contract/local_time.py): every time a page or an SMS shows is in this
+    # IANA zone and calendar ("buddhist" or "gregorian"); the same as the stations'
+    # [local_time]. Vietnam: "Asia/Ho_Chi_Minh" and "gregorian".
+    "TIMEZONE": "Asia/Bangkok",
+    "CALENDAR": "buddhist",
+    # Kiosk services (sync_server/kiosk_services): a request older than this (by the
+    # station's sent_at) is refused and nothing is done for it, so a code asked for during a
+    # network drop is never texted later. Stations wait 5 s; the rest is clock margin.
+    "KIOSK_REQUEST_MAX_AGE_S": 15.0,
 }
 
 

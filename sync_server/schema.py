@@ -10,7 +10,9 @@ import peewee
 
 from sync_server.api import models as api
 from sync_server.audit import models as audit
+from sync_server.bills import models as bills
 from sync_server.dashboard import models as dashboard
+from sync_server.diagnostics import models as diagnostics
 from sync_server.fleet import models as fleet
 from sync_server.ingest import models as ingest
 from sync_server.kiosk_services import models as kiosk_services
@@ -42,4 +44,6 @@ MODELS: list[type[peewee.Model]] = [
     *notifications.MODELS,
     *ops.MODELS,
     *rollouts.MODELS,
+    *diagnostics.MODELS,
+    *bills.MODELS,
 ]

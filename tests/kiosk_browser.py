@@ -20,6 +20,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from contract.local_time import LocalTime
 from contract.replica_seal import raw_public
 from device.config import KioskConfig, ReplicaConfig
 from device.kiosk.server import KioskServer
@@ -29,7 +30,7 @@ from devtools.cardstack import LocalPcscd, VirtualCardProcess
 from devtools.seed import seed_records
 from devtools.synthetic import residents, write_card_files
 from hardware.card import CardConfig
-from hardware.printer import PrinterConfig
+from hardware.printer import LayoutConfig, PrinterConfig
 from hardware.printer.config import VirtualConfig
 from hardware.printer.virtual import VirtualPrinter
 from provisioning.broker import SERVER_USER, BrokerLimits
@@ -100,6 +101,12 @@ class KioskStack:
     app: object = None
     cards: list[VirtualCardProcess] = field(default_factory=list)
     kiosk_config: KioskConfig = field(default_factory=lambda: KioskConfig(port=0))
+    #: The deployment's zone and calendar (None: the station's default, Thailand).
+    local_time: LocalTime | None = None
+    #: The server's extra config (TIMEZONE, CALENDAR, KIOSK_REQUEST_MAX_AGE_S, billers...).
+    server_config: dict = field(default_factory=dict)
+    #: How receipts are laid out ("codepage" makes the printed text readable in the bytes).
+    printer_layout: LayoutConfig | None = None
 
     @property
     def building(self) -> str:
@@ -120,6 +127,7 @@ class KioskStack:
             "SECRET_KEY": "kiosk-test-secret",
             "DATABASE_URL": upgrade_url(f"sqlite:///{self.root / 'server.sqlite3'}"),
             **self.broker.server_config(),
+            **self.server_config,
         }
         self.app = create_app(config)
         seed_records(POPULATION, as_of=AS_OF)
@@ -163,9 +171,14 @@ class KioskStack:
             card=CardConfig(
                 backend="real", reader_filter=self.pcscd.reader(0), settle_s=0.05, poll_s=0.2
             ),
-            printer=PrinterConfig(backend="virtual", virtual=VirtualConfig(host=host, port=port)),
+            printer=PrinterConfig(
+                backend="virtual",
+                virtual=VirtualConfig(host=host, port=port),
+                layout=self.printer_layout or LayoutConfig(),
+            ),
             kiosk=self.kiosk_config,
             tracking_url="https://dcs.example.invalid/track?number={number}",
+            local_time=self.local_time or base.local_time,
             replica=None
             if signing_key is None
             else ReplicaConfig(

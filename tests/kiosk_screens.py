@@ -46,7 +46,9 @@ def main() -> None:
     from sync_server.records.models import InsuranceAccount
 
     OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.png"):
+    # Only this walk's own pictures (numbered, and the counter's): the server pages and the
+    # helpers' pictures of other screens stay.
+    for old in [*OUT.glob("[0-9][0-9]-*.png"), *OUT.glob("counter-*.png")]:
         old.unlink()
     workdir = Path(tempfile.mkdtemp(prefix="dcs-screens-"))
     pcscd = LocalPcscd(workdir=workdir / "pcscd")
@@ -81,18 +83,22 @@ def main() -> None:
             page.click("#screen button[type=submit]")
             page.fill("input[name=code]", _code(account.phone))
             page.click("#screen button[type=submit]")
-            shot("password-temporary-en")
+            page.click("[data-read-aloud]")
+            page.wait_for_selector("[data-read-aloud-status][data-state=done]", timeout=60_000)
+            shot("password-temporary-en")  # after "read aloud": its "finished" state
             page.goto(stack.url + "th/eid/")
             shot("eid-confirm-th")
             page.click("[data-for=me]")
             page.fill("input[name=phone]", "0861234567")
             page.click("#screen button[type=submit]")
-            page.fill("input[name=password]", "Lobby-Station-42")
-            page.focus("input[name=code]")
-            shot("eid-code-password-keyboard-th")
             page.fill("input[name=code]", _code("0861234567"))
+            page.focus("input[name=password]")
+            page.fill("input[name=password]", "Lobby-Station-42")
+            page.click("[data-action=done]")
+            page.evaluate("document.getElementById('screen').scrollTo(0, 0)")
+            shot("eid-code-password-th")  # the rules ticked off, the meter with its label
             page.fill("input[name=password_again]", "Lobby-Station-42")
-            page.click("[data-action=done]") if page.locator("[data-action=done]").count() else None
+            page.click("[data-action=done]") if page.locator("#osk:visible").count() else None
             page.click("#screen button[type=submit]")
             shot("eid-done-th")
             page.goto(stack.url + "th/petition/")

@@ -303,3 +303,6 @@ class Walk:
             self.screen("locked")
         finally:
             lock.unlock()
+        # Unlocked, the out-of-service screen goes home by itself: let it, before going on.
+        expect(self.page.locator("#out-of-service")).to_have_count(0)
+        expect(self.page.locator("body")).to_have_attribute("data-page", "home")

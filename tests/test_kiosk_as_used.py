@@ -105,6 +105,21 @@ def test_a_locked_station_shows_its_out_of_service_screen(
     assert response.status == 503 and title in response.text()
 
 
+def test_the_out_of_service_screen_goes_home_by_itself_when_unlocked(
+    stack: KioskStack, browser: Browser
+):
+    page = open_page(browser, stack.url + "en/", "en", touch=True)
+    expect(page.locator(".hero")).to_be_visible()
+    # Locked while the home screen is up: it gives way to the out-of-service screen...
+    stack.station.service_lock.lock("maintenance")
+    expect(page.locator("#out-of-service")).to_be_visible(timeout=10_000)
+    # ...and once unlocked, nobody has to touch it: it reloads to the home screen.
+    stack.station.service_lock.unlock()
+    expect(page.locator(".hero")).to_be_visible(timeout=10_000)
+    expect(page.locator("#out-of-service")).to_have_count(0)
+    expect(page.locator("body")).to_have_attribute("data-page", "home")
+
+
 def test_after_a_timeout_with_the_card_in_the_resident_starts_again_in_their_language(
     stack: KioskStack, browser: Browser
 ):

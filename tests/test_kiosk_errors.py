@@ -44,3 +44,9 @@ def test_a_failing_screen_is_logged_and_shows_the_broken_screen(client, caplog):
     assert 'href="/vi/"' in page
     assert "Internal Server Error" not in page
     assert any("kiosk screen failed: RuntimeError" in r.getMessage() for r in caplog.records)
+
+
+def test_an_address_without_a_language_falls_back_to_the_kiosks(client):
+    answer = client.get("/favicon.ico/", headers={"Host": "127.0.0.1"})
+    assert answer.status_code == 404
+    assert "ไม่พบหน้าที่ต้องการ" in answer.get_data(as_text=True)  # the default language: th

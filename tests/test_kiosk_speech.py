@@ -29,3 +29,7 @@ def test_the_password_is_spoken_from_stdin(tmp_path, language):
 
 def test_spelling_puts_a_pause_between_characters():
     assert speech.spell("ab3") == "a, b, 3"
+
+
+def test_spelling_pauses_longer_between_groups_and_does_not_say_the_dashes():
+    assert speech.spell("K7Q-XM4-PAR") == "K, 7, Q. X, M, 4. P, A, R"

@@ -39,6 +39,7 @@ NOT_WALKED = {
     "_error.html": "partial",
     "insured/_source.html": "partial",
     "insured/_tabs.html": "partial",
+    "insured/_hospital_name.html": "partial",
     # Shown for the instant between the card's insertion and its data (a spinner).
     "insured/reading.html": "transient",
     # Counter mode only: test_the_counter_screens_pass_the_same_checks.

@@ -118,8 +118,8 @@ def test_codepage_receipt_is_exactly_these_bytes() -> None:
             esc + b"a\x00",  # left
             b"Service" + b" " * (48 - 7 - 4) + "ทั่วไป".encode("cp874") + b"\n",  # marks: 0 cols
             "วันที่ / Date".encode("cp874")
-            + b" " * (48 - 10 - 18)
-            + "12 มี.ค. 2568 14:05".encode("cp874")
+            + b" " * (48 - 10 - 21)
+            + "12 มี.ค. 2568 14:05 น.".encode("cp874")
             + b"\n",
             esc + b"a\x01",
             dashes,
@@ -432,8 +432,8 @@ def test_config_errors() -> None:
         printer_config({"transport": "parallel"})
     with pytest.raises(HardwareConfigError):
         ReceiptLayout(LayoutConfig(font="No Such Font Anywhere"))
-    with pytest.raises(HardwareConfigError):
-        ReceiptLayout(LayoutConfig(timezone="Mars/Olympus"))
+    with pytest.raises(HardwareConfigError, match="timezone"):
+        printer_config({"layout": {"timezone": "Asia/Bangkok"}})  # the station's [local_time]
 
 
 # --- the renderer --------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -14,7 +16,7 @@ from sync_server.db import database
 from sync_server.ingest.apply import Received, apply_batch
 from sync_server.petitions import service as petitions
 from sync_server.petitions.models import Petition
-from sync_server.records import accounts
+from sync_server.records import accounts, passwords
 from sync_server.records.changes import changed_since, latest_change_id
 from sync_server.records.guardianships import is_guardian_of
 from sync_server.records.models import (
@@ -161,15 +163,36 @@ def test_password_reset_needs_the_registered_phone(app):
     assert InsuranceAccount.get_by_id(account.insurance_number).password_hash == old_hash
 
     password = accounts.reset_password(account.insurance_number, account.phone)
-    assert password and len(password) == 10
+    # Grouped for reading, from the alphabet without look-alikes.
+    assert re.fullmatch(r"[ACDEFHJKMNPRTUWXY34679]{3}(-[ACDEFHJKMNPRTUWXY34679]{3}){4}", password)
     stored = InsuranceAccount.get_by_id(account.insurance_number)
     assert stored.must_change_password
     assert stored.password_hash.startswith("$argon2id$") and password not in stored.password_hash
     assert accounts.check_password(account.insurance_number, password)
+    # However the resident types the groups: without dashes, with spaces, in small letters.
+    plain = password.replace("-", "")
+    assert accounts.check_password(account.insurance_number, plain)
+    assert accounts.check_password(account.insurance_number, password.replace("-", " ").lower())
+    assert not accounts.check_password(account.insurance_number, plain[:-1])
     assert not accounts.change_password(account.insurance_number, "wrong", "N3w-passw0rd!")
     assert accounts.change_password(account.insurance_number, password, "N3w-passw0rd!")
     assert not InsuranceAccount.get_by_id(account.insurance_number).must_change_password
     assert accounts.check_password(account.insurance_number, "N3w-passw0rd!")
+    # A password the resident chose is compared exactly: no dashes dropped, case kept.
+    assert not accounts.check_password(account.insurance_number, "N3wpassw0rd!")
+    assert not accounts.check_password(account.insurance_number, "n3w-passw0rd!")
+
+
+def test_the_readable_password_carries_at_least_the_old_passwords_entropy():
+    """Today's was 10 symbols from 57 (letters and digits without 0/O/1/l/I): 58.3 bits."""
+    assert passwords.readable_entropy_bits() >= 10 * math.log2(57)
+    for pairs in ("0O", "1lI", "5S", "2Z", "8B", "6G", "UV"):
+        assert sum(c in passwords.READABLE_ALPHABET for c in pairs) <= 1, pairs
+    assert not any(c.islower() for c in passwords.READABLE_ALPHABET)
+    drawn = {passwords.readable_password() for _ in range(200)}
+    assert len(drawn) == 200
+    used = set("".join(drawn).replace("-", ""))
+    assert used == set(passwords.READABLE_ALPHABET)  # 3000 draws reach all 22 symbols
 
 
 def test_identity_level1_matches_the_register_and_minors_need_a_guardian(app):

@@ -51,10 +51,11 @@ def create_kiosk_app(
     app.wsgi_app = LoopbackHostOnly(  # type: ignore[method-assign]
         app.wsgi_app, [*config.allowed_hosts, host_name_for(config.host)]
     )
-    i18n.init_app(app, config.default_language)
+    i18n.init_app(app, config.default_language, station.config.local_time)
     _language_urls(app, config.default_language)
 
     from device.kiosk.views import (
+        bills,
         counter,
         eid,
         home,
@@ -65,7 +66,7 @@ def create_kiosk_app(
         tracking,
     )
 
-    for module in (home, stream, insured, petition, tracking, password, eid, counter):
+    for module in (home, stream, insured, petition, tracking, password, eid, counter, bills):
         app.register_blueprint(module.bp)
     app.after_request(_no_store)
     app.before_request(_out_of_service)
@@ -157,11 +158,14 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
 
     status = error.code or 500
     kind = "missing" if status in (404, 405) else "broken"
-    if request.endpoint is None:
-        # No route matched, so the language in the address was not read: read it here.
+    if request.endpoint is None or "lang" not in g:
+        # No route matched, or the address's language was refused before it was read: read
+        # it here (``/favicon.ico/`` and the like have none: the kiosk's default).
+        from flask import current_app
+
         first = request.path.strip("/").split("/", 1)[0]
-        if first in i18n.LANGUAGES:
-            g.lang = first
+        default = kiosk_state(current_app).config.default_language
+        g.lang = first if first in i18n.LANGUAGES else default
     return render("oops.html", page="error", kind=kind, status=status), status
 
 

@@ -3,10 +3,10 @@
 Every string on a screen is a key looked up in ``translations/<lang>/LC_MESSAGES/messages.po``
 (gettext, through Flask-Babel): templates and code hold keys only. The compiled ``.mo`` files
 are build artefacts: :func:`compile_catalogues` makes them at ``make setup`` and again at app
-start whenever a ``.po`` is newer. Numbers and dates are formatted here too: baht with
-thousands separators, dates as ``DD-MM-YYYY`` in the Buddhist era for Thai (as seed 003's
-screens show them), years in the Buddhist era with the Gregorian year beside it for the
-other languages.
+start whenever a ``.po`` is newer. Baht are formatted here with thousands separators; dates,
+years and times through :mod:`contract.local_time` (the deployment's zone and calendar, the
+same helper the receipts and the server use), and the words the server shares — petition
+statuses, hospital names — from :mod:`contract.vocabulary`.
 
 ``python -m device.kiosk.i18n`` compiles the catalogues.
 """
@@ -21,14 +21,17 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_babel import Babel
+
+from contract import local_time as lt
+from contract.vocabulary import hospital_name, status_word
 
 LANGUAGES = ("th", "vi", "en")
 #: How each language names itself on the switcher (never translated).
 LANGUAGE_NAMES = {"th": "ไทย", "vi": "Tiếng Việt", "en": "English"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-BUDDHIST_ERA_OFFSET = 543
+_LOCAL_TIME = "DCS_LOCAL_TIME"
 
 
 def compile_catalogues(source: Path = TRANSLATIONS, target: Path | None = None) -> Path:
@@ -68,11 +71,13 @@ def catalogue_keys(lang: str, source: Path = TRANSLATIONS) -> dict[str, str]:
     return {message.id: message.string for message in catalog if message.id}
 
 
-def init_app(app: Flask, default_language: str) -> None:
-    """Compile the catalogues, set up Flask-Babel and the number and date filters."""
+def init_app(app: Flask, default_language: str, local_time: lt.LocalTime | None = None) -> None:
+    """Compile the catalogues, set up Flask-Babel and the number, date and word filters;
+    ``local_time`` is the station's deployment zone and calendar."""
     directory = compile_catalogues()
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
     app.config["BABEL_DEFAULT_LOCALE"] = default_language
+    app.config[_LOCAL_TIME] = local_time or lt.LocalTime()
 
     def locale() -> str:
         return getattr(g, "lang", None) or default_language
@@ -83,7 +88,11 @@ def init_app(app: Flask, default_language: str) -> None:
         day=format_day,
         year=format_year,
         clock=format_clock,
+        status_word=lambda status: status_word(status, _lang(None)),
+        hospital=hospital_text,
+        money=format_money,
     )
+    app.jinja_env.globals["calendar_name"] = lambda: lt.calendar_name(_local(), _lang(None))
 
 
 def format_baht(value: Decimal | int | float | None) -> str:
@@ -93,28 +102,54 @@ def format_baht(value: Decimal | int | float | None) -> str:
     return f"{Decimal(value):,.2f}"
 
 
-def format_day(value: date | datetime | None, lang: str | None = None) -> str:
-    """``DD-MM-YYYY``: Buddhist era in Thai, Gregorian otherwise."""
+def _lang(lang: str | None) -> str:
+    return lang or getattr(g, "lang", None) or "th"
+
+
+def _local() -> lt.LocalTime:
+    return current_app.config.get(_LOCAL_TIME) or lt.LocalTime()
+
+
+def format_money(value: Decimal | None, currency: str = "THB") -> str:
+    """``1,234.50`` baht, ``150,000`` dong (no decimals); never through a float."""
     if value is None:
         return "-"
-    lang = lang or getattr(g, "lang", "th")
-    year = value.year + (BUDDHIST_ERA_OFFSET if lang == "th" else 0)
-    return f"{value.day:02d}-{value.month:02d}-{year}"
+    places = 0 if currency == "VND" else 2
+    return f"{Decimal(value):,.{places}f}"
+
+
+def format_day(value: date | datetime | None, lang: str | None = None) -> str:
+    """``DD-MM-YYYY`` in the deployment's calendar (contract/local_time.py)."""
+    if value is None:
+        return "-"
+    return lt.format_day(value, _local(), _lang(lang))
 
 
 def format_year(year: int, lang: str | None = None) -> str:
-    """A year in the Buddhist era; other languages also give the Gregorian year."""
-    lang = lang or getattr(g, "lang", "th")
-    buddhist = year + BUDDHIST_ERA_OFFSET
-    return str(buddhist) if lang == "th" else f"{buddhist} ({year})"
+    """A year in the deployment's calendar (with its era where the language needs it)."""
+    return lt.year_text(year, _local(), _lang(lang))
 
 
 def format_clock(value: datetime | None, lang: str | None = None) -> str:
-    """A date and time, ``DD-MM-YYYY HH:MM`` (local time of the station)."""
+    """A date and time in the deployment's zone and calendar."""
     if value is None:
         return "-"
-    local = value.astimezone() if value.tzinfo else value
-    return f"{format_day(local, lang)} {local:%H:%M}"
+    return lt.format_moment(value, _local(), _lang(lang))
+
+
+def hospital_text(official: str | None, lang: str | None = None) -> dict[str, object] | None:
+    """A hospital's name for the screen, None for no hospital: ``name`` in the reader's
+    language, ``official`` the official Thai name to show beside it ("" when ``name`` is it),
+    ``untranslated`` when a vi/en screen can only show the Thai name (it then says so)."""
+    if not official:
+        return None
+    lang = _lang(lang)
+    translated = hospital_name(official, lang)
+    if lang == "th" or translated == official:
+        return {"name": official, "official": "", "untranslated": False}
+    if translated is None:
+        return {"name": official, "official": "", "untranslated": True}
+    return {"name": translated, "official": official, "untranslated": False}
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ MQTT 5 request/response on the station's ``service`` topic, like the live lookup
 fails at once (:class:`ServerUnavailableError`), so a screen can say what it cannot do
 instead of waiting; a server that does not answer in time is :class:`LookupTimeoutError`.
 Nothing here logs a request's content: it carries phone numbers, codes and passwords.
+
+A request is sent once or never (QoS 0, expiring with the kiosk's timeout) and carries when
+it was sent: the server refuses one that arrives after the kiosk stopped waiting, so a code
+asked for during a network drop is never texted minutes later (docs/kiosk.md).
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from contract import Channel, ContractError, ServiceRequest, ServiceResponse, decode, encode
-from contract.transport import request_properties
+from contract.transport import REQUEST_QOS, request_properties
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.sync.link import Link
 
@@ -37,11 +43,21 @@ class _Waiter:
 class ServiceClient:
     """Sends :class:`ServiceRequest` and waits for the answer with the same correlation."""
 
-    def __init__(self, link: Link, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        link: Link,
+        *,
+        timeout_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._link = link
+        self._clock = clock
         self._timeout_s = timeout_s
         self._waiting: dict[bytes, _Waiter] = {}
         self._lock = threading.Lock()
+        # A link noticed dead ends every wait at once: nobody waits out the timeout for an
+        # answer that cannot come.
+        link.on_disconnected(self._give_up)
         link.route(Channel.SERVICE_REPLY, self._on_reply)
 
     @property
@@ -51,7 +67,9 @@ class ServiceClient:
 
     def ask(self, action: str, **fields: Any) -> ServiceResponse:
         """Ask the server to do ``action`` with ``fields`` (see ``contract.ServiceRequest``)."""
-        request = ServiceRequest(station_id=self._link.station_id, action=action, **fields)
+        request = ServiceRequest(
+            station_id=self._link.station_id, action=action, sent_at=self._clock(), **fields
+        )
         if not self._link.connected:
             raise ServerUnavailableError("the station is offline")
         correlation = os.urandom(16)
@@ -62,15 +80,25 @@ class ServiceClient:
             self._link.publish(
                 Channel.SERVICE,
                 encode(request),
-                properties=request_properties(self._link.topic(Channel.SERVICE_REPLY), correlation),
+                qos=REQUEST_QOS,
+                properties=request_properties(
+                    self._link.topic(Channel.SERVICE_REPLY), correlation, self._timeout_s
+                ),
             )
             if not waiter.event.wait(self._timeout_s):
                 raise LookupTimeoutError(f"no answer within {self._timeout_s:g} s")
-            assert waiter.response is not None
+            if waiter.response is None:
+                raise ServerUnavailableError("the link to the broker was lost")
             return waiter.response
         finally:
             with self._lock:
                 self._waiting.pop(correlation, None)
+
+    def _give_up(self) -> None:
+        with self._lock:
+            waiters = list(self._waiting.values())
+        for waiter in waiters:
+            waiter.event.set()  # without a response: the link is gone
 
     def _on_reply(self, message: mqtt.MQTTMessage) -> None:
         correlation = getattr(message.properties, "CorrelationData", None)

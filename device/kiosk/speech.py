@@ -21,8 +21,11 @@ def available() -> bool:
 
 
 def spell(secret: str) -> str:
-    """One character at a time, with a pause between them."""
-    return ", ".join(secret)
+    """One character at a time, with a pause between them and a longer one between the
+    groups a password is shown in (``K7Q-XM4`` is "K, 7, Q. X, M, 4"); the dashes are not
+    said."""
+    groups = [group for group in secret.replace(" ", "-").split("-") if group]
+    return ". ".join(", ".join(group) for group in groups)
 
 
 def speak_command(language: str, wav: Path | None = None) -> list[str]:

@@ -4,8 +4,9 @@
 insertion it starts a visit at once (the screen can switch to "reading" while the card is
 read), then reads the card, its photo and the insured-person record on a worker thread. On
 a removal it drops the visit and tells the screen, which clears itself. A ticker thread ends
-idle visits and reports the printer's state changes; both reach the page as server-sent
-events (:mod:`device.kiosk.events`).
+idle visits and reports the printer's state changes; the station's link to the broker
+reports going up and down. All of it reaches the page as server-sent events
+(:mod:`device.kiosk.events`), so the footer's online/offline label follows the link live.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from contract.bills import PaymentNotice
 from device.config import KioskConfig
 from device.kiosk.counter import Counter
 from device.kiosk.events import Event, EventBus
 from device.kiosk.lookup import RecordView, find_record
+from device.kiosk.payments import PaymentWatch
 from device.kiosk.services import ServiceClient
 from device.kiosk.visit import Visit
 from hardware.card import CardEvent
@@ -61,11 +64,41 @@ class KioskState:
         self._lock = threading.RLock()
         self._visit: Visit | None = None
         self._printer_state: str | None = None
+        self._locked: bool | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         #: Wall-clock time of the last card event (for the kiosk benchmark; not personal).
         self.last_card_event_at: float | None = None
         self._page_alive_at: float | None = None
+        # Called on paho's network thread; the bus is thread-safe.
+        station.sync.link.on_connected(self._announce_link)
+        station.sync.link.on_disconnected(self._announce_link)
+        #: Payment notices from the server, for the visit showing a QR (bills, insurance).
+        self.payments = PaymentWatch(station.sync.link, self._current_visit, self._paid)
+
+    # -- payments ------------------------------------------------------------------------
+
+    def _current_visit(self) -> Visit | None:
+        with self._lock:
+            visit = self._visit
+            return visit if visit is not None and visit.state != "ended" else None
+
+    def _paid(self, visit: Visit, notice: PaymentNotice) -> None:
+        """Print the receipt of a payment the visit on screen made (once per payment)."""
+        from device.kiosk.receipts import paid_receipt
+
+        flow = visit.flows.get("pay", {})
+        hardware = self.station.hardware
+        if hardware is None or hardware.printer is None:
+            return
+        try:
+            receipt_id = self.station.receipts.queue(
+                "bills.paid", paid_receipt(flow.get("items", []), notice)
+            )
+        except Exception:
+            log.exception("payment receipt could not be queued")
+            return
+        flow["receipt"] = receipt_id
 
     # -- the page's heartbeat ------------------------------------------------------------
 
@@ -180,7 +213,12 @@ class KioskState:
 
     def status(self) -> list[Event]:
         """The events that describe the state now (sent first on every new stream)."""
-        return [self._visit_event(), Event("printer", {"state": self._printer_state or "none"})]
+        return [
+            self._visit_event(),
+            Event("printer", {"state": self._printer_state or "none"}),
+            Event("service", {"locked": self._service_locked()}),
+            self._link_event(),
+        ]
 
     # -- card events ---------------------------------------------------------------------
 
@@ -264,6 +302,7 @@ class KioskState:
             try:
                 self.expire_idle()
                 self._poll_printer()
+                self._poll_service_lock()
             except Exception:
                 log.exception("kiosk tick failed")
 
@@ -274,6 +313,18 @@ class KioskState:
         if state != self._printer_state:
             self._printer_state = state
             self.bus.publish("printer", state=state)
+
+    def _service_locked(self) -> bool:
+        lock = self.station.service_lock
+        return lock is not None and lock.locked
+
+    def _poll_service_lock(self) -> None:
+        """Tell the page when operations lock or unlock the kiosk: the out-of-service screen
+        goes home by itself when unlocked, and a screen in use gives way when locked."""
+        locked = self._service_locked()
+        if locked != self._locked:
+            self._locked = locked
+            self.bus.publish("service", locked=locked)
 
     # -- events --------------------------------------------------------------------------
 
@@ -290,6 +341,13 @@ class KioskState:
                 "reason": reason,
             },
         )
+
+    def _link_event(self) -> Event:
+        return Event("link", {"state": "online" if self.station.sync.link.connected else "offline"})
+
+    def _announce_link(self) -> None:
+        event = self._link_event()
+        self.bus.publish(event.name, **event.data)
 
     def _announce(self, reason: str | None = None) -> None:
         event = self._visit_event(reason)

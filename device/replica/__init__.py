@@ -125,6 +125,16 @@ class Replica:
             log.error("a replica record does not open with this store's key")
             return None
 
+    def resident_names(self) -> list[str]:
+        """The names of every resident held (Thai and English), for the diagnostics redactor
+        only: it masks them in what leaves the station. Never logged."""
+        names: list[str] = []
+        for record in self._store.all_records():
+            names.append(record.summary.full_name_th)
+            if record.summary.full_name_en:
+                names.append(record.summary.full_name_en)
+        return names
+
     @property
     def state(self) -> ReplicaState:
         """Building, cursor, as-of time, record count, wiped flag, last refusal."""

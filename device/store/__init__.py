@@ -91,6 +91,33 @@ class Store:
             ).execute()
             return counter.get_by_id(name).value
 
+    def raise_serial_floor(self, name: str, floor: int) -> int:
+        """Make the counter ``name`` continue above ``floor``; it never goes down.
+
+        A replaced station's SD card starts with an empty store: its bundle carries the
+        highest serial the server had applied for it (``petition_floor``, signed by the fleet
+        CA), so the next number minted is ``floor + 1`` and never one the server already has.
+        Returns the counter's value afterwards.
+        """
+        if floor < 0:
+            raise ValueError(f"a counter floor cannot be negative: {floor}")
+        counter = self.models.counter
+        with self.db.atomic():
+            counter.insert(name=name, value=floor).on_conflict(
+                conflict_target=[counter.name],
+                update={
+                    counter.value: peewee.Case(
+                        None, [(counter.value < floor, floor)], counter.value
+                    )
+                },
+            ).execute()
+            return counter.get_by_id(name).value
+
+    def serial(self, name: str) -> int:
+        """The last value the counter ``name`` gave (0: none yet)."""
+        row = self.models.counter.get_or_none(self.models.counter.name == name)
+        return row.value if row is not None else 0
+
     def mint_petition_number(self) -> str:
         """A fleet-unique petition number; call inside :meth:`atomic` with the enqueue."""
         return petition_number(self.station_id, self.next_serial("petition"))

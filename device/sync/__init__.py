@@ -61,12 +61,14 @@ class SyncAgent:
             software_version=software_version,
             clock=clock,
             backoff=Backoff(config.reconnect_initial_s, config.reconnect_max_s),
+            keepalive_s=config.keepalive_s,
         )
         self.drainer = Drainer(
             store.outbox,
             self.link,
             window=config.window,
             retry=Backoff(config.ack_timeout_s, config.ack_timeout_max_s, jitter=0.3),
+            clock=clock,
         )
         self.lookups = Lookups(self.link, timeout_s=config.lookup_timeout_s)
         self.commands = Commands(self.link, clock, command_key, command_log)
@@ -101,6 +103,16 @@ class SyncAgent:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since this agent was made."""
+        return time.monotonic() - self._started_at
+
+    @property
+    def server_clock_offset_s(self) -> float | None:
+        """The station's clock minus the server's, as of the last ack (``None``: no ack yet)."""
+        return self.drainer.server_clock_offset_s
 
     def wake(self) -> None:
         """Ask the drain thread to look at the outbox now."""

@@ -24,6 +24,9 @@ from device.sync.link import Link
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[dict[str, Any]], str | None]
+#: A handler that needs the whole verified command (its id: ``collect_diagnostics`` answers
+#: with data tied to it).
+WholeCommandHandler = Callable[[Command], str | None]
 
 
 class Commands:
@@ -44,11 +47,15 @@ class Commands:
         self._clock = clock
         self._server_key = server_key
         self._run_log = run_log or CommandLog()
-        self._handlers: dict[str, CommandHandler] = {"ping": lambda args: "pong"}
+        self._handlers: dict[str, WholeCommandHandler] = {"ping": lambda command: "pong"}
         link.route(Channel.COMMAND, self._on_command)
 
     def register(self, name: str, handler: CommandHandler) -> None:
-        """Handle command ``name``; the handler returns a detail string or raises."""
+        """Handle command ``name`` with its args; the handler returns a detail or raises."""
+        self._handlers[name] = lambda command: handler(command.args)
+
+    def register_whole(self, name: str, handler: WholeCommandHandler) -> None:
+        """Handle command ``name`` given the whole verified command (its id, its times)."""
         self._handlers[name] = handler
 
     def _on_command(self, message: mqtt.MQTTMessage) -> None:
@@ -70,7 +77,7 @@ class Commands:
             status, detail = "rejected", f"{command.name} is not supported by this station"
         else:
             try:
-                status, detail = "done", handler(command.args)
+                status, detail = "done", handler(command)
             except Exception as exc:
                 log.exception("command %s failed", command.name)
                 status, detail = "failed", f"{type(exc).__name__}: {exc}"

@@ -7,11 +7,13 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import paho.mqtt.client as mqtt
 
 from contract import Ack, AckItem, Channel, ContractError, decode, encode
 from contract.failpoints import hit
+from device.store import utc_now
 from device.store.outbox import Outbox
 from device.sync.backoff import Backoff
 from device.sync.link import Link
@@ -43,8 +45,12 @@ class Drainer:
         *,
         window: int,
         retry: Backoff,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._outbox = outbox
+        self._clock = clock
+        #: Station clock minus the server's, from the last ack (``None``: none yet).
+        self.server_clock_offset_s: float | None = None
         self._link = link
         self._window = window
         self._retry = retry
@@ -76,6 +82,9 @@ class Drainer:
         if ack.station_id != self._link.station_id:
             log.warning("ignored an ack addressed to another station")
             return
+        # The server stamps each ack as it sends it: the station's clock minus that is its
+        # offset from the server (plus the delivery time, milliseconds on a working link).
+        self.server_clock_offset_s = (self._clock() - ack.server_time).total_seconds()
         self._acks.put(ack.results)
         self.on_work()
 

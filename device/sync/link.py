@@ -34,6 +34,7 @@ SUBSCRIBED = (
     Channel.COMMAND,
     Channel.REPLICA,
     Channel.SERVICE_REPLY,
+    Channel.PAYMENT,
     Channel.JOB,
     Channel.FILE_BLOCK,
 )
@@ -56,6 +57,7 @@ class Link:
         clock: Callable[[], datetime],
         backoff: Backoff,
         session_expiry_s: int = SESSION_EXPIRY_S,
+        keepalive_s: int = KEEPALIVE_S,
     ) -> None:
         self._client: mqtt.Client | None = None
         self.station_id = station_id
@@ -64,9 +66,11 @@ class Link:
         self._clock = clock
         self._backoff = backoff
         self._session_expiry_s = session_expiry_s
+        self._keepalive_s = keepalive_s
         self._handlers: dict[Channel, Handler] = {}
         self._topics: dict[Channel, str] = {}
         self._connect_listeners: list[Callable[[], None]] = []
+        self._disconnect_listeners: list[Callable[[], None]] = []
         self._connected = threading.Event()
         self._started = False
         # Transaction publishes awaiting the broker's PUBACK (for the after_puback failpoint;
@@ -97,6 +101,16 @@ class Link:
     def on_connected(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every successful (re)connect."""
         self._connect_listeners.append(listener)
+
+    def on_disconnected(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the network thread) whenever an established link is lost:
+        a clean stop, the broker closing it, or a keepalive ping left unanswered."""
+        self._disconnect_listeners.append(listener)
+
+    @property
+    def keepalive_s(self) -> int:
+        """The MQTT keepalive: a dead link is noticed within one to two of these."""
+        return self._keepalive_s
 
     @property
     def connected(self) -> bool:
@@ -139,7 +153,7 @@ class Link:
         self._client.connect_async(
             self._settings.host,
             self._settings.port,
-            keepalive=KEEPALIVE_S,
+            keepalive=self._keepalive_s,
             clean_start=False,
             properties=connect_properties(self._session_expiry_s),
         )
@@ -161,7 +175,7 @@ class Link:
                 log.warning("offline presence not confirmed before shutdown")
         self._client.disconnect()
         self._client.loop_stop()
-        self._connected.clear()
+        self._lost()
 
     # -- paho callbacks (network thread) ---------------------------------------------------
 
@@ -203,8 +217,19 @@ class Link:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected.is_set():
             log.warning("disconnected from broker: %s", reason_code)
-        self._connected.clear()
+        self._lost()
         self._schedule_retry()
+
+    def _lost(self) -> None:
+        """The link is down: tell the listeners once per lost connection."""
+        if not self._connected.is_set():
+            return
+        self._connected.clear()
+        for listener in self._disconnect_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a disconnect listener failed")
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         # Only a transaction's PUBACK: the broker has it, the server's ack is still to come.

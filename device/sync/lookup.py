@@ -9,7 +9,7 @@ import threading
 import paho.mqtt.client as mqtt
 
 from contract import Channel, ContractError, LookupRequest, LookupResponse, decode, encode
-from contract.transport import request_properties
+from contract.transport import REQUEST_QOS, request_properties
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.sync.link import Link
 
@@ -32,6 +32,9 @@ class Lookups:
         self._timeout_s = timeout_s
         self._waiting: dict[bytes, _Waiter] = {}
         self._lock = threading.Lock()
+        # A link noticed dead ends every wait at once: nobody waits out the timeout for an
+        # answer that cannot come.
+        link.on_disconnected(self._give_up)
         link.route(Channel.LOOKUP_REPLY, self._on_reply)
 
     def insured_summary(self, citizen_id: str, timeout_s: float | None = None) -> LookupResponse:
@@ -66,14 +69,26 @@ class Lookups:
             self._link.publish(
                 Channel.LOOKUP,
                 encode(request),
-                properties=request_properties(self._link.topic(Channel.LOOKUP_REPLY), correlation),
+                # Once or never (see REQUEST_QOS): never re-sent after a reconnect.
+                qos=REQUEST_QOS,
+                properties=request_properties(
+                    self._link.topic(Channel.LOOKUP_REPLY), correlation, timeout_s
+                ),
             )
             if not waiter.event.wait(timeout_s):
                 raise LookupTimeoutError(f"no answer from the server within {timeout_s:g} s")
+            if waiter.response is None:
+                raise ServerUnavailableError("the link to the broker was lost")
             return waiter.response
         finally:
             with self._lock:
                 self._waiting.pop(correlation, None)
+
+    def _give_up(self) -> None:
+        with self._lock:
+            waiters = list(self._waiting.values())
+        for waiter in waiters:
+            waiter.event.set()  # without a response: the link is gone
 
     def _on_reply(self, message: mqtt.MQTTMessage) -> None:
         correlation = getattr(message.properties, "CorrelationData", None)

@@ -12,12 +12,11 @@ from datetime import date
 from typing import Literal
 
 from contract.identifiers import is_valid_citizen_id
+from contract.local_time import BUDDHIST_ERA_OFFSET  # the card's dates are Buddhist era
 from hardware.exc import CardDataError
 
 Sex = Literal["male", "female"]
 
-#: Buddhist era year = Gregorian year + 543.
-BUDDHIST_ERA_OFFSET = 543
 #: Cards of people over 70 never expire; they carry this instead of an expiry date.
 LIFELONG = "99999999"
 BANGKOK = "กรุงเทพมหานคร"

@@ -76,7 +76,8 @@ class LayoutConfig(_Settings):
     profile: str = "TM-P80"
     codepage: str = "CP874"
     qr_size: Annotated[int, msgspec.Meta(ge=1, le=16)] = 6
-    timezone: str = "Asia/Bangkok"
+    # The time zone and calendar of the date are the station's ``[local_time]``, not the
+    # printer's: the station passes them to the layout (open_printer's ``local_time``).
 
 
 class PrinterConfig(_Settings):

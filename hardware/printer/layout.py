@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
 import msgspec
 from escpos.constants import QR_ECLEVEL_M
@@ -21,6 +20,7 @@ from escpos.escpos import Escpos
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw
 
+from contract.local_time import LocalTime, format_moment
 from hardware.exc import HardwareConfigError, ReceiptContentError
 from hardware.printer.config import LayoutConfig
 from hardware.printer.textimage import Row, Style, TextImager, clusters, find_thai_font
@@ -32,11 +32,8 @@ FORBIDDEN_KEY_WORDS = frozenset(
 #: Phrases in labels and titles (Thai and English) that name the same things.
 FORBIDDEN_PHRASES = ("password", "passcode", "old-age", "old age", "รหัสผ่าน", "ชราภาพ", "เงินออม")
 
-_THAI_MONTHS = (
-    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
-    "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
-)  # fmt: skip
-_BUDDHIST_ERA_OFFSET = 543
+#: A receipt is written in Thai first (its labels are Thai / English): its date reads in Thai.
+RECEIPT_LANGUAGE = "th"
 
 
 class ReceiptLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -86,28 +83,28 @@ def check_printable(receipt: Receipt) -> None:
                 raise ReceiptContentError(f"receipt text naming {phrase!r} must never be printed")
 
 
-def format_date(moment: datetime, zone: ZoneInfo) -> str:
-    """``12 มี.ค. 2568 14:05``: Thai month, Buddhist-era year, local time."""
-    local = moment.astimezone(zone)
-    year = local.year + _BUDDHIST_ERA_OFFSET
-    return f"{local.day} {_THAI_MONTHS[local.month - 1]} {year} {local:%H:%M}"
-
-
 class ReceiptLayout:
-    """Lays receipts out for one printer model (paper width, fonts, Thai mode)."""
+    """Lays receipts out for one printer model (paper width, fonts, Thai mode).
 
-    def __init__(self, config: LayoutConfig | None = None) -> None:
+    ``local_time`` is the deployment's zone and calendar (the station's ``[local_time]``):
+    the receipt's date reads like every other time the station shows.
+    """
+
+    def __init__(
+        self, config: LayoutConfig | None = None, *, local_time: LocalTime | None = None
+    ) -> None:
         self.config = config or LayoutConfig()
-        try:
-            self.zone = ZoneInfo(self.config.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise HardwareConfigError(f"unknown time zone {self.config.timezone!r}") from None
+        self.local_time = local_time or LocalTime()
         self.imager: TextImager | None = None
         if self.config.text_mode == "image":
             font = find_thai_font(self.config.font)
             self.imager = TextImager(font, self.config.paper_width_px)
         # Fail now, not at the first receipt, if the profile cannot encode Thai.
-        self.render(Receipt(title="ทดสอบ", issued_at=datetime(2025, 1, 1, tzinfo=self.zone)))
+        self.render(Receipt(title="ทดสอบ", issued_at=datetime(2025, 1, 1, tzinfo=UTC)))
+
+    def date_text(self, moment: datetime) -> str:
+        """How a receipt writes ``moment``: the deployment's zone and calendar, in Thai."""
+        return format_moment(moment, self.local_time, RECEIPT_LANGUAGE)
 
     def render(self, receipt: Receipt) -> bytes:
         """The complete ESC/POS job for ``receipt``."""
@@ -140,7 +137,7 @@ class ReceiptLayout:
         rows: list[Row] = []
         for line in receipt.lines:
             rows += imager.pair(line.label, line.value, normal)
-        rows += imager.pair(receipt.date_label, format_date(receipt.issued_at, self.zone), normal)
+        rows += imager.pair(receipt.date_label, self.date_text(receipt.issued_at), normal)
         printer.image(imager.render(rows))
         if receipt.number:
             printer.image(self._rule())
@@ -192,7 +189,7 @@ class ReceiptLayout:
         printer.textln("-" * columns)
         printer.set(align="left")
         pairs = [(line.label, line.value) for line in receipt.lines]
-        pairs.append((receipt.date_label, format_date(receipt.issued_at, self.zone)))
+        pairs.append((receipt.date_label, self.date_text(receipt.issued_at)))
         for label, value in pairs:
             for line in _pair_columns(label, value, columns):
                 printer.textln(line)

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from contract.local_time import LocalTime
 from hardware.backend import choose_backend
 from hardware.exc import PaperOutError, PrinterOfflineError
 from hardware.printer import status as st
@@ -237,7 +238,11 @@ def make_transport(config: PrinterConfig, backend: str) -> Transport:
 
 
 def open_printer(
-    config: PrinterConfig | None = None, backend: str | None = None, *, connect: bool = True
+    config: PrinterConfig | None = None,
+    backend: str | None = None,
+    *,
+    connect: bool = True,
+    local_time: LocalTime | None = None,
 ) -> ReceiptPrinter:
     """Build the printer ``config`` names, choosing ``real``/``virtual`` like the other devices.
 
@@ -246,9 +251,10 @@ def open_printer(
     reason to fall back to the virtual one: only a missing library is (``real`` over USB
     without pyusb). With ``connect`` the printer is opened; an offline printer raises
     :class:`PrinterOfflineError` (callers that can wait pass ``connect=False``).
+    ``local_time`` is the deployment's zone and calendar the receipts' dates are written in.
     """
     config = config or PrinterConfig()
-    layout = ReceiptLayout(config.layout)
+    layout = ReceiptLayout(config.layout, local_time=local_time)
     name, transport = choose_backend(
         "printer",
         {

@@ -1,4 +1,4 @@
-"""``dcs-provision station``: new, enroll, rotate, decommission, and the on-site self-test.
+"""``dcs-provision station``: new, enroll, rotate, replace, decommission, the on-site self-test.
 
 enroll, rotate and decommission record the step on the central server through its API
 (``--server-url`` and an API token), never through its database.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -27,6 +28,9 @@ from provisioning.server_api import (
     ServerApi,
     ServerApiError,
 )
+
+if TYPE_CHECKING:
+    from provisioning.bundle import StationPlan
 
 technician_option = click.option(
     "--by", "technician", help="Who does it on site (default: the API token's name)."
@@ -120,6 +124,9 @@ def _round_trip(config, timeout_s: float) -> tuple[str, str]:  # type: ignore[no
 )
 @click.option("--language", type=click.Choice(["th", "vi", "en"]), default="th")
 @click.option(
+    "--kiosk-port", default=8080, show_default=True, help="The kiosk's loopback port (0: any)."
+)
+@click.option(
     "--hardware-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML with the station's [card] [printer] [gpio] [watchdog] sections (pin map).",
@@ -138,6 +145,7 @@ def new(
     replica_key: str | None,
     release_key: str | None,
     language: str,
+    kiosk_port: int,
     hardware_file: Path | None,
     data_dir: str,
     secrets_dir: str,
@@ -167,6 +175,7 @@ def new(
         replica_server_key=replica_key,
         release_public_key=release_key,
         language=language,
+        kiosk_port=kiosk_port,
         hardware_toml=hardware_file.read_text() if hardware_file else "",
     )
     bundle = build(authority, plan, out, days=days)
@@ -200,11 +209,12 @@ def enroll(
     token: str | None,
     server_ca: Path | None,
 ) -> None:
-    """Verify the bundle, write it onto the target (idempotent), record who enrolled it."""
-    import shutil
+    """Verify the bundle, write it onto the target (idempotent), record who enrolled it.
 
+    With the server: a blank card for a station id that already filed petitions is refused
+    (its numbering would start again at 1 and collide); `station replace` is for that.
+    """
     from device.bundle import BundleError, verify_bundle
-    from provisioning.bundle import enroll as install
     from provisioning.bundle import unsigned_files
 
     api = connect(server_url, token, server_ca, ENROL_SCOPE)
@@ -212,12 +222,11 @@ def enroll(
         manifest = verify_bundle(bundle, fleet_root)
     except BundleError as exc:
         raise click.ClickException(f"refused: {exc}") from None
-    left_behind = unsigned_files(bundle, manifest)
-    installed, changed = install(bundle, target)
-    root_copy = Path(target) / "etc/dcs/fleet-root.crt.pem"
-    if not root_copy.exists():
-        shutil.copyfile(fleet_root, root_copy)
     station_id = manifest["station_id"]
+    if api is not None:
+        _refuse_restarted_numbering(api, station_id, bundle, target)
+    left_behind = unsigned_files(bundle, manifest)
+    installed, changed = _install(bundle, target, fleet_root)
     console = Console()
     console.print(f"{station_id} {'enrolled' if changed else 'already enrolled'} in {installed}")
     if left_behind:
@@ -234,6 +243,69 @@ def enroll(
         ) from None
     state = "recorded on the server" if created else "already on the server's record"
     console.print(f"enrolment of certificate {certificate.serial} {state}", soft_wrap=True)
+
+
+def _install(bundle: Path, target: Path, fleet_root: Path) -> tuple[Path, bool]:
+    """Copy the signed bundle and the fleet root onto the card (idempotent)."""
+    import shutil
+
+    from provisioning.bundle import enroll as install
+
+    installed, changed = install(bundle, target)
+    root_copy = Path(target) / "etc/dcs/fleet-root.crt.pem"
+    if not root_copy.exists():
+        shutil.copyfile(fleet_root, root_copy)
+    return installed, changed
+
+
+def _store_on_card(target: Path, data_dir: str) -> bool:
+    """Whether the card already holds a station store (its counters live there)."""
+    data = Path(data_dir)
+    candidates = [Path(target) / data.relative_to(data.anchor)] if data.is_absolute() else []
+    if data.is_absolute() and data.is_relative_to(Path(target)):
+        candidates.append(data)  # a plan written for a card mounted where it is now
+    return any((path / "store.sqlite3").exists() for path in candidates)
+
+
+def _refuse_restarted_numbering(
+    api: ServerApi, station_id: str, bundle: Path, target: Path
+) -> None:
+    """Stop a blank card whose numbering would restart below what the server already holds."""
+    import tomllib
+
+    config = tomllib.loads((bundle / "station.toml").read_text())
+    floor = int(config.get("petition_floor", 0))
+    try:
+        highest = api.petition_serial(station_id)
+    except ServerApiError as exc:
+        raise click.ClickException(f"cannot check the station's numbering: {exc}") from None
+    if highest > floor and not _store_on_card(target, str(config.get("data_dir", ""))):
+        raise click.ClickException(
+            f"refused: the server already holds petitions of {station_id} up to serial "
+            f"{highest}, and this blank card would number from {floor + 1} again (they would "
+            f"be refused as duplicates). Replacing the station's card? Use `dcs-provision "
+            f"station replace --station-id {station_id}`."
+        )
+
+
+def _signed_plan(bundle: Path, fleet_root: Path) -> StationPlan:
+    """The bundle's plan, once the bundle verifies against ``fleet_root`` (expiry aside)."""
+    import json
+
+    from device.bundle import BundleError, verify_bundle
+    from provisioning.bundle import StationPlan
+
+    try:
+        manifest = verify_bundle(bundle, fleet_root, check_validity=False)
+    except BundleError as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    try:
+        plan = StationPlan(**json.loads((bundle / "plan.json").read_text()))
+    except (OSError, TypeError, ValueError) as exc:
+        raise click.ClickException(f"not a bundle made by `station new`: {exc}") from None
+    if plan.station_id != manifest["station_id"] or "plan.json" not in manifest["files"]:
+        raise click.ClickException("refused: plan.json is not the signed plan of this bundle")
+    return plan
 
 
 def _certificate(bundle: Path) -> CertificateFacts:
@@ -267,23 +339,11 @@ def rotate(
     The bundle is verified first against this CA's root (an expired certificate is fine:
     that is what rotation is for): a plan edited after signing is never issued from.
     """
-    import json
-
-    from device.bundle import BundleError, verify_bundle
-    from provisioning.bundle import StationPlan, build
+    from provisioning.bundle import build
 
     api = connect(server_url, token, server_ca, ENROL_SCOPE)
     authority = open_ca(ca_dir, passphrase_file)
-    try:
-        manifest = verify_bundle(bundle, ca_dir / "root.crt.pem", check_validity=False)
-    except BundleError as exc:
-        raise click.ClickException(f"refused: {exc}") from None
-    try:
-        plan = StationPlan(**json.loads((bundle / "plan.json").read_text()))
-    except (OSError, TypeError, ValueError) as exc:
-        raise click.ClickException(f"not a bundle made by `station new`: {exc}") from None
-    if plan.station_id != manifest["station_id"] or "plan.json" not in manifest["files"]:
-        raise click.ClickException("refused: plan.json is not the signed plan of this bundle")
+    plan = _signed_plan(bundle, ca_dir / "root.crt.pem")
     build(authority, plan, bundle, days=days)
     console = Console()
     console.print(f"{plan.station_id}: new certificate, bundle re-signed; enroll it again")
@@ -296,6 +356,90 @@ def rotate(
         raise click.ClickException(f"the rotation is not recorded on the server: {exc}") from None
     state = "recorded on the server" if created else "already on the server's record"
     console.print(f"rotation to certificate {certificate.serial} {state}", soft_wrap=True)
+
+
+@station.command("replace")
+@ca_dir_option
+@passphrase_option
+@click.option("--station-id", required=True, help="The station whose SD card is replaced.")
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Its bundle (default: the CA's stations/<id>).",
+)
+@click.option(
+    "--target",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The new card's root (mounted), or a directory.",
+)
+@click.option("--days", default=730, show_default=True, help="The new certificate's lifetime.")
+@technician_option
+@server_options
+def replace(
+    ca_dir: Path,
+    passphrase_file: Path | None,
+    station_id: str,
+    bundle: Path | None,
+    target: Path,
+    days: int,
+    technician: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_ca: Path | None,
+) -> None:
+    """A new SD card for a station in service: its petition numbering continues.
+
+    Asks the server for the highest petition serial it applied from the station, writes it
+    into the bundle as ``petition_floor`` with a new key and certificate (the old card's key
+    is gone with it), re-signs, installs onto the card and records the replacement. The floor
+    is in the signed bundle, so the card numbers correctly from its first petition, even
+    before it ever reaches the network.
+    """
+    import dataclasses
+
+    from contract.identifiers import PETITION_SERIAL_MAX, petition_number
+    from provisioning.bundle import build
+
+    api = connect(server_url, token, server_ca, ENROL_SCOPE)
+    if api is None:
+        raise click.UsageError(
+            "a replacement needs the server (--server-url and --token): only it knows the "
+            "highest petition number the station filed"
+        )
+    authority = open_ca(ca_dir, passphrase_file)
+    bundle = bundle or ca_dir / "stations" / station_id
+    if not (bundle / "plan.json").exists():
+        raise click.ClickException(f"no bundle of {station_id} in {bundle}: pass --bundle")
+    plan = _signed_plan(bundle, ca_dir / "root.crt.pem")
+    if plan.station_id != station_id:
+        raise click.ClickException(f"refused: {bundle} is the bundle of {plan.station_id}")
+    try:
+        highest = api.petition_serial(station_id)
+    except ServerApiError as exc:
+        raise click.ClickException(f"cannot read the station's numbering: {exc}") from None
+    if highest >= PETITION_SERIAL_MAX:
+        raise click.ClickException(
+            f"{station_id} has used every petition number; give the new card a new station id"
+        )
+    plan = dataclasses.replace(plan, petition_floor=max(plan.petition_floor, highest))
+    build(authority, plan, bundle, days=days)
+    installed, _ = _install(bundle, target, ca_dir / "root.crt.pem")
+    console = Console()
+    following = petition_number(station_id, plan.petition_floor + 1)
+    console.print(
+        f"{station_id}: replacement card in {installed}; its next petition is {following}",
+        soft_wrap=True,
+    )
+    certificate = _certificate(installed)
+    try:
+        _, created = api.record_replacement(station_id, certificate, technician)
+    except ServerApiError as exc:
+        raise click.ClickException(
+            f"written on the card but not recorded on the server: {exc}; run it again"
+        ) from None
+    state = "recorded on the server" if created else "already on the server's record"
+    console.print(f"replacement with certificate {certificate.serial} {state}", soft_wrap=True)
 
 
 @station.command("decommission")

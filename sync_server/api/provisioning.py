@@ -14,11 +14,13 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint, abort
 
+from contract.identifiers import PETITION_SERIAL_MAX
 from contract.topics import STATION_ID_PATTERN, is_valid_station_id
 from sync_server.api.auth import current_token, documented_scope
 from sync_server.api.errors import json_errors
 from sync_server.api.schemas import (
     CertificateEventSchema,
+    CountersSchema,
     DecommissionRequestSchema,
     DecommissionSchema,
     EnrolmentRecordSchema,
@@ -26,6 +28,7 @@ from sync_server.api.schemas import (
 from sync_server.dashboard import commands
 from sync_server.dashboard.models import CommandRecord
 from sync_server.fleet import enrollments
+from sync_server.petitions.filing import highest_serials
 
 blp = Blueprint(
     "api_provisioning",
@@ -93,6 +96,38 @@ def rotate(body: dict[str, Any], station_id: str) -> tuple[object, int]:
     if not enrollments.is_enrolled(station_id):
         abort(409, message=f"{station_id} has no enrolment on record: enrol it first")
     return _record(station_id, body, "rotate")
+
+
+@blp.get("/<string:station_id>/counters", parameters=[STATION_ID_PARAMETER])
+@documented_scope(blp, "stations:enroll")
+@blp.response(200, CountersSchema)
+def counters(station_id: str) -> dict[str, object]:
+    """The highest petition serial applied from the station, for its replacement's bundle.
+
+    Only what the server applied moves it (a station's own figures never do), and the
+    ingest refuses a serial far past it, so a station cannot push it to the end of its range.
+    """
+    _checked(station_id)
+    highest = highest_serials([station_id]).get(station_id, 0)
+    return {
+        "station_id": station_id,
+        "petition_serial": highest,
+        "petition_serial_max": PETITION_SERIAL_MAX,
+    }
+
+
+@blp.post("/<string:station_id>/replacements", parameters=[STATION_ID_PARAMETER])
+@documented_scope(blp, "stations:enroll")
+@blp.arguments(CertificateEventSchema)
+@blp.response(201, EnrolmentRecordSchema, description="recorded")
+@blp.alt_response(200, schema=EnrolmentRecordSchema, description="already on record")
+@blp.alt_response(409, response="CONFLICT", description="the station was never enrolled")
+def replace(body: dict[str, Any], station_id: str) -> tuple[object, int]:
+    """Record a new SD card (and certificate) for a station already in service (idempotent)."""
+    _checked(station_id)
+    if not enrollments.is_enrolled(station_id):
+        abort(409, message=f"{station_id} has no enrolment on record: enrol it as a new station")
+    return _record(station_id, body, "replace")
 
 
 @blp.post("/<string:station_id>/decommission", parameters=[STATION_ID_PARAMETER])

@@ -169,7 +169,7 @@ class EnrolmentRecordSchema(ma.Schema):
     station_id = fields.String(required=True, metadata={"example": "st-lobby-a"})
     kind = fields.String(
         required=True,
-        validate=validate.OneOf(["enrol", "rotate", "decommission"]),
+        validate=validate.OneOf(["enrol", "rotate", "replace", "decommission"]),
         metadata={"example": "enrol"},
     )
     certificate_serial = fields.String(required=True)
@@ -177,6 +177,23 @@ class EnrolmentRecordSchema(ma.Schema):
     not_after = UtcDateTime(required=True)
     enrolled_at = UtcDateTime(required=True)
     enrolled_by = fields.String(required=True, metadata={"description": "the technician"})
+
+
+class CountersSchema(ma.Schema):
+    """Where a station's numbering stands on the server: a replacement continues above it."""
+
+    station_id = fields.String(required=True, metadata={"example": "st-lobby-a"})
+    petition_serial = fields.Integer(
+        required=True,
+        metadata={
+            "description": "the highest petition serial the server applied from the station "
+            "(0: none); a replacement's bundle carries it as petition_floor",
+            "example": 1234,
+        },
+    )
+    petition_serial_max = fields.Integer(
+        required=True, metadata={"description": "the last serial a station id can ever mint"}
+    )
 
 
 class DecommissionRequestSchema(ma.Schema):

@@ -24,13 +24,12 @@ from sync_server.fleet.models import Station
 from sync_server.operators import sessions
 from sync_server.operators.access import current_operator, require_role
 from sync_server.petitions import service
-from sync_server.petitions.labels import SERVICE_NAMES, local_time, service_text, status_text
+from sync_server.petitions.labels import SERVICE_NAMES, service_text, status_text
 from sync_server.petitions.service import STATUSES, PetitionError, QueueFilter
 from sync_server.sms import gateway
 from sync_server.sms.outbox import SENT, Outbox
 
 bp = Blueprint("backoffice", __name__, url_prefix="/backoffice", template_folder="templates")
-bp.add_app_template_filter(local_time, "track_time")
 
 ROLES = ("officer", "administrator")
 

@@ -84,6 +84,13 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         # The counter page touches its session on every heartbeat while it is open.
         service_kind("operator.touch"): _limits("operator.touch", m=20, h=1200),
         service_kind("operator.logout"): _limits("operator.logout", m=10, h=120),
+        # Bills (seed 002): a list per card insert like a lookup; a few QR codes per visit
+        # (one per try, a plan or two); a status check now and then while a QR is shown.
+        service_kind("bills.list"): _limits("bills.list", m=5, h=120, d=600),
+        service_kind("bills.pay"): _limits("bills.pay", t=10, h=60, d=300),
+        service_kind("bills.status"): _limits("bills.status", m=20, h=600, d=3000),
+        service_kind("insurance.quote"): _limits("ins.quote", m=5, h=60, d=300),
+        service_kind("insurance.buy"): _limits("ins.buy", t=5, h=30, d=150),
     }
     for action in SMS_ACTIONS:
         budgets[service_kind(action)] = _limits(action, **code_sending)

@@ -131,7 +131,7 @@ def quarantine_finding(reason: str) -> Finding:
 
 RULES: tuple[Rule, ...] = (_offline, _paper, _tamper, _backlog, _disk, _quarantine)
 #: Rules raised by an event, not a station's state: :func:`evaluate` never clears them.
-EVENT_RULES = frozenset({"budget"})
+EVENT_RULES = frozenset({"budget", "rejected"})
 #: Rules of certificates and the CRL, raised and cleared by ``expiry.evaluate`` (also for
 #: the server's own files): :func:`evaluate` leaves them alone.
 EXPIRY_RULES = frozenset({"certificate", "crl"})

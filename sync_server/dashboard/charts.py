@@ -17,6 +17,7 @@ from typing import Any
 import peewee
 from markupsafe import Markup
 
+from contract.local_time import LocalTime, format_moment, to_local
 from sync_server.db import database, utc_now
 from sync_server.ingest.models import AppliedTransaction
 
@@ -93,11 +94,22 @@ def axis_label(value: float) -> str:
 
 
 def bar_chart(
-    points: Sequence[Any], value: str, *, title: str, unit: str, color: str = "#0b5394"
+    points: Sequence[Any],
+    value: str,
+    *,
+    title: str,
+    unit: str,
+    color: str = "#0b5394",
+    local: LocalTime | None = None,
+    language: str = "en",
 ) -> Markup:
     """An SVG bar chart of one field of ``points``: hourly points with an ``hour``, such as
     :class:`HourlyPoint` (``transactions``, ``mean_lag_s``) or the heartbeat history's
-    (``sync_server/fleet/history.py``: ``backlog_max``, ``disk_free_min``...)."""
+    (``sync_server/fleet/history.py``: ``backlog_max``, ``disk_free_min``...).
+
+    Hours read in ``local`` (the deployment's zone and calendar; hours are counted in UTC,
+    which is the same hours in Thailand's and Vietnam's whole-hour offsets)."""
+    local = local or LocalTime()
     width, height, left, bottom = 720, 180, 48, 24
     values = [float(getattr(p, value)) for p in points]
     peak = axis_top(max(values, default=0.0))
@@ -107,7 +119,7 @@ def bar_chart(
         bar_height = (height - bottom - 10) * amount / peak
         x = left + index * step
         y = height - bottom - bar_height
-        label = f"{point.hour:%H}:00 UTC — {amount:,.0f} {unit}"
+        label = f"{format_moment(point.hour, local, language)} — {amount:,.0f} {unit}"
         bars.append(
             f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(step - 2, 1):.1f}" '
             f'height="{bar_height:.1f}" fill="{color}"><title>{escape(label)}</title></rect>'
@@ -115,7 +127,7 @@ def bar_chart(
         if index % 3 == 0:
             bars.append(
                 f'<text x="{x + step / 2:.1f}" y="{height - 6}" font-size="11" '
-                f'text-anchor="middle" fill="#5b6478">{point.hour:%H}</text>'
+                f'text-anchor="middle" fill="#5b6478">{to_local(point.hour, local):%H}</text>'
             )
     middle = (height - bottom + 10) / 2
     axis = (

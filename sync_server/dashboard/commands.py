@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "unlock": N_("Unlock the kiosk"),
     "print_test_page": N_("Print a test page"),
     "ping": N_("Ping"),
+    "collect_diagnostics": N_("Collect diagnostics"),
 }
 
 

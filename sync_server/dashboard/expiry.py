@@ -29,10 +29,12 @@ from pathlib import Path
 import peewee
 from cryptography import x509
 
+from contract.local_time import LocalTime, format_moment
 from sync_server.dashboard.alarms import EXPIRY_RULES, Finding, open_alarm
 from sync_server.dashboard.models import Alarm
 from sync_server.db import write_transaction
 from sync_server.fleet.models import Enrollment
+from sync_server.local_time import deployment
 
 CA_SUBJECT = "dcs-ca"
 CRL_SUBJECT = "dcs-crl"
@@ -57,13 +59,17 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def stage_finding(expiry: Expiry, now: datetime, limits: Mapping[str, float]) -> Finding | None:
-    """The finding for ``expiry`` at ``now``: warning within 30 and 7 days, critical within 1."""
+def stage_finding(
+    expiry: Expiry, now: datetime, limits: Mapping[str, float], local: LocalTime | None = None
+) -> Finding | None:
+    """The finding for ``expiry`` at ``now``: warning within 30 and 7 days, critical within 1.
+    The expiry time reads in ``local`` (the deployment's zone and calendar)."""
     if expiry.expires_at is None:
         return Finding(expiry.rule, "critical", f"อ่านไม่ได้ · cannot read {expiry.what}: "
                        f"{expiry.problem}"[:200])  # fmt: skip
     left = _aware(expiry.expires_at) - now
-    on = f"{_aware(expiry.expires_at):%Y-%m-%d %H:%M} UTC"
+    # The message is Thai · English and is stored: the time is written once, in English.
+    on = format_moment(_aware(expiry.expires_at), local or LocalTime(), "en")
     if left <= timedelta(0):
         return Finding(expiry.rule, "critical", f"หมดอายุแล้ว · {expiry.what} expired {on}"[:200])
     stages = (
@@ -145,8 +151,9 @@ def evaluate(
     expiries = [*station_certificates(), *server_files(config or {})]
     # Several certificates under one subject (the chain): the unreadable, then the soonest.
     expiries.sort(key=lambda e: (e.expires_at is not None, e.expires_at and _aware(e.expires_at)))
+    local = deployment(config or None)
     for expiry in expiries:
-        finding = stage_finding(expiry, now, limits)
+        finding = stage_finding(expiry, now, limits, local)
         if finding is not None:
             holding.setdefault((expiry.subject, expiry.rule), finding)
     raised: list[tuple[str, str]] = []

@@ -10,6 +10,7 @@ import peewee
 
 from sync_server.fleet.models import Station
 from sync_server.i18n import N_
+from sync_server.local_time import local_time
 
 #: ``printer_state`` gauge values (device/hardware.py PRINTER_STATES): code and label (msgid).
 PRINTER_STATES = {
@@ -83,6 +84,8 @@ class StationRow:
             "presence": self.shown_presence,
             "stale": self.stale,
             "last_heartbeat_at": _iso(self.last_heartbeat_at),
+            # As the page writes it (deployment zone and calendar, the page's language).
+            "last_heartbeat_text": local_time(self.last_heartbeat_at),
             "backlog": self.backlog,
             "oldest_undelivered_age_s": self.oldest_undelivered_age_s,
             "paper": self.paper,

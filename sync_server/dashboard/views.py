@@ -22,10 +22,13 @@ from flask import (
 )
 from flask_babel import gettext
 
-from sync_server.dashboard import alarms, broker, charts, commands, fleet
+from sync_server.dashboard import alarms, broker, charts, commands, fleet, rejections
 from sync_server.dashboard.models import Alarm, CommandRecord
 from sync_server.db import database, utc_now
+from sync_server.diagnostics import receive as diagnostics
 from sync_server.fleet import enrollments, history
+from sync_server.i18n import current_language
+from sync_server.local_time import deployment, local_time
 from sync_server.operators.access import current_operator, record_audit, require_role
 from sync_server.redirects import local_path_or
 
@@ -77,6 +80,7 @@ def server_link(rows: list[fleet.StationRow] | None = None) -> dict[str, object]
     all_stale = bool(online) and all(row.stale for row in online)
     return {
         "broker_down_since": down_since.isoformat() if down_since else None,
+        "broker_down_text": local_time(down_since) if down_since else None,
         "stale": down_since is not None or all_stale,
     }
 
@@ -113,6 +117,8 @@ def fleet_page() -> str:
             "transactions",
             title=gettext("Transactions per hour (fleet, 24 h)"),
             unit="tx",
+            local=deployment(),
+            language=current_language(),
         ),
     )
 
@@ -140,8 +146,14 @@ def station_page(station_id: str) -> str:
         commands=commands.recent(station_id),
         command_names=commands.COMMANDS,
         enrollments=enrollments.history(station_id),
+        diagnostics=diagnostics.bundles(station_id),
         tx_chart=charts.bar_chart(
-            points, "transactions", title=gettext("Transactions per hour"), unit="tx"
+            points,
+            "transactions",
+            title=gettext("Transactions per hour"),
+            unit="tx",
+            local=deployment(),
+            language=current_language(),
         ),
         lag_chart=charts.bar_chart(
             points,
@@ -149,10 +161,17 @@ def station_page(station_id: str) -> str:
             title=gettext("Mean sync lag per hour"),
             unit="s",
             color="#a45d00",
+            local=deployment(),
+            language=current_language(),
         ),
         history_charts=[
             charts.bar_chart(
-                beats, "backlog_max", title=gettext("Largest outbox backlog per hour"), unit="tx"
+                beats,
+                "backlog_max",
+                title=gettext("Largest outbox backlog per hour"),
+                unit="tx",
+                local=deployment(),
+                language=current_language(),
             ),
             charts.bar_chart(
                 beats,
@@ -160,6 +179,8 @@ def station_page(station_id: str) -> str:
                 title=gettext("Lowest free disk per hour"),
                 unit="%",
                 color="#2e7d32",
+                local=deployment(),
+                language=current_language(),
             ),
             charts.bar_chart(
                 beats,
@@ -167,6 +188,8 @@ def station_page(station_id: str) -> str:
                 title=gettext("Share of the hour out of paper"),
                 unit="%",
                 color="#b3261e",
+                local=deployment(),
+                language=current_language(),
             ),
             charts.bar_chart(
                 beats,
@@ -174,6 +197,8 @@ def station_page(station_id: str) -> str:
                 title=gettext("Share of the hour with the enclosure open"),
                 unit="%",
                 color="#6a1b9a",
+                local=deployment(),
+                language=current_language(),
             ),
         ],
         versions=history.versions(station_id),
@@ -202,6 +227,26 @@ def send_command(station_id: str) -> Response:
         flash(gettext("“%(command)s” sent; waiting for the station", command=label), "ok")
         record_audit(f"command.{name}", subject=station_id, outcome=record.status)
     return redirect(url_for("dashboard.station_page", station_id=station_id), code=303)
+
+
+@bp.get("/stations/<station_id>/diagnostics/<command_id>.zip")
+@require_role(*ROLES)
+def download_diagnostics(station_id: str, command_id: str) -> Response:
+    """One diagnostics bundle as the station sent it (redacted there); audited."""
+    found = diagnostics.bundle(station_id, command_id)
+    if found is None:
+        abort(404)
+    record_audit("diagnostics.download", subject=station_id, outcome=command_id[:36])
+    stamp = found.received_at.strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        bytes(found.content),
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f"attachment; filename=diagnostics-{station_id}-{stamp}.zip",
+            "Cache-Control": "no-store",
+            "X-Content-SHA256": found.sha256,
+        },
+    )
 
 
 @bp.post("/stations/<station_id>/quarantine/lift")
@@ -344,4 +389,5 @@ def _labels() -> dict[str, object]:
         "printer_states": fleet.PRINTER_STATES,
         "CommandRecord": CommandRecord,
         "live_labels": live_labels,
+        "alarm_message": rejections.describe,
     }

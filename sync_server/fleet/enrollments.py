@@ -10,8 +10,9 @@ from sync_server.audit import audit
 from sync_server.db import write_transaction
 from sync_server.fleet.models import Enrollment
 
-#: The kinds that put a certificate on a station (a decommission takes it off).
-CERTIFICATE_KINDS = ("enrol", "rotate")
+#: The kinds that put a certificate on a station (a decommission takes it off); ``replace``
+#: is a new SD card for a station id already in service (its numbering goes on).
+CERTIFICATE_KINDS = ("enrol", "rotate", "replace")
 
 
 def record_enrollment(
@@ -69,10 +70,10 @@ def record_once(
 
 
 def is_enrolled(station_id: str) -> bool:
-    """Whether any enrolment of the station is on record."""
+    """Whether any enrolment (or replacement) of the station is on record."""
     return (
         Enrollment.select()
-        .where((Enrollment.station_id == station_id) & (Enrollment.kind == "enrol"))
+        .where((Enrollment.station_id == station_id) & Enrollment.kind.in_(("enrol", "replace")))
         .exists()
     )
 

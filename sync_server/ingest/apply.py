@@ -262,13 +262,22 @@ def apply_batch(
     """
     with write_transaction(db):
         already = _already_applied(db, [item.tx.tx_id for item in batch])
-        outcomes = _apply_in_bulk(db, batch, already)
+        refused = filing.refuse_jumps(
+            db,
+            (
+                (item.tx.tx_id, item.tx.station_id, item.tx.body.get("number"))
+                for item in batch
+                if item.tx.kind == "petition.filed" and item.tx.tx_id not in already
+            ),
+        )
+        outcomes = _apply_in_bulk(db, batch, already, refused)
         if outcomes is None:
-            outcomes = [_apply_one(db, item, already) for item in batch]
+            outcomes = [_apply_one(db, item, already, refused) for item in batch]
 
         acks: dict[str, list[AckItem]] = {}
         rejected: list[tuple[Received, str]] = []
         applied_per_station: dict[str, int] = {}
+        highest: dict[str, int] = {}
         last_seen: dict[str, datetime] = {}
         for item, (outcome, reason) in zip(batch, outcomes, strict=True):
             tx = item.tx
@@ -277,15 +286,19 @@ def apply_batch(
                 rejected.append((item, reason))
             elif outcome == "applied":
                 applied_per_station[tx.station_id] = applied_per_station.get(tx.station_id, 0) + 1
+                if tx.kind == "petition.filed":
+                    serial = filing.serial_of(tx.body.get("number")) or 0
+                    highest[tx.station_id] = max(highest.get(tx.station_id, 0), serial)
             acks.setdefault(tx.station_id, []).append(
                 AckItem(tx_id=tx.tx_id, outcome=outcome, reason=reason)
             )
         _touch_stations(db, last_seen, applied_per_station)
+        filing.record_highest(db, highest)
     return acks, rejected
 
 
 def _apply_in_bulk(
-    db: peewee.Database, batch: Sequence[Received], already: set[str]
+    db: peewee.Database, batch: Sequence[Received], already: set[str], refused: dict[str, str]
 ) -> list[Outcome] | None:
     """Apply the batch with one insert per table; ``None`` when something collided.
 
@@ -304,6 +317,9 @@ def _apply_in_bulk(
         tx = item.tx
         if tx.tx_id in already or tx.tx_id in seen:
             outcomes.append(("duplicate", None))
+            continue
+        if tx.tx_id in refused:
+            outcomes.append(("rejected", refused[tx.tx_id]))
             continue
         try:
             body = decode_body(tx)
@@ -340,10 +356,14 @@ def _apply_in_bulk(
     return outcomes
 
 
-def _apply_one(db: peewee.Database, item: Received, already: set[str]) -> Outcome:
+def _apply_one(
+    db: peewee.Database, item: Received, already: set[str], refused: dict[str, str]
+) -> Outcome:
     tx = item.tx
     if tx.tx_id in already:
         return "duplicate", None
+    if tx.tx_id in refused:
+        return "rejected", refused[tx.tx_id]
     try:
         body = decode_body(tx)
         applier = APPLIERS[tx.kind]

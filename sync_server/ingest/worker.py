@@ -26,6 +26,7 @@ from contract import (
     Channel,
     CommandResult,
     ContractError,
+    DiagnosticsPart,
     Heartbeat,
     PayloadTooLargeError,
     Presence,
@@ -49,6 +50,7 @@ from contract.transport import (
     server_client_id,
 )
 from sync_server.budgets import StationBudgets
+from sync_server.dashboard.rejections import raise_rejected
 from sync_server.db import utc_now
 from sync_server.fleet import history
 from sync_server.fleet.models import Station
@@ -160,6 +162,7 @@ class IngestWorker:
                 (shared_filter(self._group, Channel.TX), SubscribeOptions(qos=QOS)),
                 (shared_filter(self._group, Channel.TELEMETRY), SubscribeOptions(qos=QOS)),
                 (shared_filter(self._group, Channel.COMMAND_RESULT), SubscribeOptions(qos=QOS)),
+                (shared_filter(self._group, Channel.DIAGNOSTICS), SubscribeOptions(qos=QOS)),
                 (shared_filter("lookup", Channel.LOOKUP), SubscribeOptions(qos=QOS)),
                 # Not shared: shared subscriptions never deliver retained messages, and each
                 # worker needs the fleet's current presence when it starts.
@@ -239,6 +242,8 @@ class IngestWorker:
                 self._presence(item, station_id)
             elif channel is Channel.COMMAND_RESULT:
                 self._command_result(item, station_id)
+            elif channel is Channel.DIAGNOSTICS:
+                self._diagnostics(item, station_id)
         if transactions:
             self._apply(transactions)
 
@@ -247,10 +252,12 @@ class IngestWorker:
             tx = decode(item.payload, Transaction)
         except ContractError as exc:
             self._reject(item.topic, station_id, None, str(exc), item.payload)
+            self._alarm(station_id, str(exc))
             return None
         if tx.station_id != station_id:
             reason = "station id in the payload does not match the topic"
             self._reject(item.topic, station_id, tx.tx_id, reason, item.payload)
+            self._alarm(station_id, reason)
             # The broker authenticated the topic's station as the sender: tell it, so a
             # misconfigured station sets the transaction aside instead of retrying forever.
             self._send_acks(
@@ -270,11 +277,20 @@ class IngestWorker:
                 reason,
                 b"",
             )
+            self._alarm(received.tx.station_id, reason)
         for station_id, items in acks.items():
             tally = counts(items)
             self.applied += tally.get("applied", 0)
             self.duplicates += tally.get("duplicate", 0)
             self._send_acks(station_id, items)
+
+    def _alarm(self, station_id: str, reason: str) -> None:
+        """A refused transaction is lost to the server: tell the operators (one open alarm)."""
+        try:
+            if raise_rejected(station_id, reason):
+                log.error("a transaction of %s was refused; alarm raised", station_id)
+        except peewee.DatabaseError:
+            log.exception("could not raise the rejected-transaction alarm")
 
     def _send_acks(self, station_id: str, items: list[AckItem]) -> None:
         for start in range(0, len(items), 1000):
@@ -338,6 +354,19 @@ class IngestWorker:
         if not settle(result, item.received_at):
             log.warning("a result for a command this server did not send, from %s", station_id)
         log.info("command %s on %s: %s", result.command_id, station_id, result.status)
+
+    def _diagnostics(self, item: _Inbound, station_id: str) -> None:
+        """A part of a diagnostics bundle: kept only if a command of ours asked for it."""
+        from sync_server.diagnostics.receive import DiagnosticsRefused, accept_part
+
+        try:
+            part = decode(item.payload, DiagnosticsPart)
+            outcome = accept_part(part, station_id, item.received_at)
+        except (ContractError, DiagnosticsRefused) as exc:
+            self._reject(item.topic, station_id, None, str(exc), item.payload)
+            return
+        if outcome == "complete":
+            log.info("diagnostics bundle of %s received (command %s)", station_id, part.command_id)
 
     def _upsert_station(self, station_id: str, seen_at: datetime, **fields: object) -> None:
         columns = {getattr(Station, name): value for name, value in fields.items()}

@@ -7,7 +7,10 @@ and the e-ID registration, the tracking page's own limits for tracking (the stat
 as the "IP"), per username and per station for operator logins. A code verifies only for the
 account, card or petition it was sent for (the OTP ``subject``); see docs/security.md. Before
 any of that, every request is charged to the station's budgets (``sync_server/budgets``): per
-action, and all SMS-sending actions together.
+action, and all SMS-sending actions together. Before even that, a request that arrives
+after its kiosk stopped waiting (older than ``KIOSK_REQUEST_MAX_AGE_S`` by its ``sent_at``:
+a frozen broker or a network drop held it) is refused and audited ``stale``, and nothing is
+done for it: no code is texted to a resident who has gone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from typing import Any
 
 from contract import PetitionStatus, ServiceRequest, ServiceResponse, StatusStep
 from sync_server.audit import audit
+from sync_server.bills.handlers import ACTIONS as BILL_ACTIONS
+from sync_server.bills.handlers import BillServices
+from sync_server.bills.payments import Billing
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
 from sync_server.budgets.policy import SMS, SMS_ACTIONS, service_kind
 from sync_server.db import write_transaction
@@ -62,6 +68,21 @@ MY_PETITIONS = 20
 BARE_OTP_PURPOSES = ("petition",)
 #: The roles that may log in at a counter.
 COUNTER_ROLES = ("officer", "administrator")
+#: A kiosk waits 5 s (``sync.lookup_timeout_s``); a request older than this was held by the
+#: network and nobody waits for it. The margin covers clock offset between station and
+#: server (both keep NTP time); see docs/kiosk.md "Network honesty".
+REQUEST_MAX_AGE_S = 15.0
+
+
+def billing_from_config(config: Mapping[str, Any]) -> Billing | None:
+    """The deployment's billing, or None when its payment settings are incomplete."""
+    from sync_server.bills.config import BillsConfigError
+
+    try:
+        return Billing.from_config(config)
+    except BillsConfigError as exc:
+        log.info("bills not offered: %s", exc)
+        return None
 
 
 class MissingFieldError(ValueError):
@@ -127,8 +148,14 @@ class KioskServices:
         limits: KioskLimits | None = None,
         budgets: StationBudgets | None = None,
         login_limiter: RateLimiter | None = None,
+        *,
+        max_age_s: float = REQUEST_MAX_AGE_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        billing: Billing | None = None,
     ) -> None:
         self.otp = otp
+        self.max_age = timedelta(seconds=max_age_s)
+        self._clock = clock
         self.budgets = budgets or StationBudgets()
         self.tracking_limits = tracking_limits
         self.limits = limits or KioskLimits.default()
@@ -150,6 +177,10 @@ class KioskServices:
             "operator.touch": self._operator_touch,
             "operator.logout": self._operator_logout,
         }
+        #: Bills and insurance (seed 002): None when the deployment offers no payments.
+        self.bills = BillServices(billing, self.budgets)
+        for action in BILL_ACTIONS:
+            self._actions[action] = self.bills.handle
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> KioskServices:
@@ -160,10 +191,16 @@ class KioskServices:
             service_from_config(config, gateway_from_config(config)),
             tracking.TrackingLimits.from_config(config),
             login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
+            max_age_s=float(config.get("KIOSK_REQUEST_MAX_AGE_S", REQUEST_MAX_AGE_S)),
+            billing=billing_from_config(config),
         )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
         """Do what ``request`` asks and say how it went (never raises for a citizen's error)."""
+        if self.stale(request):
+            # Not charged, not done: the kiosk gave up on it long ago.
+            self._audit(station_id, request, None, "stale")
+            return ServiceResponse(status="refused", reason="stale_request")
         kinds = [service_kind(request.action)]
         if request.action in SMS_ACTIONS:
             kinds.append(SMS)
@@ -182,6 +219,13 @@ class KioskServices:
             return self._actions[request.action](station_id, request)
         except MissingFieldError as exc:
             return ServiceResponse(status="refused", reason=f"missing_{exc.field}")
+        except StationQuarantinedError:  # a budget charged by the action itself
+            return ServiceResponse(status="refused", reason="station_quarantined")
+        except OverBudgetError as exc:
+            reason = f"over_budget:{exc.kind}"[:64]
+            return ServiceResponse(
+                status="rate_limited", reason=reason, retry_after_s=exc.retry_after_s
+            )
         except (RateLimitedError, OtpRateLimitedError) as exc:
             self._audit(station_id, request, None, "rate_limited")
             return ServiceResponse(status="rate_limited", retry_after_s=exc.retry_after_s)
@@ -193,6 +237,10 @@ class KioskServices:
             return ServiceResponse(status="error", reason="sms_failed")
         except tracking.TrackingInputError as exc:
             return ServiceResponse(status="refused", reason=f"bad_{exc.field}")
+
+    def stale(self, request: ServiceRequest) -> bool:
+        """Whether ``request`` was sent longer ago than any kiosk waits for an answer."""
+        return request.sent_at is not None and self._clock() - request.sent_at > self.max_age
 
     # -- bare codes (petitions) --------------------------------------------------------
 

@@ -39,6 +39,7 @@ from contract.transport import (
     publish_reply,
     server_client_id,
 )
+from sync_server.bills.notices import PaymentNotifier
 from sync_server.config import broker_settings
 from sync_server.db import database
 from sync_server.kiosk_services.handlers import KioskServices
@@ -59,6 +60,7 @@ class KioskServicesWorker:
         *,
         worker_id: str = "1",
         group: str = "kiosk",
+        payment_poll_s: float = 1.0,
     ) -> None:
         self._thread: threading.Thread | None = None
         self._db = db
@@ -73,12 +75,25 @@ class KioskServicesWorker:
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=0.5, max_delay=10)
         self._client = client
+        #: Bills: confirmations, expiries and the payment notices to stations.
+        self.payments: PaymentNotifier | None = None
+        if services.bills.billing is not None:
+            self.payments = PaymentNotifier(
+                db, services.bills.billing, lambda: self._client, poll_s=payment_poll_s
+            )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], worker_id: str = "1") -> KioskServicesWorker:
         """A worker for a server config (its broker, secret, SMS driver and limits)."""
         services = KioskServices.from_config(config)
-        return cls(database.obj, broker_settings(dict(config)), services, worker_id=worker_id)
+        poll_s = float(config.get("PAYMENT_POLL_S", 1.0))
+        return cls(
+            database.obj,
+            broker_settings(dict(config)),
+            services,
+            worker_id=worker_id,
+            payment_poll_s=poll_s,
+        )
 
     def start(self) -> KioskServicesWorker:
         """Connect and answer in the background."""
@@ -93,10 +108,14 @@ class KioskServicesWorker:
             properties=connect_properties(0),
         )
         self._client.loop_start()
+        if self.payments is not None:
+            self.payments.start()
         return self
 
     def stop(self) -> None:
         """Stop answering; safe twice."""
+        if self.payments is not None:
+            self.payments.stop()
         if self._thread is not None:
             self._requests.put(_STOP)
             self._thread.join()

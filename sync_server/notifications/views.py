@@ -9,6 +9,7 @@ from flask_babel import gettext
 
 from sync_server.db import utc_now
 from sync_server.i18n import LANGUAGE_NAMES, LANGUAGES
+from sync_server.local_time import deployment
 from sync_server.notifications import maintenance, rules
 from sync_server.notifications.dispatch import CHANNELS, SEVERITIES
 from sync_server.notifications.models import Notification
@@ -74,8 +75,10 @@ def rule_action(rule_id: int, action: str) -> Response:
 
 
 def _utc(text: str) -> datetime:
-    """A ``datetime-local`` field's value, read as UTC (the form says so)."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """A ``datetime-local`` field's value, read in the deployment's zone (as every time on
+    the pages is shown), as UTC."""
+    local = datetime.fromisoformat(text).replace(tzinfo=deployment().zone())
+    return local.astimezone(UTC)
 
 
 @bp.post("/maintenance")

@@ -41,6 +41,7 @@ NAVIGATION = (
     ("notifications.page", N_("Notifications"), ("operations", "administrator")),
     ("rollouts.list_page", N_("Rollouts"), ("operations", "administrator")),
     ("sms.sent", N_("SMS sent"), ("operations", "administrator")),
+    ("bills.fees", N_("Management fees"), ("building_manager", "administrator")),
     ("operators.admin_list", N_("Operators"), ("administrator",)),
     ("operators.audit", N_("Audit trail"), ("administrator",)),
 )

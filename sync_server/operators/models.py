@@ -6,7 +6,7 @@ import peewee
 
 from sync_server.db import BaseModel, utc_now
 
-ROLES = ("officer", "operations", "administrator")
+ROLES = ("officer", "operations", "administrator", "building_manager")
 
 
 class Operator(BaseModel):

@@ -73,6 +73,7 @@ def home() -> Response:
     for endpoint, roles in (
         ("backoffice.queue", ("officer", "administrator")),
         ("dashboard.fleet", ("operations", "administrator")),
+        ("bills.fees", ("building_manager",)),
         ("operators.admin_list", ("administrator",)),
     ):
         if operator.role in roles and endpoint in current_app.view_functions:

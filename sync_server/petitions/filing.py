@@ -15,17 +15,23 @@ a ``budget`` alarm opens.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import msgspec
+import peewee
 
 from contract import PetitionFiled, Transaction
-from contract.identifiers import is_minted_by
+from contract.identifiers import (
+    InvalidPetitionNumberError,
+    is_minted_by,
+    parse_petition_number,
+)
 from sync_server.audit import audit
 from sync_server.budgets.policy import FILING_SMS, BudgetPolicy
 from sync_server.dashboard.alarms import Finding, raise_event
-from sync_server.petitions.models import Petition
+from sync_server.db import utc_now
+from sync_server.petitions.models import Petition, PetitionSerial
 from sync_server.petitions.notify import FILED_TEMPLATE
 from sync_server.sms.gateway import DEFAULT_SENDER
 from sync_server.sms.outbox import OUTBOX_COLUMNS, outbox_row
@@ -50,6 +56,14 @@ PETITION_COLUMNS = (
 SMS_COLUMNS = OUTBOX_COLUMNS
 
 log = logging.getLogger(__name__)
+
+
+#: How far beyond the highest serial applied from a station a new petition's serial may go.
+#: A station delivers its outbox in order, so real gaps are at most its window of unacked
+#: transactions (10,000 at most, ``device/config.py``); a station that could jump further
+#: could use up its own numbering (9,999,999 serials) with one message, and its replacement
+#: would start where that message left it.
+SERIAL_JUMP_LIMIT = 10_000
 
 
 class NotThisStationsNumber(ValueError):
@@ -142,3 +156,75 @@ def _received_since(station_id: str, since: datetime, cap: int) -> int:
         .limit(cap)
     )
     return Petition.select().from_(recent.alias("recent")).count()
+
+
+def serial_of(number: object) -> int | None:
+    """The serial of a petition number, or ``None`` if it is not one (the schema decides)."""
+    if not isinstance(number, str):
+        return None
+    try:
+        return parse_petition_number(number).serial
+    except InvalidPetitionNumberError:
+        return None
+
+
+def highest_serials(
+    station_ids: Iterable[str], db: peewee.Database | None = None
+) -> dict[str, int]:
+    """The highest serial applied from each of ``station_ids`` (absent: none yet)."""
+    ids = list(dict.fromkeys(station_ids))
+    if not ids:
+        return {}
+    query = PetitionSerial.select(PetitionSerial.station_id, PetitionSerial.highest).where(
+        PetitionSerial.station_id.in_(ids)
+    )
+    return dict(query.tuples().execute(db))
+
+
+def refuse_jumps(db: peewee.Database, numbers: Iterable[tuple[str, str, object]]) -> dict[str, str]:
+    """Which of ``(tx_id, station_id, number)`` jump past :data:`SERIAL_JUMP_LIMIT`, and why.
+
+    Each station's serials are taken in order from the highest already applied; one that is
+    refused does not move the mark, so a single forged message cannot shift it at all.
+    """
+    by_station: dict[str, list[tuple[int, str]]] = {}
+    for tx_id, station_id, number in numbers:
+        serial = serial_of(number)
+        if serial is not None:
+            by_station.setdefault(station_id, []).append((serial, tx_id))
+    known = highest_serials(by_station, db)
+    refused: dict[str, str] = {}
+    for station_id, serials in by_station.items():
+        mark = known.get(station_id, 0)
+        for serial, tx_id in sorted(serials):
+            if serial > mark + SERIAL_JUMP_LIMIT:
+                refused[tx_id] = (
+                    f"petition serial {serial} jumps more than {SERIAL_JUMP_LIMIT} past "
+                    f"{mark}, the highest applied from this station"
+                )
+            else:
+                mark = max(mark, serial)
+    return refused
+
+
+def record_highest(db: peewee.Database, highest: dict[str, int]) -> None:
+    """Raise each station's mark to the serials just applied (never lowers it).
+
+    Called by the ingest inside the transaction that applied them.
+    """
+    if not highest:
+        return
+    now = utc_now()
+    rows = [
+        {"station_id": station_id, "highest": serial, "updated_at": now}
+        for station_id, serial in highest.items()
+    ]
+    raise_to = peewee.Case(
+        None,
+        [(PetitionSerial.highest < peewee.EXCLUDED.highest, peewee.EXCLUDED.highest)],
+        PetitionSerial.highest,
+    )
+    PetitionSerial.insert_many(rows).on_conflict(
+        conflict_target=[PetitionSerial.station_id],
+        update={PetitionSerial.highest: raise_to, PetitionSerial.updated_at: now},
+    ).execute(db)

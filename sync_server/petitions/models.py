@@ -53,4 +53,18 @@ class PetitionAssignment(BaseModel):
     assigned_at = peewee.DateTimeField(default=utc_now)
 
 
-MODELS = [Petition, PetitionStatusChange, PetitionAssignment]
+class PetitionSerial(BaseModel):
+    """The highest petition serial the server has applied from each station.
+
+    Kept by the ingest in the batch that applies the petitions (``petitions/filing.py``), so
+    a replacement station's numbering continues above it (``dcs-provision station replace``)
+    and a serial far beyond it is refused: only what the server applied moves it, never a
+    figure a station reports.
+    """
+
+    station_id = peewee.CharField(primary_key=True, max_length=32)
+    highest = peewee.IntegerField()
+    updated_at = peewee.DateTimeField(default=utc_now)
+
+
+MODELS = [Petition, PetitionStatusChange, PetitionAssignment, PetitionSerial]

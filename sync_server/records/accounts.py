@@ -9,7 +9,12 @@ from datetime import date
 from sync_server.db import database, utc_now, write_transaction
 from sync_server.records.guardianships import is_guardian_of
 from sync_server.records.models import IdentityAccount, InsuranceAccount, PopulationRecord
-from sync_server.records.passwords import hash_password, temporary_password, verify_password
+from sync_server.records.passwords import (
+    canonical_readable,
+    hash_password,
+    readable_password,
+    verify_password,
+)
 
 #: Seed 000's answer when the insurance number and the phone do not match.
 NO_MATCH_MESSAGE = (
@@ -25,14 +30,16 @@ def reset_password(insurance_number: str, phone: str) -> str | None:
 
     Returns the password (to show once, never to store, print or log) or ``None`` when the
     two do not match or no such account exists (the caller says :data:`NO_MATCH_MESSAGE`,
-    which does not tell which). The account must change it at next login.
+    which does not tell which). The account must change it at next login. It is grouped
+    for reading (:func:`~sync_server.records.passwords.readable_password`); the hash is of
+    its canonical form, which :func:`check_password` also accepts.
     """
     account = InsuranceAccount.get_or_none(InsuranceAccount.insurance_number == insurance_number)
     # Compare in constant time, and hash even on a miss, so timing tells nothing either.
     registered = account.phone if account is not None else "\0" * len(phone)
     matches = hmac.compare_digest(registered.encode(), phone.encode()) and account is not None
-    password = temporary_password()
-    password_hash = hash_password(password)
+    password = readable_password()
+    password_hash = hash_password(canonical_readable(password))
     if not matches:
         return None
     with write_transaction(database.obj):
@@ -45,9 +52,24 @@ def reset_password(insurance_number: str, phone: str) -> str | None:
 
 
 def check_password(insurance_number: str, password: str) -> bool:
-    """Whether ``password`` is the e-account's current password."""
+    """Whether ``password`` is the e-account's current password.
+
+    While it is a temporary one (must be changed), it is compared as the resident may type
+    it from the screen: with or without the grouping dashes or spaces, in any case.
+    """
     account = InsuranceAccount.get_or_none(InsuranceAccount.insurance_number == insurance_number)
-    return account is not None and verify_password(account.password_hash, password)
+    if account is None:
+        return False
+    if verify_password(account.password_hash, password):
+        return True
+    # Only a temporary password is normalised: a password the resident chose keeps its
+    # dashes, spaces and case.
+    canonical = canonical_readable(password)
+    return (
+        account.must_change_password
+        and canonical != password
+        and verify_password(account.password_hash, canonical)
+    )
 
 
 def change_password(insurance_number: str, current: str, new: str) -> bool:

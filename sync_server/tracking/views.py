@@ -28,7 +28,7 @@ from flask import (
 from sync_server.db import utc_now
 from sync_server.i18n import current_language
 from sync_server.otp import OtpAttemptsExceededError, OtpExpiredError, otp_service
-from sync_server.petitions.labels import local_time, status_text
+from sync_server.petitions.labels import status_text
 from sync_server.ratelimit import RateLimitedError
 from sync_server.sms import mask_phone
 from sync_server.tracking import service
@@ -46,9 +46,6 @@ bp = Blueprint(
 GRANT = timedelta(minutes=10)
 _PENDING = "track_pending"
 _GRANTED = "track_granted"
-
-
-bp.add_app_template_filter(local_time, "local_time")
 
 
 def _limits() -> TrackingLimits:

@@ -129,6 +129,24 @@
     if (wantsKeyboard(event.target)) open(event.target);
   });
 
+  // An autofocused first field: the browser may focus it before this script listens for
+  // focusin (autofocus runs at the first rendering, which can come before the parser reaches
+  // this script), and then no keyboard opens. So look once ourselves, now and at load.
+  function openOnAutofocus() {
+    // A screen that says what went wrong is read first: the keyboard would push the message
+    // out of sight. The resident taps the field to correct it.
+    if (document.querySelector("#screen [role=alert]")) return;
+    const focused = document.activeElement;
+    if (wantsKeyboard(focused)) {
+      if (osk.hidden || target !== focused) open(focused);
+      return;
+    }
+    const wanted = document.querySelector("#screen [autofocus]");
+    if (wantsKeyboard(wanted) && !wanted.disabled) wanted.focus();  // focusin opens it
+  }
+  openOnAutofocus();
+  if (document.readyState !== "complete") window.addEventListener("load", openOnAutofocus, { once: true });
+
   function open(el) {
     target = el;
     const wanted = el.dataset.osk;

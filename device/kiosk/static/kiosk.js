@@ -21,7 +21,7 @@
     leaving = true;
     const screen = document.getElementById("screen");
     if (screen) screen.replaceChildren();
-    document.querySelectorAll(".overlay, .osk").forEach((el) => { el.hidden = true; });
+    document.querySelectorAll(".overlay, .osk, [data-more]").forEach((el) => { el.hidden = true; });
     body.dataset.personal = "0";
     // With the card still in, the same resident is at the screen: stay in their language.
     // Once the card is out, the next resident starts afresh at the default language.
@@ -63,11 +63,52 @@
       location.replace(body.dataset.home);
     }
   });
+  // Operations locked or unlocked the kiosk: the out-of-service screen goes home by itself
+  // once unlocked (nobody has to touch it), and a screen in use gives way to it when locked.
+  events.addEventListener("service", (message) => {
+    const locked = JSON.parse(message.data).locked;
+    if (page === "locked" && !locked) location.replace(body.dataset.home);
+    else if (page !== "locked" && locked) wipe(body.dataset.home);
+  });
   events.addEventListener("printer", (message) => {
     const state = JSON.parse(message.data).state;
     const label = document.querySelector("[data-printer-label]");
     body.dataset.printer = state;
     if (label) label.hidden = !["paper-out", "cover-open", "offline", "error"].includes(state);
+  });
+
+  // The footer's label follows the station's link to the server live (no reload).
+  events.addEventListener("link", (message) => {
+    const state = JSON.parse(message.data).state === "online" ? "online" : "offline";
+    const label = document.querySelector("footer [data-net]");
+    body.dataset.link = state;
+    if (!label || label.dataset.net === state) return;
+    label.dataset.net = state;
+    label.classList.toggle("online", state === "online");
+    label.classList.toggle("offline", state === "offline");
+    label.textContent = state === "online" ? label.dataset.textOnline : label.dataset.textOffline;
+  });
+
+  // A form that needs the server shows "working" until the answer (or "cannot reach") comes:
+  // never a screen that looks frozen while the station waits for the server.
+  // (A button marked data-local does its work on the station: no overlay for it.)
+  function working() {
+    const overlay = document.getElementById("working");
+    if (overlay) overlay.hidden = false;
+  }
+  document.querySelectorAll("form[data-needs-server]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!(event.submitter && "local" in event.submitter.dataset)) working();
+    });
+  });
+  // "My petitions" asks the server before its screen can show.
+  document.querySelectorAll("a[data-needs-server], a[data-service='tracking.mine']").forEach((link) => {
+    link.addEventListener("click", working);
+  });
+  // Back from the browser's cache the overlay must not still be up.
+  window.addEventListener("pageshow", () => {
+    const working = document.getElementById("working");
+    if (working) working.hidden = true;
   });
 
   // "Finish": end the visit on the station, then leave.
@@ -106,6 +147,34 @@
         seconds.textContent = String(Math.ceil(left));
       }
     }, 250);
+  }
+
+  // "More below": a screen longer than the touchscreen says so, and one tap scrolls on.
+  // Nothing tells a finger that a kiosk screen scrolls (no scroll bar, no wheel).
+  const screen = document.getElementById("screen");
+  const more = document.querySelector("[data-more]");
+  if (screen && more) {
+    const osk = document.getElementById("osk");
+    const update = () => {
+      // Not while typing: the keyboard brings its field into view, and the hint would sit
+      // on the form just above the keys.
+      const typing = osk && !osk.hidden;
+      // What is out of sight below, less the screen's own bottom padding (not content).
+      const padding = parseFloat(getComputedStyle(screen).paddingBottom) || 0;
+      const below = screen.scrollHeight - screen.clientHeight - screen.scrollTop - padding;
+      more.hidden = typing || below <= 8;
+    };
+    screen.addEventListener("scroll", update, { passive: true });
+    // The screen shrinks when the keyboard opens, its content grows with a message or an
+    // image; and fonts arrive after the first layout.
+    const watch = new ResizeObserver(update);
+    watch.observe(screen);
+    Array.from(screen.children).forEach((child) => watch.observe(child));
+    window.addEventListener("load", update);
+    more.addEventListener("click", () => {
+      screen.scrollBy({ top: Math.round(screen.clientHeight * 0.7), behavior: "smooth" });
+    });
+    update();
   }
 
   // For the benchmark and tests: when this screen was first painted (epoch ms).

@@ -23,6 +23,7 @@ ERROR_KEYS = frozenset(
     for code in (
         "bad_phone",
         "needs_network",
+        "server_unreachable",
         "wrong_code",
         "expired",
         "rate_limited",
@@ -47,6 +48,12 @@ ERROR_KEYS = frozenset(
         "not_an_officer",
         "session_ended",
         "station_quarantined",
+        "no_bills",
+        "not_your_bill",
+        "biller_unavailable",
+        "bills_not_offered",
+        "no_such_quote",
+        "no_such_payment",
     )
 )
 

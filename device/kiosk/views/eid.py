@@ -11,12 +11,12 @@ person, with biometrics, at the police station. Needs the server.
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from flask import Blueprint, Response, redirect, request, url_for
 
 from contract import DeclaredIdentity
 from contract.identifiers import InvalidThaiMobileError, normalize_citizen_id, normalize_thai_mobile
+from contract.local_time import parse_day
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
@@ -77,16 +77,11 @@ def _child_from_form() -> DeclaredIdentity:
     citizen_id = normalize_citizen_id(request.form.get("child_id", ""))
     first = request.form.get("child_first", "").strip()
     last = request.form.get("child_last", "").strip()
-    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", request.form.get("child_dob", "").strip())
-    if not first or not last or match is None:
+    if not first or not last:
         raise ValueError("incomplete")
-    day, month, year = (int(part) for part in match.groups())
-    return DeclaredIdentity(
-        citizen_id=citizen_id,
-        first_th=first,
-        last_th=last,
-        date_of_birth=date(year - 543, month, day),
-    )
+    # The year in the deployment's calendar, as the label asks, or in the other era.
+    born = parse_day(request.form.get("child_dob", ""))
+    return DeclaredIdentity(citizen_id=citizen_id, first_th=first, last_th=last, date_of_birth=born)
 
 
 @bp.get("/contact")
@@ -137,6 +132,9 @@ def finish() -> Response | str:
         page="eid-finish",
         error=flow.pop("error", None),
         masked=f"{flow['phone'][:3]}-XXX-{flow['phone'][-4:]}",
+        # A refused attempt (passwords that differ or are too weak, a mistyped code) keeps
+        # the code that was typed: only the passwords are asked again, never echoed back.
+        code=flow.get("typed_code", ""),
     )
 
 
@@ -144,6 +142,7 @@ def finish() -> Response | str:
 def register() -> Response:
     visit = visit_from_form()
     flow = visit.flows.setdefault("eid", {})
+    flow["typed_code"] = re.sub(r"\D", "", request.form.get("code", ""))[:6]
     password = request.form.get("password", "")
     if password != request.form.get("password_again", ""):
         flow["error"] = "password_mismatch"

@@ -10,6 +10,8 @@ bp = Blueprint("home", __name__)
 
 #: Seed 002's utility services: shown, and honestly "coming soon" until they work.
 UTILITIES = ("bills", "health_insurance", "checkup")
+#: The utilities that work, and the screen each opens (the others stay "coming soon").
+LIVE_UTILITIES = {"bills": "bills.start", "health_insurance": "bills.insurance"}
 
 
 @bp.get("/")
@@ -34,6 +36,7 @@ def index() -> Response | str:
         "home.html",
         page="home",
         utilities=UTILITIES,
+        live_utilities=LIVE_UTILITIES,
         card_error=card_error,
         ended_reason=(visit.end_reason or "finished") if ended and visit is not None else None,
     )

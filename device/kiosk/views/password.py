@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from contract.identifiers import InvalidThaiMobileError, normalize_thai_mobile
 from device.errors import LookupTimeoutError, ServerUnavailableError
@@ -37,14 +37,31 @@ def start() -> Response | str:
     if visit is None:
         return redirect(url_for("home.index"))
     return render(
-        "password/start.html", visit=visit, page="password-start", error=flow.pop("error", None)
+        "password/start.html",
+        visit=visit,
+        page="password-start",
+        error=flow.pop("error", None),
+        # The e-account's number is the citizen id: filled in from the card (still editable),
+        # or what the resident typed before a refusal.
+        insurance_number=flow.get("typed_insurance") or grouped_citizen_id(visit.card.citizen_id),
+        from_card=not flow.get("typed_insurance"),
+        phone=flow.get("typed_phone", ""),
     )
+
+
+def grouped_citizen_id(citizen_id: str) -> str:
+    """A citizen id as the card prints it: ``1-2345-67890-12-3``."""
+    c = citizen_id
+    return f"{c[:1]}-{c[1:5]}-{c[5:10]}-{c[10:12]}-{c[12:]}" if len(c) == 13 else c
 
 
 @bp.post("/")
 def send_code() -> Response:
     visit = visit_from_form()
     flow = visit.flows.setdefault("password", {})
+    # Kept for the form if this attempt is refused, so nothing has to be typed twice.
+    flow["typed_insurance"] = request.form.get("insurance_number", "")[:17]
+    flow["typed_phone"] = request.form.get("phone", "")[:12]
     insurance = re.sub(r"\D", "", request.form.get("insurance_number", ""))
     try:
         phone = normalize_thai_mobile(request.form.get("phone", ""))
@@ -127,11 +144,18 @@ def done() -> Response | str:
 
 @bp.post("/read-aloud")
 def read_aloud() -> Response:
-    """Spell the password through the headphone jack (espeak-ng), nothing written anywhere."""
+    """Spell the password through the headphone jack (espeak-ng), nothing written anywhere.
+
+    Answers when the speech has ended: the page shows "reading aloud..." meanwhile and then
+    "finished" (or that it could not), from the JSON answer; without script, the screen again.
+    """
     visit = visit_from_form()
     password = visit.flows.get("password", {}).get("temporary")
+    spoken = False
     if password and speech.available() and kiosk().config.read_aloud:
         from flask import g
 
-        speech.speak(speech.spell(password), g.lang)  # on stdin, never on a command line
+        spoken = speech.speak(speech.spell(password), g.lang)  # on stdin, never on a command line
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(spoken=spoken)
     return redirect(url_for("password.done"))

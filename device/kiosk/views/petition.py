@@ -6,6 +6,11 @@ screen and the receipt are final even offline. Offline policy (docs/kiosk.md): t
 needs the server, so offline a petition can be filed only with an ID card in the reader
 (the card stands in for the code; the petition is marked ``phone_check = card_offline``);
 without a card the screen says it needs the network and offers nothing else.
+
+The card never replaces the code silently: it is the resident's choice ("continue with my
+ID card") offered when the station is offline or the code could not be sent. A code that
+could not be sent is said at once ("the server cannot be reached"), and the request is
+never sent later (docs/kiosk.md "Network honesty").
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ def phone() -> Response | str:
         page="petition-phone",
         error=flow.pop("error", None),
         has_card=visit.card_visit,
+        unreachable=flow.get("unreachable", False),
+        phone_number=flow.get("phone", ""),
     )
 
 
@@ -81,14 +88,18 @@ def send_code() -> Response | str:
         flow["error"] = "bad_phone"
         return redirect(url_for("petition.phone"))
     flow["phone"] = number
+    services = kiosk().services
+    if request.form.get("intent") == "card" and _card_allowed(visit, flow, services.online):
+        flow["phone_check"] = "card_offline"
+        return redirect(url_for("petition.form"))
     try:
-        answer = kiosk().services.ask("otp.send", purpose="petition", phone=number)
+        answer = services.ask("otp.send", purpose="petition", phone=number)
     except (ServerUnavailableError, LookupTimeoutError):
-        if visit.card_visit:
-            flow["phone_check"] = "card_offline"
-            return redirect(url_for("petition.form"))
-        flow["error"] = "needs_network"
+        # Said at once, never skipped: the resident chooses what is allowed offline.
+        flow["error"] = "server_unreachable"
+        flow["unreachable"] = True
         return redirect(url_for("petition.phone"))
+    flow.pop("unreachable", None)
     if answer.status != "ok":
         flow["error"] = answer.status
         return redirect(url_for("petition.phone"))
@@ -121,7 +132,7 @@ def check_code() -> Response:
             "otp.check", purpose="petition", ticket=flow.get("ticket"), code=_digits()
         )
     except (ServerUnavailableError, LookupTimeoutError):
-        flow["error"] = "needs_network"
+        flow["error"] = "server_unreachable"
         return redirect(url_for("petition.code"))
     if answer.status == "ok":
         flow["phone_check"] = "otp"
@@ -195,6 +206,13 @@ def done() -> Response | str:
         offline=flow["offline"],
         printer=kiosk().station.hardware is not None,
     )
+
+
+def _card_allowed(visit, flow: dict, online: bool) -> bool:  # type: ignore[no-untyped-def]
+    """The offline policy: the card stands in for the code only with a card in the reader,
+    and only when the code cannot be had (the station is offline, or the server did not
+    answer the last try)."""
+    return visit.card_visit and (not online or flow.get("unreachable", False))
 
 
 def _digits() -> str:

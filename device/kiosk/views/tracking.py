@@ -53,7 +53,7 @@ def send_code() -> Response:
     try:
         answer = kiosk().services.ask("track.start", number=number, phone=phone)
     except _OFFLINE:
-        flow["error"] = "needs_network"
+        flow["error"] = "server_unreachable"
         return redirect(url_for("tracking.start"))
     if answer.status != "ok":
         flow["error"] = answer.reason if answer.status == "refused" else answer.status
@@ -92,7 +92,7 @@ def check_code() -> Response:
             code=code_text,
         )
     except _OFFLINE:
-        flow["error"] = "needs_network"
+        flow["error"] = "server_unreachable"
         return redirect(url_for("tracking.code"))
     if answer.status != "ok":
         flow["error"] = "wrong_code" if answer.status == "refused" else answer.status
@@ -130,7 +130,13 @@ def mine() -> Response | str:
     try:
         answer = state.services.ask("petitions.mine", citizen_id=visit.card.citizen_id)
     except _OFFLINE:
-        return render("tracking/status.html", visit=visit, page="track-mine", offline=True)
+        return render(
+            "tracking/status.html",
+            visit=visit,
+            page="track-mine",
+            offline=True,
+            error="server_unreachable",
+        )
     flow["petitions"] = answer.petitions if answer.status == "ok" else []
     return render(
         "tracking/status.html",

@@ -17,9 +17,6 @@
     if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
     return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
   }
-  function when(iso) {
-    return iso ? iso.replace("T", " ").slice(0, 19) + " UTC" : "—";
-  }
   function badge(text, kind) {
     const span = document.createElement("span");
     span.className = "badge " + kind;
@@ -47,7 +44,7 @@
     const broker = document.getElementById("broker-state");
     if (broker) {
       broker.hidden = !link.broker_down_since;
-      if (link.broker_down_since) broker.textContent = text("broker_down", "broker unreachable since %(when)s").replace("%(when)s", when(link.broker_down_since));
+      if (link.broker_down_since) broker.textContent = text("broker_down", "broker unreachable since %(when)s").replace("%(when)s", link.broker_down_text);
     }
   });
   source.addEventListener("error", function () {
@@ -62,7 +59,8 @@
         cell.textContent = row.stale ? text("stale", "offline (stale)") : text(presence, presence);
         cell.className = "badge " + (row.presence === "online" ? "good" : row.presence === "offline" ? "bad" : "warn");
       });
-      put(scope, "last_heartbeat_at", when(row.last_heartbeat_at));
+      // Written by the server in the deployment's zone and calendar (sync_server/local_time.py).
+      put(scope, "last_heartbeat_at", row.last_heartbeat_text || "—");
       put(scope, "backlog", String(row.backlog));
       put(scope, "oldest_undelivered_age_s", age(row.oldest_undelivered_age_s));
       const paper = labels.paper || {};
