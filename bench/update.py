@@ -4,6 +4,9 @@
   (what the manifest, the signature and the tar framing cost);
 - **install**: verify + new virtualenv from the wheelhouse (``--require-hashes``) vs a bare
   ``python -m venv`` + ``pip install --no-index`` of the same wheels, no checks;
+- **rollout**: from ``create`` to every one of 50 simulated stations committed, with the real
+  server, worker, broker and the station's own block download (bench/update_fleet.py) vs the
+  same bytes published raw to 50 subscribers;
 - **downtime**: the longest gap, sampled every 20 ms, during which no daemon is READY with
   the broker connected, while N+1 is switched to and restarted — vs a plain restart of the
   same release under the same supervisor (target: at most 10 s).
@@ -28,6 +31,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import Row, fmt
+from bench.update_fleet import fleet_rollout
 from contract.release import WHEELS_DIR
 from device.config import config_from_dict
 from device.health import read_health
@@ -44,6 +48,7 @@ from provisioning.pki import CertificateAuthority
 
 STATION = "bench-update"
 TARGET_DOWNTIME_S = 10.0
+FLEET = 50
 
 
 def _copy_with_version(destination: Path, version: str) -> Path:
@@ -128,6 +133,8 @@ def run(quick: bool = False) -> list[Row]:
         n1 = build_release(options, key, base / "n1")
 
         raw_install_s = _raw_install(cached, base / "raw-venv")
+        fleet = 10 if quick else FLEET
+        rollout_s, raw_publish_s, per_station = fleet_rollout(n1, key, fleet)
 
         ca = CertificateAuthority.init(base / "ca", b"bench-update-ca")
         broker = LocalBroker(limits=BrokerLimits(), ca=ca)
@@ -192,10 +199,21 @@ def run(quick: bool = False) -> list[Row]:
 
     print(f"update: artifact {size_mb:.1f} MB ({raw_bytes / 1e6:.1f} MB of wheels)")
     print(f"update: install {install_s:.1f} s (raw venv + pip {raw_install_s:.1f} s)")
+    print(
+        f"update: rollout to {fleet} stations {rollout_s:.1f} s "
+        f"({per_station / 1e6:.1f} MB each; raw publish {raw_publish_s:.1f} s)"
+    )
     print(f"update: downtime {fmt(switch.longest, 's')} (plain restart {fmt(plain.longest, 's')})")
     return [
         Row("update", "artifact size (this machine's arch)", size_mb, "MB", raw_bytes / 1e6),
         Row("update", "install: verify + venv from wheelhouse", install_s, "s", raw_install_s),
+        Row(
+            "update",
+            f"rollout start to {fleet} simulated stations committed",
+            rollout_s,
+            "s",
+            raw_publish_s,
+        ),
         Row(
             "update",
             "downtime during a switch",

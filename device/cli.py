@@ -53,13 +53,31 @@ def main(verbose: bool) -> None:
     is_flag=True,
     help="Development and tests only: run a config that is not a signed bundle.",
 )
-def run(config_path: Path, unsigned_config: bool) -> None:
+@click.option(
+    "--release-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="DCS_RELEASE_ROOT",
+    default="/opt/dcs",
+    show_default=True,
+    help="Where releases live, for update jobs (or DCS_RELEASE_ROOT).",
+)
+@click.option(
+    "--services",
+    type=click.Choice(["systemd", "supervisor"]),
+    envvar="DCS_SERVICE_MANAGER",
+    default="systemd",
+    show_default=True,
+    help="What restarts the units during an update (or DCS_SERVICE_MANAGER).",
+)
+def run(config_path: Path, unsigned_config: bool, release_root: Path, services: str) -> None:
     """Run the station daemon (sync agent and the fitted devices) until SIGTERM or Ctrl-C.
 
     The config must sit in a bundle signed by the fleet CA (verified against the image's
-    fleet root, DCS_FLEET_ROOT); without its manifest the daemon does not start.
+    fleet root, DCS_FLEET_ROOT); without its manifest the daemon does not start. Update
+    jobs from the server are handled while it runs (device/update/agent.py).
     """
     from device.health import start_report
+    from device.update.agent import UpdateOptions
 
     started_at = datetime.now(UTC)
     try:
@@ -78,7 +96,13 @@ def run(config_path: Path, unsigned_config: bool) -> None:
             handler.setLevel(max(handler.level, root.level))
         attach_log_file(config.data_dir, logging.INFO)
         root.setLevel(min(root.level, logging.INFO))
-        station = build_station(config, devices=True)
+        updates = UpdateOptions(
+            config_path=config_path.resolve(),
+            root=release_root.resolve(),
+            services=services,  # type: ignore[arg-type] - one of the two choices
+            unsigned_config=unsigned_config,
+        )
+        station = build_station(config, devices=True, updates=updates)
     except (StationError, HardwareError, OSError) as exc:
         raise _fail(exc) from None
     report = start_report(station, started_at, selftest)

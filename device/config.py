@@ -12,6 +12,7 @@ from contract.identifiers import PETITION_SERIAL_MAX
 from contract.local_time import LocalTime
 from contract.topics import STATION_ID_PATTERN
 from contract.transport import BrokerSettings
+from device.config_override import apply_override
 from device.errors import ConfigError
 from hardware.card.config import CardConfig
 from hardware.gpio.config import GpioConfig, check_pin_map
@@ -187,7 +188,11 @@ def config_from_dict(data: dict) -> StationConfig:
 
 
 def load_config(path: Path) -> StationConfig:
-    """Read and validate a station's TOML config file."""
+    """Read and validate a station's TOML config file, with its remote override laid over it.
+
+    The override (``<data_dir>/config-override.json``, device/config_override.py) holds the
+    allowlisted settings a signed ``config`` job changed.
+    """
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -195,4 +200,4 @@ def load_config(path: Path) -> StationConfig:
         raise ConfigError(f"cannot read station config {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"station config {path} is not valid TOML: {exc}") from None
-    return config_from_dict(data)
+    return config_from_dict(apply_override(data))

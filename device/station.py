@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from contract import Channel
+from contract.release import load_public_key
 from device import __version__
 from device.config import StationConfig
 from device.diagnostics import register_command as register_diagnostics
@@ -19,6 +23,7 @@ from device.service_lock import ServiceLock
 from device.store import Store, open_store, utc_now
 from device.sync import SyncAgent
 from device.sync.command_log import CommandLog
+from device.update.agent import UpdateAgent, UpdateOptions
 from hardware.printer import Receipt
 
 #: Receipt titles by petition service; an unknown service gets the general title.
@@ -44,6 +49,8 @@ class Station:
     replica: Replica | None = None
     #: Out of service by remote command (the kiosk shows a closed screen).
     service_lock: ServiceLock | None = None
+    #: Update jobs (releases, configuration, rollbacks); the daemon only.
+    updates: UpdateAgent | None = None
 
     def file_petition(
         self,
@@ -89,8 +96,10 @@ class Station:
         )
 
     def start(self) -> Station:
-        """Start syncing and, in the daemon, the devices."""
+        """Start syncing and, in the daemon, the devices and the update agent."""
         self.sync.start()
+        if self.updates is not None:
+            self.updates.start()
         if self.hardware is not None:
             stalled_after = max(3 * self.config.sync.poll_interval_s, 5.0)
             self.hardware.start(healthy=lambda: self.sync.making_progress(stalled_after))
@@ -103,6 +112,8 @@ class Station:
 
     def close(self) -> None:
         """Stop the devices and syncing, close the store; safe twice."""
+        if self.updates is not None:
+            self.updates.stop()
         if self.hardware is not None:
             self.hardware.close()
         self.sync.stop()
@@ -120,11 +131,13 @@ def build_station(
     clock: Callable[[], datetime] = utc_now,
     *,
     devices: bool = False,
+    updates: UpdateOptions | None = None,
 ) -> Station:
     """Open the store and build the sync agent for ``config`` (not started).
 
     ``devices`` also opens the fitted devices (the daemon does; a one-shot command such as
     ``dcs-station petition`` does not, as the daemon holds the reader, pins and serial port).
+    ``updates`` (the daemon) handles update jobs on the station's link (device/update/agent.py).
     """
     command_key_text = config.command_key_text
     command_key = (
@@ -152,6 +165,7 @@ def build_station(
         sync.commands.register("unlock", lambda args: service_lock.unlock())
         sync.commands.register("reboot", lambda args: schedule_reboot(config.reboot_command))
         sync.metric_sources.append(lambda: disk_gauges(config.data_dir))
+        agent = _update_agent(config, sync, updates, command_key, clock)
         if devices:
             hardware = StationHardware(config, store)
             sync.metric_sources.append(hardware.metrics)
@@ -175,6 +189,35 @@ def build_station(
         hardware=hardware,
         replica=replica,
         service_lock=service_lock,
+        updates=agent,
     )
     register_diagnostics(station)
     return station
+
+
+def _update_agent(
+    config: StationConfig,
+    sync: SyncAgent,
+    options: UpdateOptions | None,
+    command_key: Ed25519PublicKey | None,
+    clock: Callable[[], datetime],
+) -> UpdateAgent | None:
+    """The update agent on the station's link: jobs are verified with the command key."""
+    if options is None:
+        return None
+    release_key = load_public_key(config.release_public_key) if config.release_public_key else None
+    link = sync.link
+    agent = UpdateAgent(
+        config.station_id,
+        lambda channel, payload: link.publish(channel, payload),
+        data_dir=Path(config.data_dir),
+        options=options,
+        server_key=command_key,
+        release_key=release_key,  # none: every release is refused
+        kiosk_fitted=config.kiosk is not None,
+        clock=clock,
+    )
+    link.route(Channel.JOB, agent.on_job)
+    link.route(Channel.FILE_BLOCK, agent.on_block)
+    link.on_connected(agent.on_connected)
+    return agent

@@ -17,11 +17,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import decode
+from contract.release import signed_bytes
 from contract.rollout import Job
 from sync_server.db import database
 from sync_server.fleet.models import Station
 from sync_server.replicas.keys import public_key_text
-from sync_server.rollouts.manifest import RELEASE_CONTEXT
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RELEASE_KEY = Ed25519PrivateKey.generate()
@@ -33,6 +33,7 @@ def make_artifact(
     version: str = "0.2.0",
     sizes: tuple[int, ...] = (70_000, 1_000),
     key: Ed25519PrivateKey = RELEASE_KEY,
+    arch: str = "aarch64",
 ) -> Path:
     """A signed release artifact in ``directory``; returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,7 @@ def make_artifact(
             "format": 1,
             "package": "digital-citizen-station",
             "version": version,
-            "arch": "aarch64",
+            "arch": arch,
             "python": "3.11",
             "created_at": "2026-12-01T09:00:00+00:00",
             "project_wheel": files[0]["path"],
@@ -58,7 +59,7 @@ def make_artifact(
         separators=(",", ":"),
     ).encode()
     (directory / "release.json").write_bytes(manifest)
-    (directory / "release.sig").write_bytes(key.sign(RELEASE_CONTEXT + manifest))
+    (directory / "release.sig").write_bytes(key.sign(signed_bytes(manifest)))
     return directory
 
 

@@ -53,7 +53,7 @@ def test_unsigned_or_changed_releases_are_refused(app, tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     forged = make_artifact(tmp_path / "forged", key=Ed25519PrivateKey.generate())
-    with pytest.raises(releases.ReleaseError, match="not signed by the release key"):
+    with pytest.raises(releases.ReleaseError, match="not signed by the fleet's release key"):
         upload(app, forged)
     changed = make_artifact(tmp_path / "changed", version="0.3.0")
     wheel = next((changed / "wheels").iterdir())

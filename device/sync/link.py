@@ -35,6 +35,8 @@ SUBSCRIBED = (
     Channel.REPLICA,
     Channel.SERVICE_REPLY,
     Channel.PAYMENT,
+    Channel.JOB,
+    Channel.FILE_BLOCK,
 )
 
 

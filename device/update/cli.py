@@ -44,6 +44,12 @@ _services = click.option(
     show_default=True,
     help="What restarts the units: systemd, or `update supervise` (tests, demo).",
 )
+_outcome = click.option(
+    "--outcome",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write how it ended as JSON here (the update agent reads it).",
+)
 _deadline = click.option(
     "--deadline",
     type=float,
@@ -82,6 +88,14 @@ def _report(journal) -> None:
     )
 
 
+def _write_outcome(path: Path | None, state: str, reason: str | None) -> None:
+    """How the step ended, for the update agent (device/update/agent.py)."""
+    if path is not None:
+        from device.update.handoff import Outcome, write_outcome
+
+        write_outcome(path, Outcome(state=state, reason=reason))
+
+
 @click.group()
 def update() -> None:
     """Install, roll back and inspect software releases on this station."""
@@ -93,6 +107,7 @@ def update() -> None:
 @_unsigned
 @_services
 @_deadline
+@_outcome
 @click.argument("artifact", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def install(
     config_path: Path,
@@ -100,6 +115,7 @@ def install(
     unsigned_config: bool,
     services: str,
     deadline: float,
+    outcome: Path | None,
     artifact: Path,
 ) -> None:
     """Verify ARTIFACT, install it beside the running release, switch, check, commit."""
@@ -108,7 +124,9 @@ def install(
             artifact
         )
     except (UpdateError, StationError, ReleaseError) as exc:
+        _write_outcome(outcome, "failed", str(exc))
         raise click.ClickException(str(exc)) from None
+    _write_outcome(outcome, journal.state, journal.reason)
     _report(journal)
     if journal.state != "committed":
         raise SystemExit(1)
@@ -119,13 +137,97 @@ def install(
 @_root
 @_unsigned
 @_services
-def rollback(config_path: Path, root: Path, unsigned_config: bool, services: str) -> None:
+@_outcome
+@click.option("--reason", default="rolled back by hand", show_default=True)
+def rollback(
+    config_path: Path,
+    root: Path,
+    unsigned_config: bool,
+    services: str,
+    outcome: Path | None,
+    reason: str,
+) -> None:
     """Go back to the release installed before the current one."""
     try:
-        journal = _installer(config_path, root, unsigned_config, services, 0).rollback()
+        journal = _installer(config_path, root, unsigned_config, services, 0).rollback(reason)
     except (UpdateError, StationError) as exc:
+        _write_outcome(outcome, "failed", str(exc))
         raise click.ClickException(str(exc)) from None
+    _write_outcome(outcome, journal.state, journal.reason)
     _report(journal)
+
+
+@update.command()
+@_config
+@_root
+@_unsigned
+@_services
+@_deadline
+@_outcome
+@click.option("--job-id", default=None, help="The config job this change comes from.")
+@click.argument("change_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def configure(
+    config_path: Path,
+    root: Path,
+    unsigned_config: bool,
+    services: str,
+    deadline: float,
+    outcome: Path | None,
+    job_id: str | None,
+    change_file: Path,
+) -> None:
+    """Apply CHANGE_FILE (allowlisted settings, JSON), restart, check; commit or restore."""
+    import msgspec
+
+    from contract.rollout import ConfigChange
+    from device.update.configure import ConfigUpdater
+
+    try:
+        change = msgspec.json.decode(change_file.read_bytes(), type=ConfigChange)
+        config = _load(config_path, unsigned_config)
+        installer = _installer(config_path, root, unsigned_config, services, deadline)
+        journal = ConfigUpdater(installer, Path(config.data_dir)).apply(change, job_id)
+    except (UpdateError, StationError, ValueError) as exc:
+        _write_outcome(outcome, "failed", str(exc))
+        raise click.ClickException(str(exc)) from None
+    _write_outcome(outcome, journal.state, journal.reason)
+    click.echo(
+        f"config {journal.label}: {journal.state}"
+        + (f" ({journal.reason})" if journal.reason else "")
+    )
+    if journal.state != "committed":
+        raise SystemExit(1)
+
+
+@update.command()
+@_config
+@_root
+@_unsigned
+@_services
+@_outcome
+@click.option("--job-id", required=True, help="The config job whose change is undone.")
+@click.option("--reason", default="rolled back by hand", show_default=True)
+def unconfigure(
+    config_path: Path,
+    root: Path,
+    unsigned_config: bool,
+    services: str,
+    outcome: Path | None,
+    job_id: str,
+    reason: str,
+) -> None:
+    """Restore the settings in force before the configuration change of JOB_ID."""
+    from device.update.configure import ConfigUpdater
+
+    try:
+        config = _load(config_path, unsigned_config)
+        installer = _installer(config_path, root, unsigned_config, services, 0)
+        journal = ConfigUpdater(installer, Path(config.data_dir)).revert(job_id, reason)
+    except (UpdateError, StationError) as exc:
+        _write_outcome(outcome, "failed", str(exc))
+        raise click.ClickException(str(exc)) from None
+    _write_outcome(outcome, journal.state, journal.reason)
+    click.echo(f"config {journal.label}: {journal.state}")
 
 
 @update.command()
@@ -138,11 +240,18 @@ def resume(
     config_path: Path, root: Path, unsigned_config: bool, services: str, deadline: float
 ) -> None:
     """At boot: finish or undo an update a power cut interrupted."""
+    from device.update.configure import ConfigUpdater
+
     try:
-        journal = _installer(config_path, root, unsigned_config, services, deadline).resume()
+        installer = _installer(config_path, root, unsigned_config, services, deadline)
+        journal = installer.resume()
+        config = _load(config_path, unsigned_config)
+        changed = ConfigUpdater(installer, Path(config.data_dir)).resume()
     except (UpdateError, StationError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("no update to resume" if journal is None else f"{journal.version}: {journal.state}")
+    if changed is not None:
+        click.echo(f"config {changed.label}: {changed.state}")
 
 
 @update.command()

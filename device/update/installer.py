@@ -65,7 +65,7 @@ class Installer:
         return Path(self.health.data_dir) / TRIAL_MARKER
 
     @contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> Iterator[None]:
         """One update at a time (the agent and a technician's CLI may both try)."""
         self.layout.root.mkdir(parents=True, exist_ok=True)
         with open(self.layout.root / "update.lock", "w") as lock:
@@ -83,7 +83,7 @@ class Installer:
 
     def install(self, artifact: Path) -> Journal:
         """Install ``artifact`` and commit it when healthy; returns the final journal."""
-        with self._exclusive():
+        with self.exclusive():
             try:
                 manifest = read_manifest(artifact, self.public_key)  # refuse before anything
             except ReleaseError as exc:
@@ -101,7 +101,7 @@ class Installer:
 
     def install_first(self, artifact: Path) -> Journal:
         """Install a station's first release (an image build): no daemon runs yet to check."""
-        with self._exclusive():
+        with self.exclusive():
             if self.layout.current_version() is not None:
                 raise UpdateError("this station has a release: use install")
             try:
@@ -208,7 +208,7 @@ class Installer:
 
     def rollback(self, reason: str = "rolled back by hand") -> Journal:
         """Go back to the release before the current one (``dcs-station update rollback``)."""
-        with self._exclusive():
+        with self.exclusive():
             current = self.layout.current_version()
             others = [v for v in self.layout.installed() if v != current]
             if current is None or not others:
@@ -220,7 +220,7 @@ class Installer:
 
     def resume(self) -> Journal | None:
         """Finish or undo an update a power cut interrupted; ``None`` if none ever ran."""
-        with self._exclusive():
+        with self.exclusive():
             journal = read_journal(self.layout.journal)
             if journal is None or journal.state in SETTLED:
                 shutil.rmtree(self.layout.staging, ignore_errors=True)

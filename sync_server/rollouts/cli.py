@@ -89,10 +89,10 @@ def run() -> None:
 
 
 @rollouts_cli.command("upload")
-@click.argument("artifact", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("artifact", type=click.Path(exists=True, path_type=Path))
 @click.option("--by", default="cli", show_default=True, help="Who uploads (audit trail).")
 def upload(artifact: Path, by: str) -> None:
-    """Verify a release artifact with the release key and register it."""
+    """Verify a release artifact (its directory or its tar) with the release key; register it."""
     from sync_server.rollouts import releases, releases_dir
     from sync_server.rollouts.manifest import ManifestError, release_public_key
     from sync_server.rollouts.store import FileStore

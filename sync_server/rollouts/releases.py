@@ -9,20 +9,21 @@ public key and every file matches its size and SHA-256.
 from __future__ import annotations
 
 import hashlib
+import tarfile
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from contract.release import MANIFEST_NAME, SIGNATURE_NAME
 from sync_server.audit import audit
 from sync_server.db import write_transaction
 from sync_server.rollouts import manifest as manifests
 from sync_server.rollouts.models import Release, ReleaseFile
 from sync_server.rollouts.store import FileStore, StoreError, sha256_of
 
-MANIFEST_NAME = "release.json"
-SIGNATURE_NAMES = ("release.sig",)
 #: A manifest travels to the stations as a file like any other; its name in the registry.
-MANIFEST_ENTRY = "release.json"
+MANIFEST_ENTRY = MANIFEST_NAME
 
 
 class ReleaseError(ValueError):
@@ -30,28 +31,38 @@ class ReleaseError(ValueError):
 
 
 def _signature(artifact: Path) -> bytes:
-    for name in SIGNATURE_NAMES:
-        if (artifact / name).is_file():
-            try:
-                return manifests.read_signature(artifact / name)
-            except manifests.ManifestError as exc:
-                raise ReleaseError(str(exc)) from None
-    raise ReleaseError(f"no manifest signature ({' or '.join(SIGNATURE_NAMES)}) in {artifact}")
+    if not (artifact / SIGNATURE_NAME).is_file():
+        raise ReleaseError(f"no manifest signature ({SIGNATURE_NAME}) in {artifact}")
+    try:
+        return manifests.read_signature(artifact / SIGNATURE_NAME)
+    except manifests.ManifestError as exc:
+        raise ReleaseError(str(exc)) from None
 
 
 def upload(
     artifact: Path, *, public_key: Ed25519PublicKey, store: FileStore, actor: str
 ) -> Release:
-    """Verify and register the release in ``artifact``; audited as ``release.upload``."""
+    """Verify and register the release in ``artifact``; audited as ``release.upload``.
+
+    ``artifact`` is the directory, or the tar ``dcs-release build`` writes (unpacked into a
+    temporary directory first: regular files only, nothing outside it).
+    """
     artifact = Path(artifact)
+    if artifact.is_file():
+        with tempfile.TemporaryDirectory(prefix="dcs-release-") as scratch:
+            try:
+                with tarfile.open(artifact, "r:") as tar:
+                    tar.extractall(scratch, filter="data")
+            except (tarfile.TarError, OSError) as exc:
+                raise ReleaseError(f"cannot read the artifact {artifact.name}: {exc}") from None
+            return upload(Path(scratch), public_key=public_key, store=store, actor=actor)
     try:
         manifest_bytes = (artifact / MANIFEST_NAME).read_bytes()
     except OSError:
         raise ReleaseError(f"no {MANIFEST_NAME} in {artifact}") from None
     signature = _signature(artifact)
     try:
-        manifests.verify(manifest_bytes, signature, public_key)
-        manifest = manifests.parse(manifest_bytes)
+        manifest = manifests.verified(manifest_bytes, signature, public_key)
     except manifests.ManifestError as exc:
         with write_transaction():
             audit(actor, "release.upload", artifact.name[:64], "refused")
@@ -59,16 +70,16 @@ def upload(
     if Release.get_or_none(Release.version == manifest.version) is not None:
         raise ReleaseError(f"release {manifest.version} is already registered")
     for entry in manifest.files:
-        path = artifact / entry.name
+        path = artifact / entry.path
         if not path.is_file() or path.stat().st_size != entry.size:
-            raise ReleaseError(f"{entry.name}: missing or not {entry.size} bytes")
+            raise ReleaseError(f"{entry.path}: missing or not {entry.size} bytes")
         if sha256_of(path) != entry.sha256:
-            raise ReleaseError(f"{entry.name}: its SHA-256 is not the one the manifest names")
+            raise ReleaseError(f"{entry.path}: its SHA-256 is not the one the manifest names")
     manifest_id = hashlib.sha256(manifest_bytes).hexdigest()
     try:
         store.put(artifact / MANIFEST_NAME, manifest_id)
         for entry in manifest.files:
-            store.put(artifact / entry.name, entry.sha256)
+            store.put(artifact / entry.path, entry.sha256)
     except StoreError as exc:  # changed on disk since it was checked
         raise ReleaseError(str(exc)) from None
     with write_transaction():
@@ -91,7 +102,7 @@ def upload(
                 continue
             seen.add(entry.sha256)
             ReleaseFile.create(
-                release=release, file_id=entry.sha256, name=entry.name[:200], size=entry.size
+                release=release, file_id=entry.sha256, name=entry.path[:200], size=entry.size
             )
         audit(actor, "release.upload", manifest.version, "ok")
     return release
