@@ -38,6 +38,7 @@ from devtools.demo_control import card, open_control, serve_requests
 from devtools.demo_fleet import Fleet
 from devtools.eid_people import export_eid_people
 from devtools.net import free_port, wait_for_port
+from devtools.paysim import BILLERS
 from devtools.residents import export
 from devtools.synthetic import write_card_files
 from provisioning.pki import CertificateAuthority
@@ -200,6 +201,12 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     server_dir.mkdir()
     server_config = server_dir / "server.toml"
     web_port = free_port()
+    billers_port, bank_port = free_port(), free_port()
+    bank_secret = secrets.token_urlsafe(32)
+    bank_secret_file = server_dir / "bank-webhook.secret"
+    bank_secret_file.write_text(bank_secret)
+    os.chmod(bank_secret_file, 0o600)
+    (server_dir / "bank.url").write_text(f"http://127.0.0.1:{bank_port}/pay")
     tracking_url = f"http://127.0.0.1:{web_port}/track?number={{number}}"
     server_config.write_text(
         f'SECRET_KEY = "{secrets.token_urlsafe(48)}"\n'
@@ -211,6 +218,15 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         f'MQTT_CERT_DIR = "{broker.server_cert_dir}"\n'
         # Signs replicas and commands; kept with the demo, not in the checkout's instance/.
         f'REPLICA_SIGNING_KEY_FILE = "{server_dir / "replica-signing.key"}"\n'
+        # Bills (docs/bills.md): PromptPay for a Thai deployment, the simulated billers and
+        # insurer (devtools/paysim.py), the simulated bank's webhook secret.
+        'PAYMENT_COUNTRY = "TH"\n'
+        'PAYMENT_PROMPTPAY_BILLER_ID = "010555512345601"\n'
+        f'BANK_WEBHOOK_SECRET = "{bank_secret}"\n'
+        f'INSURANCE_PRODUCT_URL = "http://127.0.0.1:{billers_port}/insurance"\n'
+        "BILLER_URLS = { "
+        + ", ".join(f'{name} = "http://127.0.0.1:{billers_port}/{name}"' for name in BILLERS)
+        + " }\n"
     )
     os.chmod(server_config, 0o600)
     server_env = {"DCS_SERVER_CONFIG": str(server_config)}
@@ -236,6 +252,16 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     fleet.spawn("replicate-1", [_bin("dcs-server"), "replicate"], server_env)
     fleet.spawn("alarms", [_bin("dcs-server"), "alarms"], server_env)
     fleet.spawn("sms", [_bin("dcs-server"), "sms"], server_env)  # the citizens' texts
+    # The simulated billers/insurer and bank (a real deployment plugs in its own).
+    paysim = [sys.executable, "-m", "devtools.paysim"]
+    fleet.spawn("billers", [*paysim, "billers", "--port", str(billers_port)], {})
+    webhook = f"http://127.0.0.1:{web_port}/bills/webhook/bank"
+    fleet.spawn(
+        "bank",
+        [*paysim, "bank", "--port", str(bank_port), "--webhook", webhook,
+         "--secret-file", str(bank_secret_file)],
+        {},
+    )  # fmt: skip
     fleet.spawn("notify", [_bin("dcs-server"), "notify"], server_env)  # alarm e-mail, webhooks
     fleet.spawn("operator-sweep", [_bin("dcs-server"), "operator", "sweep"], server_env)
     # One account per role; each password is shown once and must be changed at first login.
@@ -551,6 +577,8 @@ def _print_guide(
         f"  {card_command.format('pull')}     # pull its card (see its log)\n"
         f"  {card_command.format('insert')}   # ...and insert it again: a new visit\n"
         f"  pcsc_scan   # the virtual reader and card, as PC/SC sees them\n"
+        f"  curl -s -X POST {(fleet.root / 'server' / 'bank.url').read_text()}"
+        ' -d \'{"payload": "<the QR text>"}\'   # the bank pays a kiosk\'s bill QR\n'
         f'  curl -s -H "Authorization: Bearer {api_token}" {api}/stations\n'
         f"  kill -STOP {fleet.broker.process.pid}   # freeze the broker, file petitions, then\n"
         f"  kill -CONT {fleet.broker.process.pid}   # ...they sync when it is back\n"
