@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from contract.checkups import BookingRef, CheckupBooking, CheckupSlot, SlotId
 from contract.identifiers import CitizenId, PetitionNumber, ThaiMobile
 from contract.topics import STATION_ID_PATTERN
 
@@ -278,6 +279,10 @@ ServiceAction = Literal[
     "operator.login",  # counter mode (seed 003): username + password -> an operator session
     "operator.touch",  # ...the session is still in use at this station (the page is open)
     "operator.logout",  # ...ended by the officer (one tap after each resident)
+    "checkup.slots",  # seed 002: free check-up slots for the card holder (contract/checkups.py)
+    "checkup.book",  # ...book ``slot`` for the card holder -> the booking, SMS with the video link
+    "checkup.cancel",  # ...cancel the card holder's ``booking`` -> SMS says cancelled
+    "checkup.mine",  # ...the card holder's booked check-ups
 ]
 OtpPurpose = Literal["petition", "kiosk_password_reset", "eid_register", "tracking"]
 TicketId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
@@ -314,6 +319,10 @@ class ServiceRequest(Message, kw_only=True):
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=128)] | None = None
     username: Annotated[str, msgspec.Meta(min_length=1, max_length=32)] | None = None
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
+    slot: SlotId | None = None  # checkup.book
+    booking: BookingRef | None = None  # checkup.cancel
+    #: The kiosk's language: the SMS the request causes are written in it.
+    language: Language | None = None
 
 
 class StatusStep(msgspec.Struct, kw_only=True):
@@ -359,6 +368,8 @@ class ServiceResponse(Message, kw_only=True):
     #: operator.login: the session token (kept in the station's memory only) and who it is.
     session: Annotated[str, msgspec.Meta(min_length=20, max_length=64)] | None = None
     operator_name: Annotated[str, msgspec.Meta(max_length=130)] | None = None
+    slots: list[CheckupSlot] = []
+    bookings: list[CheckupBooking] = []
 
 
 # --- replicas: the records of the residents a station serves --------------------------------

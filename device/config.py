@@ -81,6 +81,10 @@ class KioskConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     read_aloud: bool = True
     #: A staffed counter: an officer logs in before residents are served (seed 003).
     counter_mode: bool = False
+    #: Seed 002's other channels for an error in one's population data, listed beside the
+    #: correction request: the hotline's number and the e-ID app's name (the seed's own).
+    correction_hotline: Annotated[str, msgspec.Meta(pattern=r"^[0-9-]{3,20}$")] = "0693187111"
+    eid_app: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] = "VNeID"
 
 
 class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -106,6 +110,11 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: key); with neither, the station refuses every command.
     server_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
     kiosk: KioskConfig | None = None  # None: no touchscreen (a headless test station)
+    #: The district the station stands in: it shows the public notices published for it
+    #: (contract/notices.py); its building is ``replica.building``. None: no district's.
+    district: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")] | None = (
+        None
+    )
     #: The fleet's Ed25519 release key, base64 (``dcs-release keygen``): software updates
     #: install only if signed with it. Unset, the station refuses every release.
     release_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None

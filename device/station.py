@@ -11,6 +11,7 @@ from device import __version__
 from device.config import StationConfig
 from device.hardware import StationHardware
 from device.maintenance import disk_gauges, schedule_reboot
+from device.notices import NoticeBoard
 from device.receipts import ReceiptLine, ReceiptSpool
 from device.replica import Replica, attach_replica
 from device.replica.keys import server_public_key
@@ -43,6 +44,8 @@ class Station:
     replica: Replica | None = None
     #: Out of service by remote command (the kiosk shows a closed screen).
     service_lock: ServiceLock | None = None
+    #: The public notices for this station, kept to show offline (device/notices/).
+    notices: NoticeBoard | None = None
 
     def file_petition(
         self,
@@ -89,6 +92,8 @@ class Station:
 
     def start(self) -> Station:
         """Start syncing and, in the daemon, the devices."""
+        if self.notices is not None:
+            self.notices.purge()
         self.sync.start()
         if self.hardware is not None:
             stalled_after = max(3 * self.config.sync.poll_interval_s, 5.0)
@@ -144,6 +149,13 @@ def build_station(
             command_log=CommandLog(Path(config.data_dir) / "commands-run.json"),
         )
         replica = attach_replica(config, store, sync, clock)
+        notices = NoticeBoard(
+            store,
+            sync.link,
+            district=config.district,
+            building=config.replica.building if config.replica is not None else None,
+            server_key=command_key,
+        )
         service_lock = ServiceLock(config.data_dir)
         sync.commands.register("lock", lambda args: service_lock.lock(str(args.get("reason", ""))))
         sync.commands.register("unlock", lambda args: service_lock.unlock())
@@ -172,4 +184,5 @@ def build_station(
         hardware=hardware,
         replica=replica,
         service_lock=service_lock,
+        notices=notices,
     )

@@ -87,4 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
     from sync_server import rollouts
 
     rollouts.init_app(app)  # operations: releases, staged rollouts, remote configuration
+    from sync_server import notices
+
+    notices.init_app(app)  # operations: public notices for the stations' home screens
     return app

@@ -55,6 +55,7 @@ def create_kiosk_app(
     _language_urls(app, config.default_language)
 
     from device.kiosk.views import (
+        checkup,
         counter,
         eid,
         home,
@@ -65,7 +66,7 @@ def create_kiosk_app(
         tracking,
     )
 
-    for module in (home, stream, insured, petition, tracking, password, eid, counter):
+    for module in (home, stream, insured, petition, tracking, password, eid, counter, checkup):
         app.register_blueprint(module.bp)
     app.after_request(_no_store)
     app.before_request(_out_of_service)

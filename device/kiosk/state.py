@@ -66,6 +66,7 @@ class KioskState:
         #: Wall-clock time of the last card event (for the kiosk benchmark; not personal).
         self.last_card_event_at: float | None = None
         self._page_alive_at: float | None = None
+        self._notice_ids: str | None = None
 
     # -- the page's heartbeat ------------------------------------------------------------
 
@@ -180,7 +181,16 @@ class KioskState:
 
     def status(self) -> list[Event]:
         """The events that describe the state now (sent first on every new stream)."""
-        return [self._visit_event(), Event("printer", {"state": self._printer_state or "none"})]
+        return [
+            self._visit_event(),
+            Event("printer", {"state": self._printer_state or "none"}),
+            Event("notices", {"ids": self.notice_ids()}),
+        ]
+
+    def notice_ids(self) -> str:
+        """The ids of the notices showing now (the home screen reloads when they change)."""
+        board = self.station.notices
+        return ",".join(n.notice_id for n in board.current()) if board is not None else ""
 
     # -- card events ---------------------------------------------------------------------
 
@@ -264,6 +274,7 @@ class KioskState:
             try:
                 self.expire_idle()
                 self._poll_printer()
+                self._poll_notices()
             except Exception:
                 log.exception("kiosk tick failed")
 
@@ -274,6 +285,14 @@ class KioskState:
         if state != self._printer_state:
             self._printer_state = state
             self.bus.publish("printer", state=state)
+
+    def _poll_notices(self) -> None:
+        """A notice arrived, was withdrawn, started or ended (by the station's clock, with or
+        without the network): tell the page."""
+        ids = self.notice_ids()
+        if ids != self._notice_ids:
+            self._notice_ids = ids
+            self.bus.publish("notices", ids=ids)
 
     # -- events --------------------------------------------------------------------------
 

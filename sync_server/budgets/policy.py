@@ -40,7 +40,9 @@ REPLICA_FULL = "replica.full"
 FILE = "file"
 
 #: The service actions that send an SMS: each also counts against :data:`SMS`.
-SMS_ACTIONS = frozenset({"otp.send", "password.start", "eid.start", "track.start"})
+SMS_ACTIONS = frozenset(
+    {"otp.send", "password.start", "eid.start", "track.start", "checkup.book", "checkup.cancel"}
+)
 
 
 def service_kind(action: str) -> str:
@@ -81,6 +83,9 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         FILE: _limits(FILE, m=120, h=3000, d=10000),
         service_kind("petitions.mine"): _limits("petitions.mine", m=5, h=60, d=300),
         service_kind("operator.login"): _limits("operator.login", t=5, h=20, d=60),
+        # A resident looks at the slots a few times per visit (and once more after booking).
+        service_kind("checkup.slots"): _limits("checkup.slots", m=5, h=60, d=300),
+        service_kind("checkup.mine"): _limits("checkup.mine", m=5, h=60, d=300),
         # The counter page touches its session on every heartbeat while it is open.
         service_kind("operator.touch"): _limits("operator.touch", m=20, h=1200),
         service_kind("operator.logout"): _limits("operator.logout", m=10, h=120),
