@@ -7,7 +7,7 @@ is ``POST /api/v1/notices/<id>/publish``.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -23,8 +23,6 @@ from sync_server.notices import service
 from sync_server.notices.models import PublicNotice
 from sync_server.notices.publish import app_publisher, app_signing_key
 
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
-
 blp = Blueprint(
     "api_notices",
     __name__,
@@ -34,8 +32,19 @@ blp = Blueprint(
 json_errors(blp)
 
 
+#: Non-blank text (the server strips it and needs something left).
+NON_BLANK = r"^[\s\S]*\S[\s\S]*$"
+#: ``all``, ``district:<code>`` or ``buildings:<code>[,<code>...]`` (up to 50 buildings).
+TARGET = (
+    r"^(all|district:[a-z0-9][a-z0-9-]{0,62}[a-z0-9]"
+    r"|buildings:[a-z0-9][a-z0-9-]{0,62}[a-z0-9](,[a-z0-9][a-z0-9-]{0,62}[a-z0-9]){0,49})$"
+)
+
+
 class NoticeTextSchema(ma.Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    title = fields.String(
+        required=True, validate=[validate.Length(min=1, max=120), WholeMatch(NON_BLANK)]
+    )
     body = fields.String(load_default="", validate=validate.Length(max=1000))
 
 
@@ -46,19 +55,23 @@ class NoticeTextsSchema(ma.Schema):
 
 
 class NoticeRequestSchema(ma.Schema):
-    """A new notice: for every station, one district or named buildings."""
+    """A new notice: for every station, one district or named buildings, from ``starts_at``
+    for ``minutes``."""
 
-    scope = fields.String(required=True, validate=validate.OneOf(service.SCOPES))
-    district = fields.String(
-        validate=WholeMatch(CODE), metadata={"description": "with scope `district`"}
-    )
-    buildings = fields.List(
-        fields.String(validate=WholeMatch(CODE)),
-        validate=validate.Length(max=50),
-        metadata={"description": "with scope `buildings`"},
+    target = fields.String(
+        required=True,
+        validate=WholeMatch(TARGET),
+        metadata={
+            "description": "`all`, `district:<code>` or `buildings:<code>,<code>...`",
+            "example": "buildings:building-1,building-2",
+        },
     )
     starts_at = UtcInput(metadata={"description": "default: now"})
-    ends_at = UtcInput(required=True)
+    minutes = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=366 * 24 * 60),
+        metadata={"description": "how long it shows: at most a year", "example": 1440},
+    )
     texts = fields.Nested(NoticeTextsSchema, required=True)
 
 
@@ -125,13 +138,19 @@ def notices() -> dict[str, object]:
 @blp.response(201, NoticeSchema)
 def create(body: dict[str, Any]) -> object:
     """Write a notice and publish it to its stations."""
-    starts_at = body.get("starts_at")
+    starts_at = body["starts_at"].replace(tzinfo=UTC) if body.get("starts_at") else utc_now()
+    try:
+        ends_at = starts_at + timedelta(minutes=body["minutes"])
+    except OverflowError:  # a start at the end of time: the notice ends there too
+        ends_at = datetime.max.replace(tzinfo=UTC)
+        starts_at = min(starts_at, ends_at - timedelta(minutes=1))
+    kind, _, names = body["target"].partition(":")
     draft = service.Draft(
-        scope=body["scope"],
-        district=body.get("district"),
-        buildings=tuple(body.get("buildings") or ()),
-        starts_at=starts_at.replace(tzinfo=UTC) if starts_at else utc_now(),
-        ends_at=body["ends_at"].replace(tzinfo=UTC),
+        scope=kind,
+        district=names if kind == "district" else None,
+        buildings=tuple(names.split(",")) if kind == "buildings" else (),
+        starts_at=starts_at,
+        ends_at=ends_at,
         texts={lang: (text["title"], text["body"]) for lang, text in body["texts"].items()},
     )
     try:
