@@ -100,6 +100,8 @@ class KioskStack:
     app: object = None
     cards: list[VirtualCardProcess] = field(default_factory=list)
     kiosk_config: KioskConfig = field(default_factory=lambda: KioskConfig(port=0))
+    #: More server settings (a clinic's ``CLINIC_URL``...).
+    server_config: dict = field(default_factory=dict)
 
     @property
     def building(self) -> str:
@@ -115,11 +117,16 @@ class KioskStack:
         self.broker.add_user(SERVER_USER)
         self.broker.add_user(STATION_ID)
         self.broker.start()
+        from tests.conftest import server_signing_key_file
+
         config = {
             "TESTING": True,
             "SECRET_KEY": "kiosk-test-secret",
+            # Commands and notices are signed with the key the station's config trusts.
+            "REPLICA_SIGNING_KEY_FILE": str(server_signing_key_file()),
             "DATABASE_URL": upgrade_url(f"sqlite:///{self.root / 'server.sqlite3'}"),
             **self.broker.server_config(),
+            **self.server_config,
         }
         self.app = create_app(config)
         seed_records(POPULATION, as_of=AS_OF)
