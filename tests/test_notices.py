@@ -251,3 +251,34 @@ def test_the_api_publishes_and_lists_notices_with_its_scopes(server_app, station
     )
     assert withdrawn.json["state"] == "withdrawn"
     wait_until(lambda: notice["notice_id"] not in showing(station), "the API's withdrawal")
+
+
+def test_an_operator_publishes_a_notice_in_the_browser(server_app, make_operator, stations):
+    from tests.web_browser import headless_chromium, serving
+    from tests.web_login import login
+
+    station = stations("st-b")
+    username, password = make_operator("operations")
+    ends = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    with serving(server_app) as url, headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="en-GB")
+        login(page, url, username, password)
+        page.goto(f"{url}/dashboard/notices?lang=en")
+        page.select_option("#scope", "district")
+        page.fill("#district", "district-1")
+        page.fill("#ends_at", ends)
+        for lang, title in (("th", "ปิดน้ำ"), ("vi", "Cắt nước"), ("en", "Water cut")):
+            page.fill(f"#title_{lang}", title)
+            page.fill(f"#body_{lang}", f"{title}: 9:00-12:00")
+        with page.expect_navigation():
+            page.click("#notice-form button[type=submit]")
+        row = page.locator("tr[data-notice]")
+        assert row.get_attribute("data-state") == "current"
+        assert "not delivered" not in row.inner_text()
+        if os.environ.get("DCS_SCREENS"):
+            page.screenshot(
+                path=Path(__file__).resolve().parents[1] / "docs/screens/server-notices-en.png",
+                full_page=True,
+            )
+        notice_id = row.get_attribute("data-notice")
+    wait_until(lambda: notice_id in showing(station), "the notice from the browser")
