@@ -263,7 +263,8 @@ def test_kiosk_service_actions_are_charged_and_answered(app, service):
         ),
     )
     assert (refused.status, refused.reason) == ("refused", "not_card_holder")
-    # The booking actions send SMS: they count against the station's SMS budget too.
-    from sync_server.budgets.policy import SMS_ACTIONS
+    # Every action is charged to a budget of its own.
+    from sync_server.budgets.policy import BudgetPolicy, service_kind
 
-    assert {"checkup.book", "checkup.cancel"} <= SMS_ACTIONS
+    for action in ("checkup.slots", "checkup.book", "checkup.cancel", "checkup.mine"):
+        assert service_kind(action) in BudgetPolicy().budgets

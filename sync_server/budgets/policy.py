@@ -40,9 +40,7 @@ REPLICA_FULL = "replica.full"
 FILE = "file"
 
 #: The service actions that send an SMS: each also counts against :data:`SMS`.
-SMS_ACTIONS = frozenset(
-    {"otp.send", "password.start", "eid.start", "track.start", "checkup.book", "checkup.cancel"}
-)
+SMS_ACTIONS = frozenset({"otp.send", "password.start", "eid.start", "track.start"})
 
 
 def service_kind(action: str) -> str:
@@ -86,6 +84,10 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         # A resident looks at the slots a few times per visit (and once more after booking).
         service_kind("checkup.slots"): _limits("checkup.slots", m=5, h=60, d=300),
         service_kind("checkup.mine"): _limits("checkup.mine", m=5, h=60, d=300),
+        # Booking and cancelling text only the phone on file of the card just read here
+        # (never a typed number), so they have their own budget rather than the SMS one.
+        service_kind("checkup.book"): _limits("checkup.book", t=4, h=20, d=100),
+        service_kind("checkup.cancel"): _limits("checkup.cancel", t=4, h=20, d=100),
         # The counter page touches its session on every heartbeat while it is open.
         service_kind("operator.touch"): _limits("operator.touch", m=20, h=1200),
         service_kind("operator.logout"): _limits("operator.logout", m=10, h=120),
