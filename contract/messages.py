@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from contract.bills import BillId, BillItem, PaymentQr, PaymentReference, PlanQuote, QuoteId
+from contract.checkups import BookingRef, CheckupBooking, CheckupSlot, SlotId
 from contract.identifiers import CitizenId, PetitionNumber, ThaiMobile
 from contract.topics import STATION_ID_PATTERN
 
@@ -285,6 +286,10 @@ ServiceAction = Literal[
     "bills.status",  # ...where a payment of this station stands (reference)
     "insurance.quote",  # seed 002: household health-insurance plans for the card holder
     "insurance.buy",  # ...one of them (quote_id) -> a payment QR
+    "checkup.slots",  # seed 002: free check-up slots for the card holder (contract/checkups.py)
+    "checkup.book",  # ...book ``slot`` for the card holder -> the booking, SMS with the video link
+    "checkup.cancel",  # ...cancel the card holder's ``booking`` -> SMS says cancelled
+    "checkup.mine",  # ...the card holder's booked check-ups
 ]
 OtpPurpose = Literal["petition", "kiosk_password_reset", "eid_register", "tracking"]
 TicketId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
@@ -348,6 +353,10 @@ class ServiceRequest(Message, kw_only=True):
     bill_ids: Annotated[list[BillId], msgspec.Meta(max_length=10)] = []  # bills.pay
     reference: PaymentReference | None = None  # bills.status
     quote_id: QuoteId | None = None  # insurance.buy
+    slot: SlotId | None = None  # checkup.book
+    booking: BookingRef | None = None  # checkup.cancel
+    #: The kiosk's language: the SMS the request causes are written in it.
+    language: Language | None = None
 
 
 class StatusStep(msgspec.Struct, kw_only=True):
@@ -402,6 +411,8 @@ class ServiceResponse(Message, kw_only=True):
     operator_position: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     #: eid.wards: the people the card holder may register for, oldest first.
     wards: list[Ward] = []
+    slots: list[CheckupSlot] = []
+    bookings: list[CheckupBooking] = []
 
 
 # --- replicas: the records of the residents a station serves --------------------------------

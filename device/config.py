@@ -97,6 +97,10 @@ class KioskConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Write the spoken guidance into WAV files in this directory instead of the audio out
     #: (a station without a sound card; tests). None: the audio out.
     guidance_wav_dir: str | None = None
+    #: Seed 002's other channels for an error in one's population data, listed beside the
+    #: correction request: the hotline's number and the e-ID app's name (the seed's own).
+    correction_hotline: Annotated[str, msgspec.Meta(pattern=r"^[0-9-]{3,20}$")] = "0693187111"
+    eid_app: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] = "VNeID"
 
 
 class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -125,6 +129,11 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: key); with neither, the station refuses every command.
     server_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None
     kiosk: KioskConfig | None = None  # None: no touchscreen (a headless test station)
+    #: The district the station stands in: it shows the public notices published for it
+    #: (contract/notices.py); its building is ``replica.building``. None: no district's.
+    district: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")] | None = (
+        None
+    )
     #: The fleet's Ed25519 release key, base64 (``dcs-release keygen``): software updates
     #: install only if signed with it. Unset, the station refuses every release.
     release_public_key: Annotated[str, msgspec.Meta(min_length=44, max_length=44)] | None = None

@@ -16,6 +16,7 @@ from device.config import StationConfig
 from device.diagnostics import register_command as register_diagnostics
 from device.hardware import StationHardware
 from device.maintenance import disk_gauges, schedule_reboot
+from device.notices import NoticeBoard
 from device.receipts import ReceiptLine, ReceiptSpool
 from device.replica import Replica, attach_replica
 from device.replica.keys import server_public_key
@@ -51,6 +52,8 @@ class Station:
     service_lock: ServiceLock | None = None
     #: Update jobs (releases, configuration, rollbacks); the daemon only.
     updates: UpdateAgent | None = None
+    #: The public notices for this station, kept to show offline (device/notices/).
+    notices: NoticeBoard | None = None
 
     def file_petition(
         self,
@@ -97,6 +100,8 @@ class Station:
 
     def start(self) -> Station:
         """Start syncing and, in the daemon, the devices and the update agent."""
+        if self.notices is not None:
+            self.notices.purge()
         self.sync.start()
         if self.updates is not None:
             self.updates.start()
@@ -160,6 +165,13 @@ def build_station(
             command_log=CommandLog(Path(config.data_dir) / "commands-run.json"),
         )
         replica = attach_replica(config, store, sync, clock)
+        notices = NoticeBoard(
+            store,
+            sync.link,
+            district=config.district,
+            building=config.replica.building if config.replica is not None else None,
+            server_key=command_key,
+        )
         service_lock = ServiceLock(config.data_dir)
         sync.commands.register("lock", lambda args: service_lock.lock(str(args.get("reason", ""))))
         sync.commands.register("unlock", lambda args: service_lock.unlock())
@@ -190,6 +202,7 @@ def build_station(
         replica=replica,
         service_lock=service_lock,
         updates=agent,
+        notices=notices,
     )
     register_diagnostics(station)
     return station

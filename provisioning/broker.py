@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract import MAX_PAYLOAD_BYTES, ROOT, Channel
+from contract.notices import NOTICES
 from contract.topics import fleet_filter
 from contract.transport import COMMANDS, INGEST, KIOSK, REPLICA, ROLLOUTS, server_client_id
 
@@ -129,11 +130,15 @@ def acl_text(
             f"topic {access} {fleet_filter(channel)}"
             for channel, access in SERVER_ROLE_ACCESS[role]
         ]
+        if role == COMMANDS:  # publishes the public notices (sync_server/notices), retained
+            lines.append(f"topic write {NOTICES}/#")
         lines.append("")
     lines.append("# Every station: only under its own id (the username), only in its direction.")
     lines += [
         f"pattern {access} {ROOT}/stations/%u/{channel.value}" for channel, access in STATION_ACCESS
     ]
+    # ...and the public notices, read only (contract/notices.py: nothing there is personal).
+    lines.append(f"pattern read {NOTICES}/#")
     return "\n".join(lines) + "\n"
 
 

@@ -91,4 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, check_schema: bool 
     from sync_server import bills
 
     bills.init_app(app)  # building managers: management fees; the bank's payment webhook
+    from sync_server import notices
+
+    notices.init_app(app)  # operations: public notices for the stations' home screens
     return app

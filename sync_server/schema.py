@@ -11,11 +11,13 @@ import peewee
 from sync_server.api import models as api
 from sync_server.audit import models as audit
 from sync_server.bills import models as bills
+from sync_server.checkups import models as checkups
 from sync_server.dashboard import models as dashboard
 from sync_server.diagnostics import models as diagnostics
 from sync_server.fleet import models as fleet
 from sync_server.ingest import models as ingest
 from sync_server.kiosk_services import models as kiosk_services
+from sync_server.notices import models as notices
 from sync_server.notifications import models as notifications
 from sync_server.operators import models as operators
 from sync_server.ops import models as ops
@@ -46,4 +48,6 @@ MODELS: list[type[peewee.Model]] = [
     *rollouts.MODELS,
     *diagnostics.MODELS,
     *bills.MODELS,
+    *checkups.MODELS,
+    *notices.MODELS,
 ]

@@ -122,9 +122,13 @@ class KioskStack:
         self.broker.add_user(SERVER_USER)
         self.broker.add_user(STATION_ID)
         self.broker.start()
+        from tests.conftest import server_signing_key_file
+
         config = {
             "TESTING": True,
             "SECRET_KEY": "kiosk-test-secret",
+            # Commands and notices are signed with the key the station's config trusts.
+            "REPLICA_SIGNING_KEY_FILE": str(server_signing_key_file()),
             "DATABASE_URL": upgrade_url(f"sqlite:///{self.root / 'server.sqlite3'}"),
             **self.broker.server_config(),
             **self.server_config,

@@ -114,6 +114,11 @@ class Walk:
             page.locator(f"a.tile[data-service={service}]").click()
             self.screen(f"soon-{service}")
             page.locator("#screen a.button").click()
+        # A check-up needs the card.
+        page.locator("a.tile[data-service=checkup]").click()
+        expect(page.locator("[data-notice=checkup-needs-card]")).to_be_visible()
+        self.screen("checkup-needs-card")
+        self.home()
         # A petition without a card, by code.
         page.locator("[data-service=petition]").click()
         self.screen("petition-services")
@@ -170,6 +175,7 @@ class Walk:
         self.password()
         self.eid()
         self.my_petitions()
+        self.checkup()
         # The idle countdown over a personal screen.
         page.evaluate("document.getElementById('countdown').hidden = false")
         page.evaluate("document.querySelector('[data-seconds]').textContent = '17'")
@@ -263,6 +269,22 @@ class Walk:
         self.screen("my-petitions-none")
         self.home()
 
+    def checkup(self) -> None:
+        """Book the first free slot, look at it, cancel it (two SMS to the phone on file)."""
+        page = self.page
+        page.locator("[data-service='checkup.start']").click()
+        expect(page.locator("[data-slot]").first).to_be_visible()
+        self.screen("checkup-slots")
+        page.locator("[data-slot]").first.click()
+        expect(page.locator("[data-booked-when]")).to_be_visible()
+        self.screen("checkup-booked")
+        page.locator("[data-action=my-checkup]").click()
+        self.screen("checkup-mine")
+        page.locator("[data-action=cancel-checkup]").click()
+        expect(page.locator("[data-notice=checkup-cancelled]")).to_be_visible()
+        self.screen("checkup-cancelled")
+        self.home()
+
     def offline(self) -> None:
         page, stack, lang = self.page, self.stack, self.lang
         stack.stop_broker()
@@ -285,7 +307,13 @@ class Walk:
         page.locator("[data-tab=benefits]").click()
         self.screen("insured-benefits-offline")
         self.home()
-        for service in ("password.start", "eid.start", "petition.start", "tracking.mine"):
+        for service in (
+            "password.start",
+            "eid.start",
+            "petition.start",
+            "tracking.mine",
+            "checkup.start",
+        ):
             page.locator(f"[data-service='{service}']").click()
             self.screen(service.replace(".", "-") + "-offline")
             self.home()

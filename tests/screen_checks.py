@@ -27,6 +27,8 @@ from device.kiosk.i18n import catalogue_keys
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 #: Lowercase words joined by dots or underscores: what a catalogue key or a code looks like.
+#: A web address shown as data (a video-call link): neither a key nor a word of any language.
+_URL = re.compile(r"https?://\S+")
 _RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:[._][a-z0-9]+)+\b")
 _ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 #: Latin words a Thai or Vietnamese screen shows on purpose: the language switcher's own
@@ -98,7 +100,8 @@ def _catalogue_ids() -> frozenset[str]:
 
 
 def raw_key_findings(text: str) -> list[str]:
-    """Catalogue keys and ``snake_case``/dotted codes shown as they are."""
+    """Catalogue keys and ``snake_case``/dotted codes shown as they are (not web addresses)."""
+    text = _URL.sub(" ", text)
     found = {match for match in _RAW_KEY.findall(text)}
     found |= {word for word in text.split() if word in _catalogue_ids()}
     return sorted(found)
@@ -119,6 +122,7 @@ def english_findings(text: str, lang: str, allowed: frozenset[str] = frozenset()
     the screen shows on purpose (a card's English name)."""
     if lang == "en":
         return []
+    text = _URL.sub(" ", text)
     english = english_only_words(lang)
     return sorted(
         {

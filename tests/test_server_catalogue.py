@@ -24,6 +24,7 @@ SERVER = Path(__file__).resolve().parents[1] / "sync_server"
 CITIZEN_SOURCES = (
     "tracking/*",
     "sms/texts.py",
+    "checkups/texts.py",
     "otp.py",
     "backoffice/labels.py",
     "backoffice/notify.py",

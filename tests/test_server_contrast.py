@@ -26,6 +26,7 @@ PAGES = {
         "/dashboard/stations/st-lobby-a",
         "/dashboard/alarms",
         "/sms/sent",
+        "/dashboard/notices",
     ],
     "administrator": ["/admin/operators", "/admin/audit"],
 }

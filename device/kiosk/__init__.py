@@ -56,6 +56,7 @@ def create_kiosk_app(
 
     from device.kiosk.views import (
         bills,
+        checkup,
         counter,
         eid,
         home,
@@ -66,7 +67,9 @@ def create_kiosk_app(
         tracking,
     )
 
-    for module in (home, stream, insured, petition, tracking, password, eid, counter, bills):
+    for module in (
+        home, stream, insured, petition, tracking, password, eid, counter, bills, checkup,
+    ):  # fmt: skip
         app.register_blueprint(module.bp)
     app.after_request(_no_store)
     app.before_request(_out_of_service)

@@ -85,6 +85,7 @@ class KioskState:
         station.sync.link.on_disconnected(self._announce_link)
         #: Payment notices from the server, for the visit showing a QR (bills, insurance).
         self.payments = PaymentWatch(station.sync.link, self._current_visit, self._paid)
+        self._notice_ids: str | None = None
 
     # -- payments ------------------------------------------------------------------------
 
@@ -229,7 +230,13 @@ class KioskState:
             Event("printer", {"state": self._printer_state or "none"}),
             Event("service", {"locked": self._service_locked()}),
             self._link_event(),
+            Event("notices", {"ids": self.notice_ids()}),
         ]
+
+    def notice_ids(self) -> str:
+        """The ids of the notices showing now (the home screen reloads when they change)."""
+        board = self.station.notices
+        return ",".join(n.notice_id for n in board.current()) if board is not None else ""
 
     # -- card events ---------------------------------------------------------------------
 
@@ -329,6 +336,7 @@ class KioskState:
                 self.expire_idle()
                 self._poll_printer()
                 self._poll_service_lock()
+                self._poll_notices()
             except Exception:
                 log.exception("kiosk tick failed")
 
@@ -351,6 +359,14 @@ class KioskState:
         if locked != self._locked:
             self._locked = locked
             self.bus.publish("service", locked=locked)
+
+    def _poll_notices(self) -> None:
+        """A notice arrived, was withdrawn, started or ended (by the station's clock, with or
+        without the network): tell the page."""
+        ids = self.notice_ids()
+        if ids != self._notice_ids:
+            self._notice_ids = ids
+            self.bus.publish("notices", ids=ids)
 
     # -- events --------------------------------------------------------------------------
 

@@ -84,6 +84,19 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO store_meta (name, value) VALUES ('read_floor', 1)",
     ),
+    # 6: the public notices this station shows (device/notices/), kept to show them offline
+    # until they end. Public text, signed by the server: stored as it arrived, not sealed.
+    (
+        """CREATE TABLE notice (
+            notice_id TEXT PRIMARY KEY,
+            issued_at TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            withdrawn INTEGER NOT NULL DEFAULT 0,
+            payload BLOB NOT NULL
+        )""",
+        "CREATE INDEX notice_ends_at ON notice (ends_at)",
+    ),
 )
 
 #: Steps older software cannot live with: version -> the read floor it sets. None so far.

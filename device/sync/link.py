@@ -68,6 +68,8 @@ class Link:
         self._session_expiry_s = session_expiry_s
         self._keepalive_s = keepalive_s
         self._handlers: dict[Channel, Handler] = {}
+        #: Subscriptions outside the station's subtree (the public notices), by filter.
+        self._extra: list[tuple[str, Handler]] = []
         self._topics: dict[Channel, str] = {}
         self._connect_listeners: list[Callable[[], None]] = []
         self._disconnect_listeners: list[Callable[[], None]] = []
@@ -97,6 +99,12 @@ class Link:
     def route(self, channel: Channel, handler: Handler) -> None:
         """Call ``handler`` (on the network thread) for each message on ``channel``."""
         self._handlers[channel] = handler
+
+    def route_filters(self, filters: list[str], handler: Handler) -> None:
+        """Subscribe to ``filters`` outside the station's own topics (read-only, such as
+        ``dcs/v1/notices/...``) and call ``handler`` for their messages; set before
+        :meth:`start` (they are subscribed at every connect)."""
+        self._extra.extend((topic_filter, handler) for topic_filter in filters)
 
     def on_connected(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every successful (re)connect."""
@@ -203,6 +211,7 @@ class Link:
         self._schedule_retry()
         client.subscribe(
             [(self.topic(channel), SubscribeOptions(qos=QOS)) for channel in SUBSCRIBED]
+            + [(topic_filter, SubscribeOptions(qos=QOS)) for topic_filter, _ in self._extra]
         )
         client.publish(self.topic(Channel.PRESENCE), self._presence("online"), qos=QOS, retain=True)
         self._connected.set()
@@ -238,6 +247,13 @@ class Link:
             hit("station.after_puback")
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        for topic_filter, extra in self._extra:
+            if mqtt.topic_matches_sub(topic_filter, message.topic):
+                try:
+                    extra(message)
+                except Exception:
+                    log.exception("handler for %s failed", topic_filter)
+                return
         prefix = self.topic(Channel.TX).removesuffix(Channel.TX.value)
         suffix = message.topic.removeprefix(prefix)
         try:

@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         health,
         ingest,
         maintenance,
+        notices,
         petitions,
         provisioning,
         rollouts,
@@ -56,6 +57,7 @@ def init_app(app: Flask) -> None:
         ingest.blp,
         maintenance.blp,
         rollouts.blp,
+        notices.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

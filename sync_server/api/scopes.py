@@ -14,4 +14,6 @@ SCOPES: dict[str, str] = {
     "maintenance:write": "open and end maintenance windows (silence a station's notifications)",
     "rollouts:read": "staged rollouts: their waves and each station's state",
     "rollouts:write": "create and abort rollouts of registered releases and configuration changes",
+    "notices:read": "public notices for the stations: targets, times, texts",
+    "notices:write": "publish and withdraw public notices on the stations' home screens",
 }

@@ -83,6 +83,13 @@ def _default_budgets() -> dict[str, tuple[Limit, ...]]:
         # The guardian's list of wards: once or twice per e-ID visit.
         service_kind("eid.wards"): _limits("eid.wards", m=5, h=60, d=300),
         service_kind("operator.login"): _limits("operator.login", t=5, h=20, d=60),
+        # A resident looks at the slots a few times per visit (and once more after booking).
+        service_kind("checkup.slots"): _limits("checkup.slots", m=5, h=60, d=300),
+        service_kind("checkup.mine"): _limits("checkup.mine", m=5, h=60, d=300),
+        # Booking and cancelling text only the phone on file of the card just read here
+        # (never a typed number), so they have their own budget rather than the SMS one.
+        service_kind("checkup.book"): _limits("checkup.book", t=4, h=20, d=100),
+        service_kind("checkup.cancel"): _limits("checkup.cancel", t=4, h=20, d=100),
         # The counter page touches its session on every heartbeat while it is open.
         service_kind("operator.touch"): _limits("operator.touch", m=20, h=1200),
         service_kind("operator.logout"): _limits("operator.logout", m=10, h=120),

@@ -30,6 +30,8 @@ from sync_server.bills.handlers import BillServices
 from sync_server.bills.payments import Billing
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
 from sync_server.budgets.policy import SMS, SMS_ACTIONS, service_kind
+from sync_server.checkups.adapter import ClinicError
+from sync_server.checkups.service import CheckupRefusedError, CheckupService
 from sync_server.db import write_transaction
 from sync_server.kiosk_services.models import IdentityCredential
 from sync_server.operators import sessions
@@ -153,10 +155,13 @@ class KioskServices:
         max_age_s: float = REQUEST_MAX_AGE_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         billing: Billing | None = None,
+        checkups: CheckupService | None = None,
     ) -> None:
         self.otp = otp
         self.max_age = timedelta(seconds=max_age_s)
         self._clock = clock
+        #: Check-ups (seed 002); None: no clinic, every check-up request is refused.
+        self.checkups = checkups
         self.budgets = budgets or StationBudgets()
         self.tracking_limits = tracking_limits
         self.limits = limits or KioskLimits.default()
@@ -178,6 +183,10 @@ class KioskServices:
             "operator.login": self._operator_login,
             "operator.touch": self._operator_touch,
             "operator.logout": self._operator_logout,
+            "checkup.slots": self._checkup_slots,
+            "checkup.book": self._checkup_book,
+            "checkup.cancel": self._checkup_cancel,
+            "checkup.mine": self._checkup_mine,
         }
         #: Bills and insurance (seed 002): None when the deployment offers no payments.
         self.bills = BillServices(billing, self.budgets)
@@ -189,12 +198,14 @@ class KioskServices:
         """The services for a server config: its secret, SMS driver, OTP and tracking limits;
         operator logins counted with the web login page's limiter."""
         secret = config["SECRET_KEY"]
+        otp = service_from_config(config, gateway_from_config(config))
         return cls(
-            service_from_config(config, gateway_from_config(config)),
+            otp,
             tracking.TrackingLimits.from_config(config),
             login_limiter=login_limiter(secret.encode() if isinstance(secret, str) else secret),
             max_age_s=float(config.get("KIOSK_REQUEST_MAX_AGE_S", REQUEST_MAX_AGE_S)),
             billing=billing_from_config(config),
+            checkups=CheckupService.from_config(config, otp.outbox),
         )
 
     def handle(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
@@ -239,6 +250,11 @@ class KioskServices:
             return ServiceResponse(status="error", reason="sms_failed")
         except tracking.TrackingInputError as exc:
             return ServiceResponse(status="refused", reason=f"bad_{exc.field}")
+        except CheckupRefusedError as exc:
+            self._audit(station_id, request, request.citizen_id, exc.reason)
+            return ServiceResponse(status="refused", reason=exc.reason)
+        except ClinicError:
+            return ServiceResponse(status="error", reason="clinic_unavailable")
 
     def stale(self, request: ServiceRequest) -> bool:
         """Whether ``request`` was sent longer ago than any kiosk waits for an answer."""
@@ -471,6 +487,35 @@ class KioskServices:
         _need(request, "session")
         sessions.close_session(request.session)
         return ServiceResponse(status="ok")
+
+    # -- seed 002: check-ups with telemedicine, for the card holder ----------------------
+
+    def _checkup_service(self) -> CheckupService:
+        if self.checkups is None:
+            raise CheckupRefusedError("no_clinic")
+        return self.checkups
+
+    def _checkup_slots(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id")
+        slots = self._checkup_service().slots(station_id, request.citizen_id)
+        return ServiceResponse(status="ok", slots=slots)
+
+    def _checkup_book(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id", "slot")
+        booking = self._checkup_service().book(
+            station_id, request.citizen_id, request.slot, request.language
+        )
+        return ServiceResponse(status="ok", bookings=[booking])
+
+    def _checkup_cancel(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id", "booking")
+        booking = self._checkup_service().cancel(station_id, request.citizen_id, request.booking)
+        return ServiceResponse(status="ok", bookings=[booking])
+
+    def _checkup_mine(self, station_id: str, request: ServiceRequest) -> ServiceResponse:
+        _need(request, "citizen_id")
+        bookings = self._checkup_service().mine(station_id, request.citizen_id)
+        return ServiceResponse(status="ok", bookings=bookings)
 
     @staticmethod
     def _audit(station_id: str, request: ServiceRequest, subject: str | None, outcome: str) -> None:

@@ -40,6 +40,7 @@ NAVIGATION = (
     ("dashboard.alarms_page", N_("Alarms"), ("operations", "administrator")),
     ("notifications.page", N_("Notifications"), ("operations", "administrator")),
     ("rollouts.list_page", N_("Rollouts"), ("operations", "administrator")),
+    ("notices.page", N_("Public notices"), ("operations", "administrator")),
     ("sms.sent", N_("SMS sent"), ("operations", "administrator")),
     ("bills.fees", N_("Management fees"), ("building_manager", "administrator")),
     ("operators.admin_list", N_("Operators"), ("administrator",)),

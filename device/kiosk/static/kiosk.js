@@ -70,6 +70,13 @@
     if (page === "locked" && !locked) location.replace(body.dataset.home);
     else if (page !== "locked" && locked) wipe(body.dataset.home);
   });
+
+  // Public notices: the home screen shows the current ones; reload when they change.
+  events.addEventListener("notices", (message) => {
+    const board = document.querySelector("[data-notices]");
+    if (page !== "home" || !board || navigating) return;
+    if (board.dataset.notices !== JSON.parse(message.data).ids) location.replace(body.dataset.homeHere);
+  });
   events.addEventListener("printer", (message) => {
     const state = JSON.parse(message.data).state;
     const label = document.querySelector("[data-printer-label]");

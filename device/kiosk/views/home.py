@@ -11,7 +11,11 @@ bp = Blueprint("home", __name__)
 #: Seed 002's utility services: shown, and honestly "coming soon" until they work.
 UTILITIES = ("bills", "health_insurance", "checkup")
 #: The utilities that work, and the screen each opens (the others stay "coming soon").
-LIVE_UTILITIES = {"bills": "bills.start", "health_insurance": "bills.insurance"}
+LIVE_UTILITIES = {
+    "bills": "bills.start",
+    "health_insurance": "bills.insurance",
+    "checkup": "checkup.start",
+}
 
 
 @bp.get("/")
@@ -32,11 +36,14 @@ def index() -> Response | str:
     card_error = visit is not None and visit.state == "card_error"
     # An ended card visit with the card still in: say why it ended and offer to start again.
     ended = visit is not None and visit.card_visit and visit.state == "ended"
+    board = state.station.notices
+    notices = board.current() if board is not None else []
     return render(
         "home.html",
         page="home",
         utilities=UTILITIES,
         live_utilities=LIVE_UTILITIES,
+        notices=[(n.notice_id, n.texts.get(g.lang) or n.texts["en"]) for n in notices],
         card_error=card_error,
         ended_reason=(visit.end_reason or "finished") if ended and visit is not None else None,
     )
