@@ -201,7 +201,8 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     server_dir.mkdir()
     server_config = server_dir / "server.toml"
     web_port = free_port()
-    billers_port, bank_port = free_port(), free_port()
+    billers_port, bank_port, clinic_port = free_port(), free_port(), free_port()
+    clinic_token = secrets.token_urlsafe(24)
     bank_secret = secrets.token_urlsafe(32)
     bank_secret_file = server_dir / "bank-webhook.secret"
     bank_secret_file.write_text(bank_secret)
@@ -224,6 +225,10 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         'PAYMENT_PROMPTPAY_BILLER_ID = "010555512345601"\n'
         f'BANK_WEBHOOK_SECRET = "{bank_secret}"\n'
         f'INSURANCE_PRODUCT_URL = "http://127.0.0.1:{billers_port}/insurance"\n'
+        # Check-ups with telemedicine: the simulated clinic (devtools/clinic.py).
+        f'CLINIC_URL = "http://127.0.0.1:{clinic_port}"\n'
+        'CLINIC_NAME = "City Health Clinic (simulated)"\n'
+        f'CLINIC_TOKEN = "{clinic_token}"\n'
         "BILLER_URLS = { "
         + ", ".join(f'{name} = "http://127.0.0.1:{billers_port}/{name}"' for name in BILLERS)
         + " }\n"
@@ -255,6 +260,12 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     # The simulated billers/insurer and bank (a real deployment plugs in its own).
     paysim = [sys.executable, "-m", "devtools.paysim"]
     fleet.spawn("billers", [*paysim, "billers", "--port", str(billers_port)], {})
+    fleet.spawn(
+        "clinic",
+        [sys.executable, "-m", "devtools.clinic", "--port", str(clinic_port),
+         "--token", clinic_token],
+        {},
+    )  # fmt: skip
     webhook = f"http://127.0.0.1:{web_port}/bills/webhook/bank"
     fleet.spawn(
         "bank",
