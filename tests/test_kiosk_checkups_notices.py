@@ -27,6 +27,7 @@ from sync_server.notices.models import PublicNotice
 from sync_server.records.models import InsuranceAccount
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
+from tests.local_form import wall_clock
 from tests.operator_fixtures import csrf_token
 from tests.test_kiosk_as_used import tap as tap_here
 
@@ -122,7 +123,7 @@ def test_check_ups_need_the_card(stack: KioskStack, browser: Browser):
 
 
 def publish(stack: KioskStack, client, buildings: str, title: str, minutes: int = 120):  # type: ignore[no-untyped-def]
-    ends = (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+    ends = wall_clock(datetime.now(UTC) + timedelta(minutes=minutes))
     token = csrf_token(client.get("/dashboard/notices").text)
     fields = {"csrf_token": token, "scope": "buildings", "buildings": buildings, "ends_at": ends}
     for lang in ("th", "vi", "en"):

@@ -31,6 +31,7 @@ from sync_server.replicas.keys import public_key_text
 from tests.api_tokens import bearer
 from tests.conftest import SERVER_SIGNING_KEY, station_config
 from tests.helpers import wait_until
+from tests.local_form import wall_clock
 from tests.operator_fixtures import csrf_token
 
 #: (station, district, building): two stations in district-1, one in district-2.
@@ -70,7 +71,7 @@ def form(**fields: str) -> dict[str, str]:
     for lang in ("th", "vi", "en"):
         texts[f"title_{lang}"] = f"{fields.pop('title', 'Water cut')} ({lang})"
         texts[f"body_{lang}"] = f"Lift B closed 9-12 ({lang})"
-    ends = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    ends = wall_clock(datetime.now(UTC) + timedelta(hours=2))
     return {"scope": "all", "ends_at": ends, **texts, **fields}
 
 
@@ -153,7 +154,7 @@ def test_a_notice_ends_on_time_by_the_stations_clock_without_the_network(
 def test_a_scheduled_notice_shows_from_its_start(server_app, login_client, stations):
     ops = login_client("operations", server_app)
     starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=1)
-    notice = publish_from_dashboard(ops, starts_at=starts.strftime("%Y-%m-%dT%H:%M"))
+    notice = publish_from_dashboard(ops, starts_at=wall_clock(starts))
     everyone = publish_from_dashboard(ops)
     station = stations("st-a")
     wait_until(lambda: everyone.notice_id in showing(station), "the second notice")
@@ -253,13 +254,34 @@ def test_the_api_publishes_and_lists_notices_with_its_scopes(server_app, station
     wait_until(lambda: notice["notice_id"] not in showing(station), "the API's withdrawal")
 
 
+def test_control_characters_are_refused_with_a_clear_error(server_app, login_client):
+    """A NUL (PostgreSQL cannot store it) or an escape sequence in a notice is refused, from
+    the API and from the dashboard, and nothing is written."""
+    client = server_app.test_client()
+    texts = {lang: {"title": "Fire drill"} for lang in ("th", "vi", "en")}
+    texts["vi"] = {"title": "Fire\x00drill"}
+    body = {"target": "all", "minutes": 5, "texts": texts}
+    refused = client.post("/api/v1/notices", json=body, headers=bearer("notices:write"))
+    assert refused.status_code == 422 and "title" in refused.text
+    ops = login_client("operations", server_app)
+    token = csrf_token(ops.get("/dashboard/notices").text)
+    answer = ops.post(
+        "/dashboard/notices",
+        data={"csrf_token": token, **form(), "body_en": "Lift \x1b[2J closed"},
+    )
+    assert answer.status_code == 303
+    assert "no control characters in en" in ops.get("/dashboard/notices?lang=en").text
+    with database.connection_context():
+        assert PublicNotice.select().count() == 0
+
+
 def test_an_operator_publishes_a_notice_in_the_browser(server_app, make_operator, stations):
     from tests.web_browser import headless_chromium, serving
     from tests.web_login import login
 
     station = stations("st-b")
     username, password = make_operator("operations")
-    ends = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    ends = wall_clock(datetime.now(UTC) + timedelta(days=1))
     with serving(server_app) as url, headless_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="en-GB")
         login(page, url, username, password)

@@ -32,8 +32,10 @@ blp = Blueprint(
 json_errors(blp)
 
 
-#: Non-blank text (the server strips it and needs something left).
-NON_BLANK = r"^[\s\S]*\S[\s\S]*$"
+#: A title: non-blank (the server strips it and needs something left), no control characters.
+TITLE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+#: A body: what a screen can show, keeping its lines and tabs.
+PRINTABLE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 #: ``all``, ``district:<code>`` or ``buildings:<code>[,<code>...]`` (up to 50 buildings).
 TARGET = (
     r"^(all|district:[a-z0-9][a-z0-9-]{0,62}[a-z0-9]"
@@ -43,9 +45,12 @@ TARGET = (
 
 class NoticeTextSchema(ma.Schema):
     title = fields.String(
-        required=True, validate=[validate.Length(min=1, max=120), WholeMatch(NON_BLANK)]
+        required=True,
+        validate=[validate.Length(min=1, max=120), WholeMatch(TITLE)],
     )
-    body = fields.String(load_default="", validate=validate.Length(max=1000))
+    body = fields.String(
+        load_default="", validate=[validate.Length(max=1000), WholeMatch(PRINTABLE_TEXT)]
+    )
 
 
 class NoticeTextsSchema(ma.Schema):

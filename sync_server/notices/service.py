@@ -58,6 +58,11 @@ def _utc(value: datetime | str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: Nothing a screen cannot show (and PostgreSQL cannot store: NUL); a body keeps its lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def check(draft: Draft) -> Draft:
     """``draft`` with its codes normalised, or :class:`NoticeError`."""
     if draft.scope not in SCOPES:
@@ -80,6 +85,8 @@ def check(draft: Draft) -> Draft:
         title, body = draft.texts.get(language, ("", ""))
         if not title.strip() or len(title) > 120 or len(body) > 1000:
             raise NoticeError(f"title_{language}", f"a title (120) and text (1000) in {language}")
+        if _CONTROL.search(title) or _CONTROL_IN_TEXT.search(body):
+            raise NoticeError(f"title_{language}", f"no control characters in {language}")
     return Draft(
         scope=draft.scope,
         starts_at=draft.starts_at.astimezone(UTC),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -19,6 +19,7 @@ from flask_babel import gettext
 
 from sync_server.db import utc_now
 from sync_server.i18n import LANGUAGE_NAMES
+from sync_server.local_time import deployment
 from sync_server.notices import service
 from sync_server.notices.models import PublicNotice
 from sync_server.notices.publish import app_publisher, app_signing_key
@@ -38,13 +39,14 @@ def _publish(row: PublicNotice) -> bool:
 
 
 def _when(text: str, default: datetime | None = None) -> datetime:
-    """A ``datetime-local`` field read as UTC (the form says so); empty: ``default``."""
+    """A ``datetime-local`` field read in the deployment's time zone (what the operator's
+    wall clock says); empty: ``default``."""
     if not text.strip():
         if default is None:
             raise service.NoticeError("ends_at", "an end time is needed")
         return default
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return datetime.fromisoformat(text).replace(tzinfo=deployment().zone)
     except ValueError:
         raise service.NoticeError("starts_at", "a date and time") from None
 
