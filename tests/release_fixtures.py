@@ -82,12 +82,13 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
     cached = wheelhouse / WHEELS_DIR
 
     n1_source = _source_copy(base / "src-n1", "0.1.1")
+    # Appended after the last step, whatever it is: N+1 knows every step N knows.
     _patch(
         n1_source / "device/store/migrations.py",
-        "        \"INSERT INTO store_meta (name, value) VALUES ('read_floor', 1)\",\n    ),\n",
-        "        \"INSERT INTO store_meta (name, value) VALUES ('read_floor', 1)\",\n    ),\n"
-        "    # 6 (test release N+1): an expand-only step N does not know.\n"
-        '    ("CREATE TABLE update_probe (id INTEGER PRIMARY KEY)",),\n',
+        "\n)\n\n#: Steps older software cannot live with",
+        "\n    # (test release N+1): an expand-only step N does not know.\n"
+        '    ("CREATE TABLE update_probe (id INTEGER PRIMARY KEY)",),\n'
+        ")\n\n#: Steps older software cannot live with",
     )
     failing_source = _source_copy(base / "src-failing", "0.1.2")
     _patch(
