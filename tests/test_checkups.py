@@ -123,13 +123,13 @@ def test_booking_sends_the_local_time_and_the_video_link_and_cancelling_says_can
     assert clinic.taken() == {"20261207T0900"}
     [booked] = texts_to(phone)
     # 09:00 in Bangkok, as the resident lives it; the link the clinic gave.
-    assert "07/12/2026 09:00" in booked and booking.video_url in booked and booking.ref in booked
+    assert "07-12-2569 BE 09:00" in booked and booking.video_url in booked and booking.ref in booked
     assert first.slot not in {s.slot for s in service.slots(STATION, citizen)}
     assert [b.ref for b in service.mine(STATION, citizen)] == [booking.ref]
 
     cancelled = service.cancel(STATION, citizen, booking.ref)
     assert cancelled.state == "cancelled" and clinic.taken() == set()
-    assert "cancelled" in texts_to(phone)[1] and "07/12/2026 09:00" in texts_to(phone)[1]
+    assert "cancelled" in texts_to(phone)[1] and "07-12-2569 BE 09:00" in texts_to(phone)[1]
     assert service.mine(STATION, citizen) == []
     assert first.slot in {s.slot for s in service.slots(STATION, citizen)}
 
@@ -140,7 +140,7 @@ def test_thai_sms_are_in_thai_with_the_buddhist_year(service):
     slot = service.slots(STATION, citizen)[1]
     service.book(STATION, citizen, slot.slot, "th")
     phone = InsuranceAccount.get(InsuranceAccount.citizen == citizen).phone
-    assert "07/12/2569 09:30" in texts_to(phone)[0] and "นัด" in texts_to(phone)[0]
+    assert "07-12-2569 09:30" in texts_to(phone)[0] and "นัด" in texts_to(phone)[0]
 
 
 def test_a_slot_cannot_be_booked_twice_even_by_racing_workers(service, clinic):

@@ -189,12 +189,11 @@ def test_a_vietnamese_deployment_writes_gregorian_years(vietnam: KioskStack, bro
         "24/11/2026 20:57 — " + status_word("received", "vi")
     )
 
-    # e-ID: the card's date of birth and the child's date field, both Gregorian.
+    # e-ID: the card's date of birth, Gregorian. (A ward's is read from the population
+    # register, not typed: no date field is left on the e-ID screens.)
     tap(page, page.locator("[data-action=home]"))  # home, the card still in
     expect(page.locator("[data-summary]")).to_be_visible()
     tap(page, page.locator('a[href$="/eid/"]'))
     expect(page.locator("[data-card-data]")).to_contain_text("01-03-1987")
     assert "2530" not in page.locator("[data-card-data]").inner_text()
-    expect(page.locator("label", has=page.locator("input[name=child_dob]"))).to_contain_text(
-        "dd-mm-yyyy, Dương lịch"
-    )
+    assert page.locator("input[name$=dob]").count() == 0

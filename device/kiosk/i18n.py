@@ -88,6 +88,7 @@ def init_app(app: Flask, default_language: str, local_time: lt.LocalTime | None 
         day=format_day,
         year=format_year,
         clock=format_clock,
+        hour=format_hour,
         status_word=lambda status: status_word(status, _lang(None)),
         hospital=hospital_text,
         money=format_money,
@@ -135,6 +136,18 @@ def format_clock(value: datetime | None, lang: str | None = None) -> str:
     if value is None:
         return "-"
     return lt.format_moment(value, _local(), _lang(lang))
+
+
+def format_hour(value: datetime | None) -> str:
+    """The time of day, ``HH:MM``, in the deployment's zone (whatever zone ``value`` came in)."""
+    if value is None:
+        return "-"
+    return f"{lt.to_local(value, _local()):%H:%M}"
+
+
+def local_day(value: datetime) -> date:
+    """The calendar day ``value`` falls on in the deployment's zone (to group slots by)."""
+    return lt.to_local(value, _local()).date()
 
 
 def hospital_text(official: str | None, lang: str | None = None) -> dict[str, object] | None:

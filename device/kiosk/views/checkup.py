@@ -14,6 +14,7 @@ from itertools import groupby
 from flask import Blueprint, Response, g, redirect, request, url_for
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
+from device.kiosk.i18n import local_day
 from device.kiosk.views.common import kiosk, render, visit_from_form
 
 bp = Blueprint("checkup", __name__, url_prefix="/<lang>/checkup")
@@ -67,7 +68,9 @@ def start() -> Response | str:
             context["error"] = _refusal(mine)
     except _OFFLINE:
         return render("checkup/start.html", visit=visit, page="checkup", offline=True)
-    days = [(day, list(group)) for day, group in groupby(slots, key=lambda s: s.starts_at.date())]
+    days = [
+        (day, list(group)) for day, group in groupby(slots, key=lambda s: local_day(s.starts_at))
+    ]
     return render(
         "checkup/start.html",
         visit=visit,
