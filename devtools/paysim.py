@@ -36,14 +36,19 @@ import click
 
 from devtools.net import free_port, wait_for_port
 
+#: Each biller's name as a biller of that country writes it (a Thai utility bills under its
+#: Thai name), and every how many customers it has no bill (None: everyone has one).
 BILLERS = {
-    "electricity": ("Metropolitan Electricity (simulated)", None),
-    "water": ("Waterworks (simulated)", None),
-    "internet": ("Fibre Net (simulated)", 2),
-    "telecom": ("Mobile Telecom (simulated)", 3),
-    "tuition": ("City School (simulated)", 5),
+    "electricity": (
+        {"THB": "การไฟฟ้านครหลวง (จำลอง)", "VND": "Điện lực Thành phố (mô phỏng)"},
+        None,
+    ),
+    "water": ({"THB": "การประปานครหลวง (จำลอง)", "VND": "Cấp nước Thành phố (mô phỏng)"}, None),
+    "internet": ({"THB": "ไฟเบอร์เน็ต (จำลอง)", "VND": "Cáp quang Thành phố (mô phỏng)"}, 2),
+    "telecom": ({"THB": "โมบายเทเลคอม (จำลอง)", "VND": "Viễn thông Di động (mô phỏng)"}, 3),
+    "tuition": ({"THB": "โรงเรียนเทศบาล (จำลอง)", "VND": "Trường Thành phố (mô phỏng)"}, 5),
 }
-INSURER = "Household Health (simulated)"
+INSURER = {"THB": "ประกันสุขภาพครัวเรือน (จำลอง)", "VND": "Bảo hiểm Sức khỏe Gia đình (mô phỏng)"}
 PLANS = (
     ("basic", Decimal("3900"), Decimal("100000")),
     ("plus", Decimal("7900"), Decimal("300000")),
@@ -56,7 +61,8 @@ def _seed(customer: str) -> int:
 
 def bills_of(name: str, customer: str, currency: str, period: str) -> list[dict]:
     """The bill ``name`` has for ``customer`` this ``period`` (none for some billers)."""
-    label, every = BILLERS[name]
+    names, every = BILLERS[name]
+    label = names[currency]
     seed = _seed(f"{name}:{customer}")
     if every is not None and _seed(customer) % every:
         return []
@@ -123,7 +129,7 @@ def _billers_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                     {
                         "quote_id": f"Q-{plan}-{_seed(customer) % 10**6:06d}",
                         "plan": plan,
-                        "insurer": INSURER,
+                        "insurer": INSURER[state.currency],
                         "members": members,
                         "amount": str((price * members * factor).quantize(Decimal(1))),
                         "currency": state.currency,

@@ -60,8 +60,6 @@ def main() -> None:
             page = open_page(browser, stack.url)
             shot = Shooter(page)
             shot("home-th")
-            page.goto(stack.url + "en/soon/bills")
-            shot("coming-soon-en")
             stack.insert(0)
             page.goto(stack.url + "th/")
             page.wait_for_selector("dl[data-summary]")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
+from devtools.paysim import PaySim
 from sync_server.sms.models import SentSms
 from tests.kiosk_browser import KioskStack, wait_for
 
@@ -42,8 +43,17 @@ def sms_count(phone: str) -> int:
 class Walk:
     """One language's walk; ``look(name)`` is called on every screen reached."""
 
-    def __init__(self, stack: KioskStack, page: Page, lang: str, look: Callable[[str], None]):
+    def __init__(
+        self,
+        stack: KioskStack,
+        page: Page,
+        lang: str,
+        look: Callable[[str], None],
+        bank: PaySim,
+    ):
         self.stack, self.page, self.lang, self.look = stack, page, lang, look
+        #: The simulated bank: it pays a QR as a resident's banking app would.
+        self.bank = bank
         #: The card holder of the station's building (in its replica) and a visitor from
         #: another building (not in it: "no data offline").
         self.card, self.visitor = 0, 1
@@ -109,15 +119,14 @@ class Walk:
         page, lang = self.page, self.lang
         page.goto(self.stack.url + f"{lang}/")
         self.screen("home")
-        for tile in page.locator("a.tile.soon").all():
-            service = tile.get_attribute("data-service")
-            page.locator(f"a.tile[data-service={service}]").click()
-            self.screen(f"soon-{service}")
-            page.locator("#screen a.button").click()
         # A check-up needs the card.
         page.locator("a.tile[data-service=checkup]").click()
         expect(page.locator("[data-notice=checkup-needs-card]")).to_be_visible()
         self.screen("checkup-needs-card")
+        self.home()
+        page.locator("a.tile[data-service=bills]").click()
+        expect(page.locator("body")).to_have_attribute("data-page", "bills-need-card")
+        self.screen("bills-need-card")
         self.home()
         # A petition without a card, by code.
         page.locator("[data-service=petition]").click()
@@ -176,6 +185,8 @@ class Walk:
         self.eid()
         self.my_petitions()
         self.checkup()
+        self.bills()
+        self.insurance()
         # The idle countdown over a personal screen.
         page.evaluate("document.getElementById('countdown').hidden = false")
         page.evaluate("document.querySelector('[data-seconds]').textContent = '17'")
@@ -285,9 +296,68 @@ class Walk:
         self.screen("checkup-cancelled")
         self.home()
 
+    def bills(self) -> None:
+        """The card holder's bills; the management fee paid by QR (the bank confirms it);
+        a second QR left unpaid until it expires."""
+        from datetime import timedelta
+
+        from sync_server.bills.models import Payment
+
+        page = self.page
+        page.locator("[data-service='bills.start']").click()
+        expect(page.locator("[data-bills]")).to_be_visible()
+        self.screen("bills-list")
+        self.choose_only("management")
+        page.locator("[data-action=pay]").click()
+        expect(page.locator("[data-qr] svg")).to_be_visible()
+        self.screen("bills-qr")
+        reference = page.locator("[data-reference]").inner_text()
+        payload = Payment.get_by_id(reference).payload
+        assert self.bank.post("/scan", {"payload": payload})["answer"] == {"result": "paid"}
+        expect(page.locator("[data-paid]")).to_be_visible()
+        self.screen("bills-paid")
+        self.home()
+        page.locator("[data-service='bills.start']").click()
+        self.choose_only("electricity")
+        page.locator("[data-action=pay]").click()
+        expect(page.locator("[data-qr] svg")).to_be_visible()
+        # Time passes on the server: past the QR's end and the grace for a late callback.
+        payment = Payment.get_by_id(page.locator("[data-reference]").inner_text())
+        payment.expires_at = payment.expires_at - timedelta(hours=1)
+        payment.save()
+        expect(page.locator("[data-notice=expired]")).to_be_visible()
+        self.screen("bills-expired")
+        self.home()
+
+    def choose_only(self, kind: str) -> None:
+        """Tick only the bill of ``kind``."""
+        for box in self.page.locator("[data-bill] input[type=checkbox]").all():
+            if box.is_checked():
+                box.click()
+        self.page.locator(f"[data-bill={kind}] input[type=checkbox]").click()
+
+    def insurance(self) -> None:
+        """The household plans quoted for the card holder (buying is the QR flow again)."""
+        page = self.page
+        page.locator("[data-service='bills.insurance']").click()
+        expect(page.locator("[data-quotes]")).to_be_visible()
+        self.screen("insurance-quotes")
+        self.home()
+
     def offline(self) -> None:
         page, stack, lang = self.page, self.stack, self.lang
+        # Bills listed online, then the network drops before the resident pays: the kiosk
+        # says so and offers the bill's QR on paper.
+        stack.insert(self.card)
+        expect(page.locator("dl[data-summary]")).to_be_visible(timeout=CARD_TIMEOUT_MS)
+        page.locator("[data-service='bills.start']").click()
+        expect(page.locator("[data-bills]")).to_be_visible()
+        self.choose_only("electricity")  # the management fee is paid by now
         stack.stop_broker()
+        page.locator("[data-action=pay]").click()
+        expect(page.locator("[data-notice=offline]")).to_be_visible()
+        self.screen("bills-offline")
+        self.pull_card()
         self.home()
         expect(page.locator("[data-net]")).to_have_attribute("data-net", "offline")
         self.screen("home-offline")
@@ -313,6 +383,8 @@ class Walk:
             "petition.start",
             "tracking.mine",
             "checkup.start",
+            "bills.start",
+            "bills.insurance",
         ):
             page.locator(f"[data-service='{service}']").click()
             self.screen(service.replace(".", "-") + "-offline")

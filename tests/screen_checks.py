@@ -31,6 +31,9 @@ AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "a
 _URL = re.compile(r"https?://\S+")
 _RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:[._][a-z0-9]+)+\b")
 _ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
+#: A run of ASCII letters and digits: a word only when it has no digit (``P3OR7KQ`` is a
+#: payment reference, not the word "or").
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
 #: Latin words a Thai or Vietnamese screen shows on purpose: the language switcher's own
 #: names, the on-screen keyboard's layout keys, and the formats a field asks for.
 ALLOWED_LATIN = frozenset({"english", "tiếng", "abc", "xx", "xxx", "xxxxxxx"})
@@ -127,8 +130,8 @@ def english_findings(text: str, lang: str, allowed: frozenset[str] = frozenset()
     return sorted(
         {
             word
-            for word in _ASCII_WORD.findall(text)
-            if word.lower() in english and word.lower() not in allowed
+            for word in _ASCII_TOKEN.findall(text)
+            if word.isalpha() and word.lower() in english and word.lower() not in allowed
         }
     )
 

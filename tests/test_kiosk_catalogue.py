@@ -27,7 +27,6 @@ def used_keys() -> set[str]:
         keys.update(_LITERAL.findall(path.read_text("utf-8")))
     keys.update(KNOWN_CODES | ERROR_KEYS | {"error.unknown"})
     keys.update(f"utility.{name}" for name in UTILITIES)
-    keys.update(f"soon.meanwhile.{name}" for name in UTILITIES)
     return keys
 
 

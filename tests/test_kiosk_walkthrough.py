@@ -17,7 +17,9 @@ screen that no walk reaches fails ``test_the_walk_reaches_every_kiosk_screen``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,11 +29,18 @@ from playwright.sync_api import Browser, Page, expect
 from device.config import KioskConfig
 from devtools.cardstack import LocalPcscd
 from devtools.clinic import ClinicProcess
+from devtools.paysim import PaySim
+from sync_server.bills.management import FeeLine, set_fees
+from sync_server.db import database
 from tests import screen_checks
 from tests.kiosk_browser import KioskStack, chromium, open_page
 from tests.kiosk_walk import CARD_TIMEOUT_MS, Walk
+from tests.web_browser import serving
 
 LANGUAGES = ("th", "vi", "en")
+#: The month the simulated billers bill, and the bank's webhook secret.
+PERIOD = "2026-11"
+BANK_SECRET = "walk-bank-secret"
 TEMPLATES = Path(__file__).resolve().parents[1] / "device" / "kiosk" / "templates"
 #: Templates no walk shows on its own, and why.
 NOT_WALKED = {
@@ -126,14 +135,36 @@ def walked(
         if lang in done:
             return done[lang]
         screens = Screens()
+        workdir = tmp_path_factory.mktemp(f"walk-{lang}")
         clinic = ClinicProcess(token="walk-clinic").start()
+        billers = PaySim("billers", "--currency", "THB", "--period", PERIOD).start()
         stack = KioskStack(
-            tmp_path_factory.mktemp(f"walk-{lang}"),
+            workdir,
             pcscd,
-            server_config={"CLINIC_URL": clinic.url, "CLINIC_TOKEN": "walk-clinic"},
+            server_config={
+                "CLINIC_URL": clinic.url,
+                "CLINIC_TOKEN": "walk-clinic",
+                "PAYMENT_COUNTRY": "TH",
+                "PAYMENT_PROMPTPAY_BILLER_ID": "010555512345601",
+                "BANK_WEBHOOK_SECRET": BANK_SECRET,
+                "PAYMENT_POLL_S": 0.2,
+                "BILLER_URLS": {"electricity": f"{billers.url}/electricity"},
+                "INSURANCE_PRODUCT_URL": f"{billers.url}/insurance",
+            },
         )
+        cleanup = ExitStack()
         try:
             stack.start()
+            resident = stack.resident(0)
+            with database.connection_context():
+                fee = FeeLine("12A", resident.citizen_id, Decimal("1850.00"))
+                set_fees(resident.building, PERIOD, [fee], "THB", "walk")
+            (workdir / "bank-secret").write_text(BANK_SECRET)
+            webhook = cleanup.enter_context(serving(stack.app)) + "/bills/webhook/bank"
+            bank = PaySim(
+                "bank", "--webhook", webhook, "--secret-file", str(workdir / "bank-secret")
+            ).start()
+            cleanup.callback(bank.stop)
 
             def rendered(sender: object, template: object, **extra: object) -> None:
                 screens.templates.add(template.name)  # type: ignore[attr-defined]
@@ -141,12 +172,15 @@ def walked(
             template_rendered.connect(rendered, stack.kiosk.app)
             page = open_page(browser, stack.url + f"{lang}/", lang)
             try:
-                Walk(stack, page, lang, look_at(page, lang, screens, lang == "th")).run()
+                look = look_at(page, lang, screens, lang == "th")
+                Walk(stack, page, lang, look, bank).run()
             finally:
                 page.context.close()
                 template_rendered.disconnect(rendered, stack.kiosk.app)
         finally:
+            cleanup.close()
             stack.stop()
+            billers.stop()
             clinic.stop()
         done[lang] = screens
         return screens

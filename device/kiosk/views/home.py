@@ -8,9 +8,9 @@ from device.kiosk.views.common import kiosk, render
 
 bp = Blueprint("home", __name__)
 
-#: Seed 002's utility services: shown, and honestly "coming soon" until they work.
+#: Seed 002's utility services, in the order of the home screen.
 UTILITIES = ("bills", "health_insurance", "checkup")
-#: The utilities that work, and the screen each opens (the others stay "coming soon").
+#: The screen each utility opens.
 LIVE_UTILITIES = {
     "bills": "bills.start",
     "health_insurance": "bills.insurance",
@@ -55,14 +55,6 @@ def start_again() -> Response:
     if kiosk().start_again() is None:
         return redirect(url_for("home.index"))
     return redirect(url_for("insured.summary"))
-
-
-@bp.get("/<lang>/soon/<service>")
-def coming_soon(service: str) -> str:
-    """A utility that is not offered yet says so, with where to go meanwhile."""
-    if service not in UTILITIES:
-        abort(404)
-    return render("soon.html", page="soon", service=service)
 
 
 @bp.get("/<lang>/display/<mode>")
