@@ -35,7 +35,7 @@ demo: setup
 	$(BIN)/dcs-demo
 
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: setup
 	$(BIN)/python -m bench

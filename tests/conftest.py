@@ -208,3 +208,20 @@ def station_factory(tmp_path: Path, broker: LocalBroker) -> Iterator[Callable[..
     yield make
     for station in stations:
         station.close()
+
+
+#: Modules that start pcscd (or the whole demo) themselves, without the ``pcscd`` fixture.
+_OWN_PCSCD = {"test_card.py", "test_card_unit.py", "test_demo.py", "test_selftest.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs two workers), keep what shares a machine-wide
+    resource on one worker: every test of the card stack (pcscd has one fixed socket), and
+    the update tests that build the session's releases (built once, not once per worker)."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "pcscd" in fixtures or item.path.name in _OWN_PCSCD:
+            item.add_marker(pytest.mark.xdist_group("pcscd"))
+        elif "releases" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("releases"))

@@ -32,7 +32,7 @@ def no_outside_config(monkeypatch):
         ("please-change-me-before-going-to-production", "placeholder"),
         ("REPLACE_WITH_A_LONG_RANDOM_STRING_0123456789", "placeholder"),
         ("ab" * 20, "too few distinct"),
-        (GOOD_KEY, None),
+        pytest.param(GOOD_KEY, None, id="a-random-key"),
     ],
 )
 def test_secret_key_rules(key, problem):

@@ -7,6 +7,7 @@ then ``wheels/*.whl``.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -49,14 +50,36 @@ class BuildOptions:
     prebuilt: Path | None = None
 
 
+#: What a build of the project never needs: setuptools would otherwise build inside the
+#: checkout (its ``build/`` directory), where two builds at once trip over each other.
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "node_modules",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    "var",
+    "instance",
+    "tests",
+    "bench",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
+)
+
+
 def build_project_wheel(source: Path, out: Path) -> Path:
-    """``pip wheel`` of the project at ``source`` (no dependencies) into ``out``."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """``pip wheel`` of the project at ``source`` (no dependencies) into ``out``, built from
+    a clean copy of the source (nothing written into ``source``)."""
+    with tempfile.TemporaryDirectory(prefix="dcs-release-src-") as scratch:
+        copy = shutil.copytree(source, Path(scratch) / "src", ignore=_NOT_SOURCE)
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(copy)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     wheels = sorted(Path(out).glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
         raise BuildError(f"building the project's wheel failed:\n{result.stderr}")
