@@ -12,9 +12,11 @@ keyboard has its own tests). At every screen it calls ``look(name)``, which chec
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from devtools.paysim import PaySim
@@ -415,7 +417,9 @@ class Walk:
         lock = self.stack.station.service_lock
         lock.lock("walk-through")
         try:
-            self.page.goto(self.stack.url + f"{self.lang}/")
+            # The open page may already be reloading into the out-of-service screen.
+            with contextlib.suppress(PlaywrightError):
+                self.page.goto(self.stack.url + f"{self.lang}/")
             expect(self.page.locator("#out-of-service")).to_be_visible()
             self.screen("locked")
         finally:
