@@ -9,6 +9,7 @@ signatures; the payload is checked by an EMVCo checker written apart from the pr
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,32 @@ def test_a_vietqr_payload_follows_the_rules():
     assert dict(walk(account["01"])) == {"00": "970436", "01": "0011223344"}
     assert (fields["01"], fields["53"], fields["54"], fields["58"]) == ("11", "704", "150000", "VN")
     assert dict(walk(fields["62"]))["08"] == "P7ABCDEFGHIJKLMN"
+
+
+@pytest.mark.parametrize(
+    ("merchant", "amount"), [(THAI, Decimal("1850.00")), (VIET, Decimal("150000"))]
+)
+def test_zbar_reads_the_kiosks_qr_code_back_to_a_payload_that_follows_the_rules(
+    merchant, amount, tmp_path
+):
+    """Debian's zbarimg (a decoder we did not write) reads the QR the kiosk draws (segno, the
+    kiosk's own settings), PromptPay and VietQR alike."""
+    import segno
+
+    payload = payment_payload(merchant, amount, "P7ABCDEFGHIJKLMN")
+    picture = tmp_path / "qr.png"
+    segno.make(payload, error="m", micro=False).save(picture, scale=7, border=4)
+    read = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(picture)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert read == payload
+    fields = check_payload(read)
+    assert fields["01"] == "12" and fields["54"] == str(amount)
+    assert fields["58"] == ("TH" if merchant is THAI else "VN")
 
 
 @pytest.mark.parametrize(
