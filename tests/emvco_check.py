@@ -9,6 +9,9 @@ value "01", CRC "63" last with length 4 over everything before its value, ids 52
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 
 def crc16_ccitt_false(data: bytes) -> int:
     """Bit by bit, as the specification's annex describes it."""
@@ -48,3 +51,15 @@ def check_payload(payload: str) -> dict[str, str]:
     assert len(ids) == len(set(ids)), "a field repeats"
     assert any(26 <= int(tag) <= 51 or 2 <= int(tag) <= 25 for tag in ids), "no merchant account"
     return dict(fields)
+
+
+def zbar(path: Path) -> str:
+    """The QR code's text as Debian's zbarimg reads it from a picture."""
+    done = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()

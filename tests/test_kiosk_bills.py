@@ -9,7 +9,6 @@ against the EMVCo rules by ``tests/emvco_check.py``; the simulated bank pays exa
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +21,7 @@ from devtools.paysim import PaySim
 from sync_server.bills.management import FeeLine, set_fees
 from sync_server.bills.models import Payment, PaymentItem
 from sync_server.db import database
-from tests.emvco_check import check_payload, walk
+from tests.emvco_check import check_payload, walk, zbar
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
 from tests.test_kiosk_as_used import tap as tap_here
 from tests.web_browser import serving
@@ -92,18 +91,6 @@ def tap(page: Page, target) -> None:  # type: ignore[no-untyped-def]
     """Scroll ``target`` onto the screen as a finger would, then tap it."""
     target.scroll_into_view_if_needed()
     tap_here(page, target)
-
-
-def zbar(path: Path) -> str:
-    """The QR code's text as Debian's zbarimg reads it from a picture."""
-    done = subprocess.run(
-        ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def to_bills(page: Page, stack: KioskStack, lang: str = "en") -> None:
