@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -278,11 +279,22 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     # One account per role; each password is shown once and must be changed at first login.
     accounts = {
         role: _server(server_env, "operator", "create", f"demo-{role}", "--role", role)
-        for role in ("administrator", "operations", "officer")
+        for role in ("administrator", "operations", "officer", "building_manager")
     }
     assert fleet.pcscd is not None
     replica_key = _server(server_env, "replica", "server-key")
     card_holders = list(synthetic.residents(len(STATIONS)))
+    # This month's management fees of the card holders' buildings, from the same CSV file a
+    # building manager uploads on the fees page: with the simulated billers' bills, each card
+    # holder has bills to pay at the kiosk.
+    period = datetime.now(UTC).strftime("%Y-%m")
+    for holder in card_holders:
+        fee_file = server_dir / f"fees-{holder.building}.csv"
+        fee_file.write_text(f"unit,citizen_id,amount\n12A,{holder.citizen_id},1850.00\n")
+        _server(
+            server_env, "fees", "import", str(fee_file),
+            "--building", holder.building, "--period", period, "--actor", "demo",
+        )  # fmt: skip
     rigs = [
         StationRig(
             station_id, slot, free_port(), free_port(), free_port(), card_holders[slot].building

@@ -10,6 +10,7 @@ import click
 
 from sync_server import broker_settings, create_app
 from sync_server.api.cli import api_token
+from sync_server.bills.cli import fees_cli
 from sync_server.config import ServerConfigError
 from sync_server.db import database
 from sync_server.migrations.cli import db_cli
@@ -196,6 +197,7 @@ def _replica_command(station_id: str, what: str) -> None:
 
 main.add_command(api_token)
 main.add_command(db_cli)
+main.add_command(fees_cli)
 
 
 main.add_command(operator_cli)

@@ -92,3 +92,11 @@ def settings_from_config(config: Mapping[str, Any]) -> PaymentSettings:
         grace=timedelta(seconds=float(get("PAYMENT_CALLBACK_GRACE_S"))),
         secret=(secret.encode() if isinstance(secret, str) else secret) + b"/bills",
     )
+
+
+def deployment_currency(config: Mapping[str, Any]) -> str:
+    """The currency the deployment bills in: its payment settings', else its country's."""
+    try:
+        return settings_from_config(config).currency
+    except BillsConfigError:
+        return "THB" if config.get("PAYMENT_COUNTRY", "TH") == "TH" else "VND"

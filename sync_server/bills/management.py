@@ -25,6 +25,8 @@ from sync_server.db import utc_now, write_transaction
 NAME = "mgmt"
 UNIT = re.compile(r"^[A-Za-z0-9-]{1,16}$")
 PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+#: A building code, as the records and the stations name it.
+BUILDING = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
 #: The most lines one upload may carry (a large building has a few thousand units).
 MAX_LINES = 5000
 

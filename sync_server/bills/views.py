@@ -8,7 +8,6 @@ edits one unit's fee. ``/bills/webhook/bank``: the bank's signed payment callbac
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import date
 from decimal import Decimal
@@ -29,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from contract.identifiers import InvalidCitizenIdError, normalize_citizen_id
 from sync_server.bills import management
-from sync_server.bills.config import BillsConfigError, settings_from_config
+from sync_server.bills.config import deployment_currency
 from sync_server.bills.payments import Billing, quantize
 from sync_server.bills.webhook import WebhookRejectedError, verify
 from sync_server.operators.access import current_operator, require_role
@@ -37,14 +36,11 @@ from sync_server.operators.access import current_operator, require_role
 bp = Blueprint("bills", __name__, url_prefix="/bills", template_folder="templates")
 
 ROLES = ("building_manager", "administrator")
-BUILDING = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
+BUILDING = management.BUILDING
 
 
 def _currency() -> str:
-    try:
-        return settings_from_config(current_app.config).currency
-    except BillsConfigError:
-        return "THB" if current_app.config.get("PAYMENT_COUNTRY", "TH") == "TH" else "VND"
+    return deployment_currency(current_app.config)
 
 
 def _scope() -> tuple[str, str]:
