@@ -119,6 +119,11 @@ def _write_station(
     return target / "etc/dcs/bundle/station.toml"
 
 
+def _username(role: str) -> str:
+    """The demo's account for ``role`` (usernames take no underscore)."""
+    return "demo-" + role.replace("_", "-")
+
+
 def _server(env: dict[str, str], *args: str) -> str:
     """Run a ``dcs-server`` command against the demo's server config; its stdout."""
     return subprocess.run(
@@ -228,7 +233,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         f'INSURANCE_PRODUCT_URL = "http://127.0.0.1:{billers_port}/insurance"\n'
         # Check-ups with telemedicine: the simulated clinic (devtools/clinic.py).
         f'CLINIC_URL = "http://127.0.0.1:{clinic_port}"\n'
-        'CLINIC_NAME = "City Health Clinic (simulated)"\n'
+        'CLINIC_NAME = "city-clinic"\n'
         f'CLINIC_TOKEN = "{clinic_token}"\n'
         "BILLER_URLS = { "
         + ", ".join(f'{name} = "http://127.0.0.1:{billers_port}/{name}"' for name in BILLERS)
@@ -278,7 +283,7 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     fleet.spawn("operator-sweep", [_bin("dcs-server"), "operator", "sweep"], server_env)
     # One account per role; each password is shown once and must be changed at first login.
     accounts = {
-        role: _server(server_env, "operator", "create", f"demo-{role}", "--role", role)
+        role: _server(server_env, "operator", "create", _username(role), "--role", role)
         for role in ("administrator", "operations", "officer", "building_manager")
     }
     assert fleet.pcscd is not None
@@ -557,7 +562,7 @@ def _print_guide(
     web = api.removesuffix("/api/v1")
     table.add_row("operators", f"{web}/login")
     for role, password in accounts.items():
-        table.add_row(f"  {role}", f"demo-{role} / {password} (change it at first login)")
+        table.add_row(f"  {role}", f"{_username(role)} / {password} (change it at first login)")
     table.add_row("dashboard", f"{web}/dashboard/ (operations, administrator)")
     table.add_row("back office", f"{web}/backoffice/ (officer, administrator)")
     table.add_row("server API", f"{api}/stations")

@@ -268,3 +268,12 @@ def test_kiosk_service_actions_are_charged_and_answered(app, service):
 
     for action in ("checkup.slots", "checkup.book", "checkup.cancel", "checkup.mine"):
         assert service_kind(action) in BudgetPolicy().budgets
+
+
+@pytest.mark.parametrize("name", ["City Health Clinic", "clinic_a", "-clinic", "x" * 33])
+def test_a_clinic_name_that_cannot_prefix_a_slot_id_is_refused_at_start(name):
+    from sync_server.config import ServerConfigError
+
+    config = {"CLINIC_URL": "http://127.0.0.1:9", "CLINIC_NAME": name, "SECRET_KEY": "k" * 40}
+    with pytest.raises(ServerConfigError, match="CLINIC_NAME"):
+        CheckupService.from_config(config, outbox=None)  # type: ignore[arg-type]

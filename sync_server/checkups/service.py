@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from sync_server.checkups.adapter import ClinicAdapter, ClinicSlot, SlotTakenErr
 from sync_server.checkups.holder import card_read_here, phone_on_file
 from sync_server.checkups.models import CheckupBooking
 from sync_server.checkups.texts import BOOKED_TEMPLATE, CANCELLED_TEMPLATE, timezone_of
+from sync_server.config import ServerConfigError
 from sync_server.db import utc_now, write_transaction
 from sync_server.sms.gateway import mask_phone
 from sync_server.sms.outbox import Outbox, enqueue
@@ -49,6 +51,10 @@ def _utc(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+#: The clinic's short name, the prefix of its slot ids (``contract.checkups.SlotId``).
+CLINIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 class CheckupService:
@@ -75,9 +81,13 @@ class CheckupService:
         from sync_server.checkups.http import HttpClinic
 
         url = config.get("CLINIC_URL")
+        name = str(config.get("CLINIC_NAME") or "clinic")
+        if not CLINIC_NAME.match(name):
+            # It prefixes every slot id the kiosk is sent: a bad one would fail every request.
+            raise ServerConfigError(f"CLINIC_NAME {name!r}: lowercase letters, digits and '-'")
         clinic = (
             HttpClinic(
-                str(config.get("CLINIC_NAME") or "clinic"),
+                name,
                 str(url),
                 str(config.get("CLINIC_TOKEN") or ""),
                 float(config.get("CLINIC_TIMEOUT_S") or 5.0),
