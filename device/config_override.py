@@ -20,7 +20,7 @@ import msgspec
 
 from contract.errors import ContractError
 from contract.rollout import ConfigChange, check_settings
-from device.health import write_atomically
+from device.atomic_file import write_atomically
 
 log = logging.getLogger(__name__)
 

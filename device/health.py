@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from device import __version__
+from device.atomic_file import write_atomically
 
 if TYPE_CHECKING:
     from device.config import StationConfig
@@ -47,29 +48,6 @@ class HealthReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: Transactions the server acked since the daemon started.
     settled: int
     selftest: SelftestSummary | None = None
-
-
-def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace ``path`` with ``data`` so that a reader (or a power cut) sees old or new whole.
-
-    ``durable=False`` skips the fsyncs, for what is rewritten every second and worthless
-    after a reboot (the health report): an SD card is spared a write a second.
-    """
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
-        handle.write(data)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(partial, path)
-    if not durable:
-        return
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def write_health(data_dir: Path, report: HealthReport) -> None:

@@ -23,8 +23,9 @@ import msgspec
 
 from contract.rollout import ConfigChange
 from device import __version__
+from device.atomic_file import write_atomically
 from device.config_override import merged, read_override, write_override
-from device.health import TRIAL_MARKER, write_atomically
+from device.health import TRIAL_MARKER
 from device.update.installer import Installer, UpdateError
 
 ConfigState = Literal["apply", "check", "committed", "restore", "rolled-back"]

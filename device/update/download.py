@@ -41,8 +41,8 @@ from contract.rollout import (
     bitmap_of,
     block_count,
 )
+from device.atomic_file import write_atomically
 from device.errors import StationError
-from device.health import write_atomically
 
 
 class DownloadError(StationError):

@@ -24,7 +24,7 @@ from typing import Literal
 
 import msgspec
 
-from device.health import write_atomically
+from device.atomic_file import write_atomically
 
 Services = Literal["systemd", "supervisor"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 
 from contract.rollout import FINAL_STATES, JobState
-from device.health import write_atomically
+from device.atomic_file import write_atomically
 
 #: A settled job is remembered this long past its deadline (a rollback of it may still come).
 KEEP_AFTER_DEADLINE = timedelta(days=8)

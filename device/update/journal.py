@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from device.health import write_atomically
+from device.atomic_file import write_atomically
 
 State = Literal[
     "download",  # the artifact is being copied or downloaded into incoming/

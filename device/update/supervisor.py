@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from device.health import write_atomically
+from device.atomic_file import write_atomically
 
 STOP_GRACE_S = 10.0
 RESTART_DELAY_S = 1.0
