@@ -421,6 +421,9 @@ class Walk:
             with contextlib.suppress(PlaywrightError):
                 self.page.goto(self.stack.url + f"{self.lang}/")
             expect(self.page.locator("#out-of-service")).to_be_visible()
+            # The page's own reload goes to the default language: come back to this one.
+            self.page.goto(self.stack.url + f"{self.lang}/")
+            expect(self.page.locator("#out-of-service")).to_be_visible()
             self.screen("locked")
         finally:
             lock.unlock()
