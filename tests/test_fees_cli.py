@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
-
-import pytest
-from click.testing import CliRunner
 
 from devtools.synthetic import residents
 from sync_server.bills.models import ManagementFee
 from sync_server.cli import main
 from sync_server.db import database
+from tests.test_api_token_cli import runner  # noqa: F401 - the server CLI on a fresh database
 
 
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    config = tmp_path / "server.toml"
-    config.write_text(
-        f'SECRET_KEY = "{secrets.token_urlsafe(48)}"\n'
-        f'DATABASE_URL = "sqlite:///{tmp_path / "dcs.sqlite3"}"\n'
-    )
-    monkeypatch.setenv("DCS_SERVER_CONFIG", str(config))
-    runner = CliRunner()
-    upgraded = runner.invoke(main, ["db", "upgrade"])
-    assert upgraded.exit_code == 0, upgraded.output
-    yield runner
-    database.close()
-
-
-def test_a_fee_file_is_imported_and_a_bad_one_writes_nothing(runner, tmp_path):
+def test_a_fee_file_is_imported_and_a_bad_one_writes_nothing(runner, tmp_path):  # noqa: F811
     first, second = list(residents(2))
     good = tmp_path / "fees.csv"
     good.write_text(
