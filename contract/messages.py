@@ -25,10 +25,8 @@ SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 
 StationId = Annotated[str, msgspec.Meta(pattern=STATION_ID_PATTERN)]
-TxId = Annotated[
-    str,
-    msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
-]
+TX_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+TxId = Annotated[str, msgspec.Meta(pattern=TX_ID_PATTERN)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 TxKind = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=48)

@@ -41,6 +41,10 @@ class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # back (256 left it idle a third of the time: bench/sync.py); a fleet's burst after an
     # outage is then up to window x stations messages queued in the broker (BrokerLimits).
     window: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1024
+    #: Transactions per MQTT message at most (contract/batch.py); the 64 KiB payload limit
+    #: cuts a batch first (about 100 petitions). 1 sends one message per transaction, as
+    #: stations before batching did: for a server of an older release.
+    batch: Annotated[int, msgspec.Meta(ge=1, le=500)] = 200
     ack_timeout_s: Positive = 15.0
     ack_timeout_max_s: Positive = 300.0
     reconnect_initial_s: Positive = 0.5

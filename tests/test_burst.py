@@ -148,7 +148,10 @@ def test_burst_past_the_broker_queue_is_dropped_then_delivered_by_retries(
     request.addfinalizer(worker.stop)
     wait_until(worker.connected.is_set, "the ingest worker to connect")
 
-    station = station_factory(window=burst + 10)
+    # One message per transaction (batch=1, as stations of earlier releases send): the burst
+    # must outnumber the broker's queue of 50 messages, which 300 petitions in batches of
+    # about a hundred would not.
+    station = station_factory(window=burst + 10, batch=1)
     warm_up = station.file_petition("general_petition", PHONE, {})
     wait_until(lambda: station.store.outbox.backlog().pending == 0, f"{warm_up} to be applied")
 
@@ -179,7 +182,7 @@ def test_burst_past_the_broker_queue_is_dropped_then_delivered_by_retries(
     assert 0 < received < burst
 
     # Restart the station: its retries fill the gaps, and what did arrive is not applied twice.
-    station = station_factory(start=False, window=burst + 10)
+    station = station_factory(start=False, window=burst + 10, batch=1)
     assert station.store.outbox.backlog().pending == burst  # no server ack reached it yet
     station.start()
     assert_delivered_exactly_once(station, burst + 1)

@@ -16,6 +16,7 @@ from contract import (
     encode,
     station_topic,
 )
+from contract.batch import encode_batch
 from device.store.ids import new_tx_id, petition_number
 from sync_server.ingest.models import AppliedTransaction, RejectedMessage
 from sync_server.petitions.models import Petition
@@ -216,3 +217,41 @@ def test_bad_lookup_requests_are_refused_without_crashing(server_app, ingest, ra
     station = station_factory()
     wait_until(lambda: station.sync.link.connected, "the station")
     assert station.sync.lookups.insured_summary("0000000000001").status == "not_found"
+
+
+def test_a_batch_with_bad_members_applies_the_good_ones_and_refuses_the_rest(
+    server_app, ingest, raw
+):
+    raw.subscribe(station_topic("st-a", Channel.ACK))
+    good = [petition(serial=serial) for serial in (1, 2, 3)]
+    foreign = petition("st-b", serial=4)  # names another station inside st-a's batch
+    bad_kind = petition(serial=5, kind="no.such_kind")
+    unreadable = b'{"v": 1, "tx_id": 12}'
+    payload = encode_batch(
+        "st-a",
+        [
+            encode(good[0]),
+            encode(foreign),
+            unreadable,
+            encode(good[1]),
+            encode(bad_kind),
+            encode(good[2]),
+        ],
+    )
+    raw.publish(TX_TOPIC, payload)
+
+    for tx in good:
+        wait_until(lambda tx=tx: acks_for(raw, tx.tx_id) == ["applied"], "the good ones applied")
+    wait_until(lambda: acks_for(raw, foreign.tx_id) == ["rejected"], "the foreign one answered")
+    wait_until(lambda: acks_for(raw, bad_kind.tx_id) == ["rejected"], "the bad kind answered")
+    assert AppliedTransaction.select().count() == 3
+    reasons = rejection_reasons()
+    assert any("differs from the batch" in reason for reason in reasons)
+    assert any("field 'tx_id'" in reason for reason in reasons)  # the unreadable one
+    assert any("no.such_kind" in reason for reason in reasons)
+    # Sent again whole: nothing applied twice, every good one acked as a duplicate.
+    raw.publish(TX_TOPIC, payload)
+    for tx in good:
+        wait_until(lambda tx=tx: acks_for(raw, tx.tx_id) == ["applied", "duplicate"], "duplicates")
+    assert AppliedTransaction.select().count() == 3
+    assert_server_still_serves(raw)

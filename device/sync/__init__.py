@@ -67,6 +67,7 @@ class SyncAgent:
             store.outbox,
             self.link,
             window=config.window,
+            batch=config.batch,
             retry=Backoff(config.ack_timeout_s, config.ack_timeout_max_s, jitter=0.3),
             clock=clock,
         )

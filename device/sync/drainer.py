@@ -11,7 +11,8 @@ from datetime import datetime
 
 import paho.mqtt.client as mqtt
 
-from contract import Ack, AckItem, Channel, ContractError, decode, encode
+from contract import Ack, AckItem, Channel, ContractError, Transaction, decode, encode
+from contract.batch import encode_batch, fits
 from contract.failpoints import hit
 from device.store import utc_now
 from device.store.outbox import Outbox
@@ -31,7 +32,9 @@ class _InFlight:
 class Drainer:
     """At-least-once delivery of the outbox.
 
-    A transaction is published (QoS 1) and stays in the window until the server's ack; the
+    Transactions travel up to ``batch`` to a message (:mod:`contract.batch`); the window,
+    the acks and the retries still count them one by one. A transaction is published
+    (QoS 1) and stays in the window until the server's ack; the
     broker's PUBACK proves nothing, because a broker may drop a queued message or crash
     before saving it. Without an ack in time it is published again, each retry waiting
     longer (exponential backoff with jitter). After every reconnect the window restarts from
@@ -45,6 +48,7 @@ class Drainer:
         *,
         window: int,
         retry: Backoff,
+        batch: int = 1,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._outbox = outbox
@@ -53,12 +57,15 @@ class Drainer:
         self.server_clock_offset_s: float | None = None
         self._link = link
         self._window = window
+        self._batch = batch
         self._retry = retry
         self._inflight: dict[str, _InFlight] = {}
         self._cursor = 0
         self._restart = True
         self._acks: queue.SimpleQueue[list[AckItem]] = queue.SimpleQueue()
+        #: Transactions published (retries included), and the MQTT messages they went in.
         self.published = 0
+        self.messages = 0
         #: Called from the network thread when an ack arrives; the agent wakes its thread.
         self.on_work: Callable[[], None] = lambda: None
         self.settled = 0
@@ -121,13 +128,29 @@ class Drainer:
                 log.error("server rejected transaction %s: %s", item.tx_id, item.reason)
         return True
 
-    def _publish(self, tx, now: float, attempts: int) -> None:
+    def _publish(self, txs: list[Transaction], now: float, attempts: dict[str, int]) -> None:
+        """Publish ``txs`` in as few messages as the batch size and payload limit allow."""
+        group: list[bytes] = []
+        size = 0
+        for tx in txs:
+            data = encode(tx)
+            if group and (len(group) >= self._batch or not fits(size, len(group), len(data))):
+                self._send(group)
+                group, size = [], 0
+            group.append(data)
+            size += len(data)
+            tries = attempts.get(tx.tx_id, 0)
+            self._inflight[tx.tx_id] = _InFlight(
+                seq=tx.seq, attempts=tries, deadline=now + self._retry.delay(tries)
+            )
+        if group:
+            self._send(group)
+
+    def _send(self, group: list[bytes]) -> None:
         hit("station.before_publish")
-        self._link.publish(Channel.TX, encode(tx))
-        self.published += 1
-        self._inflight[tx.tx_id] = _InFlight(
-            seq=tx.seq, attempts=attempts, deadline=now + self._retry.delay(attempts)
-        )
+        self._link.publish(Channel.TX, encode_batch(self._link.station_id, group))
+        self.published += len(group)
+        self.messages += 1
 
     def _retry_overdue(self, now: float) -> bool:
         overdue = [tx_id for tx_id, f in self._inflight.items() if f.deadline <= now]
@@ -137,8 +160,7 @@ class Drainer:
         still_pending = self._outbox.pending(limit=len(overdue), tx_ids=overdue)
         for tx_id in set(overdue) - {tx.tx_id for tx in still_pending}:
             self._inflight.pop(tx_id, None)  # settled meanwhile (e.g. by another process)
-        for tx in still_pending:
-            self._publish(tx, now, attempts[tx.tx_id])
+        self._publish(still_pending, now, attempts)
         log.info("republished %d transactions without an ack", len(still_pending))
         return True
 
@@ -147,7 +169,7 @@ class Drainer:
         if space <= 0:
             return False
         batch = self._outbox.pending(after_seq=self._cursor, limit=space)
-        for tx in batch:
-            self._publish(tx, now, attempts=0)
-            self._cursor = tx.seq
+        if batch:
+            self._publish(batch, now, {})
+            self._cursor = batch[-1].seq
         return bool(batch)

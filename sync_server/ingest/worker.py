@@ -21,7 +21,6 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from contract import (
     MAX_PAYLOAD_BYTES,
-    Ack,
     AckItem,
     Channel,
     CommandResult,
@@ -30,14 +29,14 @@ from contract import (
     Heartbeat,
     PayloadTooLargeError,
     Presence,
-    Transaction,
+    SchemaError,
     decode,
-    encode,
     fleet_filter,
     parse_station_topic,
     shared_filter,
     station_topic,
 )
+from contract.batch import Refused, ack_payloads, decode_transactions
 from contract.failpoints import hit
 from contract.transport import (
     INGEST,
@@ -62,6 +61,10 @@ from sync_server.ops.beats import Beater
 log = logging.getLogger(__name__)
 
 _STOP = object()
+#: One commit takes messages up to about this many bytes: with batched transactions
+#: (contract/batch.py) 500 messages could hold 100,000 of them, a commit too long to hold
+#: locks and memory for. 1 MiB is about 1,700 petitions.
+BATCH_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class IngestWorker:
         worker_id: str = "1",
         group: str = "ingest",
         batch_size: int = 500,
-        queue_size: int = 20_000,
+        queue_size: int = 2_000,
         budgets: StationBudgets | None = None,
         beater: Beater | None = None,
     ) -> None:
@@ -180,7 +183,7 @@ class IngestWorker:
         payload = message.payload
         if len(payload) > MAX_PAYLOAD_BYTES:
             # Refused before it is queued or decoded: up to the broker's packet limit per
-            # message would otherwise sit in the inbox (20,000 deep) and the lookup queue.
+            # message would otherwise sit in the inbox (2,000 deep) and the lookup queue.
             digest = hashlib.sha256(payload).hexdigest()
             self._inbox.put(_Oversized(message.topic, len(payload), digest))
             return
@@ -206,7 +209,8 @@ class IngestWorker:
                 if first is _STOP:
                     return
                 batch = [first]
-                while len(batch) < self._batch_size:
+                size = _size(first)
+                while len(batch) < self._batch_size and size < BATCH_BYTES:
                     try:
                         item = self._inbox.get_nowait()
                     except queue.Empty:
@@ -215,6 +219,7 @@ class IngestWorker:
                         self._process(batch)
                         return
                     batch.append(item)
+                    size += _size(item)
                 try:
                     self._process(batch)
                 except peewee.DatabaseError:
@@ -233,9 +238,7 @@ class IngestWorker:
                 self._reject(item.topic, None, None, str(exc), item.payload)
                 continue
             if channel is Channel.TX:
-                received = self._decode_tx(item, station_id)
-                if received is not None:
-                    transactions.append(received)
+                transactions += self._decode_tx(item, station_id)
             elif channel is Channel.TELEMETRY:
                 self._heartbeat(item, station_id)
             elif channel is Channel.PRESENCE:
@@ -247,24 +250,35 @@ class IngestWorker:
         if transactions:
             self._apply(transactions)
 
-    def _decode_tx(self, item: _Inbound, station_id: str) -> Received | None:
+    def _decode_tx(self, item: _Inbound, station_id: str) -> list[Received]:
+        """The transactions of one ``tx`` message (a single one or a batch), each judged on
+        its own: one bad transaction in a batch never holds back the others."""
         try:
-            tx = decode(item.payload, Transaction)
+            decoded = decode_transactions(item.payload)
         except ContractError as exc:
             self._reject(item.topic, station_id, None, str(exc), item.payload)
             self._alarm(station_id, str(exc))
-            return None
-        if tx.station_id != station_id:
-            reason = "station id in the payload does not match the topic"
+            return []
+        received: list[Received] = []
+        refusals: list[AckItem] = []
+        for tx in decoded:
+            if isinstance(tx, Refused):
+                reason = str(tx.error)
+            elif tx.station_id != station_id:
+                reason = "station id in the payload does not match the topic"
+                tx = Refused(SchemaError(reason), tx.tx_id)
+            else:
+                received.append(Received(tx=tx, received_at=item.received_at))
+                continue
             self._reject(item.topic, station_id, tx.tx_id, reason, item.payload)
             self._alarm(station_id, reason)
-            # The broker authenticated the topic's station as the sender: tell it, so a
-            # misconfigured station sets the transaction aside instead of retrying forever.
-            self._send_acks(
-                station_id, [AckItem(tx_id=tx.tx_id, outcome="rejected", reason=reason)]
-            )
-            return None
-        return Received(tx=tx, received_at=item.received_at)
+            if tx.tx_id is not None:
+                # The broker authenticated the topic's station as the sender: tell it, so a
+                # misconfigured station sets the transaction aside instead of retrying forever.
+                refusals.append(AckItem(tx_id=tx.tx_id, outcome="rejected", reason=reason))
+        if refusals:
+            self._send_acks(station_id, refusals)
+        return received
 
     def _apply(self, transactions: list[Received]) -> None:
         acks, rejected = apply_batch(self._db, transactions)
@@ -293,11 +307,8 @@ class IngestWorker:
             log.exception("could not raise the rejected-transaction alarm")
 
     def _send_acks(self, station_id: str, items: list[AckItem]) -> None:
-        for start in range(0, len(items), 1000):
-            ack = Ack(
-                station_id=station_id, server_time=utc_now(), results=items[start : start + 1000]
-            )
-            self._client.publish(station_topic(station_id, Channel.ACK), encode(ack), qos=QOS)
+        for payload in ack_payloads(station_id, items, utc_now()):
+            self._client.publish(station_topic(station_id, Channel.ACK), payload, qos=QOS)
 
     def _heartbeat(self, item: _Inbound, station_id: str) -> None:
         try:
@@ -419,6 +430,10 @@ class IngestWorker:
                 )
         except peewee.DatabaseError:
             log.exception("could not record a rejected message")
+
+
+def _size(item: object) -> int:
+    return len(item.payload) if isinstance(item, _Inbound) else 0
 
 
 def counts(items: Iterable[AckItem]) -> dict[str, int]:
