@@ -1,4 +1,7 @@
-"""``dcs-provision broker config``: Mosquitto with client certificates, the ACL and the CRL."""
+"""``dcs-provision broker config``: Mosquitto with client certificates, the ACL and the CRL.
+
+``dcs-provision broker emqx``: the same identities and rights for an EMQX 5 cluster.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import click
 from rich.console import Console
 
 from provisioning.broker import server_identities
+from provisioning.broker_emqx import write_emqx_config
 from provisioning.broker_tls import write_broker_config
 from provisioning.cli.common import ca_dir_option, open_ca, passphrase_option
 
@@ -59,5 +63,45 @@ def config(
     console.print(
         "after each revocation, and daily (the CRL lapses after 30 days): "
         f"dcs-provision ca crl refresh --broker-dir {out} --reload-command ...",
+        soft_wrap=True,
+    )
+
+
+@broker.command("emqx")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--tls-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where `broker config` wrote chain.pem and broker.*.pem (default: --out).",
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a broker listens for the fleet
+@click.option("--port", default=8883, show_default=True)
+@click.option("--ingest-workers", default=2, show_default=True, help="dcs-ingest@1..N")
+@click.option("--kiosk-workers", default=1, show_default=True)
+@click.option("--replica-workers", default=1, show_default=True)
+def emqx(
+    out: Path,
+    tls_dir: Path | None,
+    host: str,
+    port: int,
+    ingest_workers: int,
+    kiosk_workers: int,
+    replica_workers: int,
+) -> None:
+    """Write acl.conf and emqx.conf for EMQX 5: the rights and certificates of `broker config`."""
+    identities = server_identities(ingest_workers, kiosk_workers, replica_workers)
+    acl, conf = write_emqx_config(out, tls_dir=tls_dir, host=host, port=port, identities=identities)
+    console = Console()
+    console.print(f"wrote {acl}")
+    console.print(f"wrote {conf} (append it to every node's emqx.conf)", soft_wrap=True)
+    certificates = tls_dir or out
+    if not (certificates / "chain.pem").exists():
+        console.print(
+            f"no chain.pem in {certificates} yet: the certificates come from "
+            f"dcs-provision broker config --out {certificates}",
+            soft_wrap=True,
+        )
+    console.print(
+        "revocation: EMQX does not read crl.pem; also ban a revoked station's id (docs/scale.md)",
         soft_wrap=True,
     )
