@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contract import Transaction
+from contract import Heartbeat, Transaction
 from device.store.ids import new_tx_id, petition_number
 from devtools.seed import seed_records
 from devtools.synthetic import residents
 from sync_server import create_app
 from sync_server.db import database
-from sync_server.fleet.models import Station
+from sync_server.fleet.models import HeartbeatSample, Station
 from sync_server.ingest.apply import Received, apply_batch
+from sync_server.ingest.heartbeats import ReceivedBeat, store_heartbeats
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions.models import Petition
 from tests.conftest import server_config
@@ -104,3 +106,46 @@ def test_live_lookup_on_this_database(app, ingest_factory, station_factory):
         station.sync.lookups.insured_summary(person.citizen_id).record.full_name_th
         == person.full_name_th
     )
+
+
+def beat(station_id: str, backlog: int, version: str = "0.1.0") -> Heartbeat:
+    return Heartbeat(
+        station_id=station_id,
+        station_time=datetime.now(UTC),
+        uptime_s=10.0,
+        backlog=backlog,
+        oldest_undelivered_age_s=None,
+        rejected=0,
+        software_version=version,
+        metrics={"disk_free_pct": 50.0 + backlog},
+    )
+
+
+def test_heartbeats_stored_in_one_batch_leave_what_one_commit_each_would(app):
+    slot = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    beats = [
+        ReceivedBeat("st-a", beat("st-a", 1), slot + timedelta(seconds=10)),
+        ReceivedBeat("st-b", beat("st-b", 7), slot + timedelta(seconds=11)),
+        ReceivedBeat("st-a", beat("st-a", 2), slot + timedelta(seconds=40)),
+        # The next five-minute slot: a second history row for st-a.
+        ReceivedBeat("st-a", beat("st-a", 3, "0.2.0"), slot + timedelta(seconds=310)),
+    ]
+    assert store_heartbeats(database.obj, beats) == 2
+    a, b = Station.get_by_id("st-a"), Station.get_by_id("st-b")
+    assert (a.backlog, a.software_version, b.backlog) == (3, "0.2.0", 7)
+    # Stored as naive UTC on both databases.
+    assert a.last_heartbeat_at.replace(tzinfo=UTC) == slot + timedelta(seconds=310)
+    assert json.loads(a.metrics) == {"disk_free_pct": 53.0}
+    samples = HeartbeatSample.select().order_by(
+        HeartbeatSample.station_id, HeartbeatSample.bucket_at
+    )
+    assert [(s.station_id, s.backlog) for s in samples] == [("st-a", 2), ("st-a", 3), ("st-b", 7)]
+
+    # A later batch updates the rows in place; first_seen_at stays the first.
+    first_seen = a.first_seen_at
+    store_heartbeats(
+        database.obj, [ReceivedBeat("st-a", beat("st-a", 0), slot + timedelta(seconds=320))]
+    )
+    a = Station.get_by_id("st-a")
+    assert (a.backlog, a.first_seen_at) == (0, first_seen)
+    assert HeartbeatSample.select().count() == 3

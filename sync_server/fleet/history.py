@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from peewee import EXCLUDED
+
 from contract import Heartbeat
 from sync_server.db import utc_now, write_transaction
 from sync_server.fleet.models import HeartbeatSample
@@ -33,11 +35,10 @@ def _gauge(metrics: dict[str, float], name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def record(station_id: str, beat: Heartbeat, received_at: datetime) -> None:
-    """Keep ``beat`` as its station's sample of the slot (in the caller's transaction)."""
+def _values(beat: Heartbeat, received_at: datetime) -> dict[str, object]:
     printer = _gauge(beat.metrics, "printer_state")
     tamper = _gauge(beat.metrics, "tamper_open")
-    values = {
+    return {
         "received_at": received_at,
         "backlog": beat.backlog,
         "oldest_undelivered_age_s": beat.oldest_undelivered_age_s,
@@ -46,12 +47,22 @@ def record(station_id: str, beat: Heartbeat, received_at: datetime) -> None:
         "tamper_open": None if tamper is None else bool(tamper),
         "software_version": (beat.software_version or None) and beat.software_version[:64],
     }
-    HeartbeatSample.insert(
-        station_id=station_id, bucket_at=bucket_of(received_at), **values
-    ).on_conflict(
-        conflict_target=[HeartbeatSample.station_id, HeartbeatSample.bucket_at],
-        update={getattr(HeartbeatSample, key): value for key, value in values.items()},
-    ).execute()
+
+
+def record_many(beats: list[tuple[str, Heartbeat, datetime]], chunk: int = 500) -> None:
+    """Keep each beat as its station's sample of its slot, in multi-row upserts (in the
+    caller's transaction). At most one beat per station and slot: a statement cannot
+    update the row it inserts."""
+    rows = [
+        {"station_id": station_id, "bucket_at": bucket_of(at), **_values(beat, at)}
+        for station_id, beat, at in beats
+    ]
+    columns = [name for name in rows[0] if name not in ("station_id", "bucket_at")] if rows else []
+    for start in range(0, len(rows), chunk):
+        HeartbeatSample.insert_many(rows[start : start + chunk]).on_conflict(
+            conflict_target=[HeartbeatSample.station_id, HeartbeatSample.bucket_at],
+            update={getattr(HeartbeatSample, name): getattr(EXCLUDED, name) for name in columns},
+        ).execute()
 
 
 def purge(now: datetime, days: float = DEFAULT_RETENTION_DAYS) -> int:

@@ -7,7 +7,6 @@ the ``$share/ingest`` group. A worker is stateless apart from its persistent MQT
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import queue
 import threading
@@ -51,9 +50,9 @@ from contract.transport import (
 from sync_server.budgets import StationBudgets
 from sync_server.dashboard.rejections import raise_rejected
 from sync_server.db import utc_now
-from sync_server.fleet import history
 from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
+from sync_server.ingest.heartbeats import ReceivedBeat, store_heartbeats
 from sync_server.ingest.lookup import LookupResponder
 from sync_server.ingest.models import RejectedMessage
 from sync_server.ops.beats import Beater
@@ -228,6 +227,7 @@ class IngestWorker:
 
     def _process(self, batch: list[_Inbound | _Oversized]) -> None:
         transactions: list[Received] = []
+        beats: list[ReceivedBeat] = []
         for item in batch:
             if isinstance(item, _Oversized):
                 self._reject_oversized(item)
@@ -240,7 +240,8 @@ class IngestWorker:
             if channel is Channel.TX:
                 transactions += self._decode_tx(item, station_id)
             elif channel is Channel.TELEMETRY:
-                self._heartbeat(item, station_id)
+                if (beat := self._heartbeat(item, station_id)) is not None:
+                    beats.append(beat)
             elif channel is Channel.PRESENCE:
                 self._presence(item, station_id)
             elif channel is Channel.COMMAND_RESULT:
@@ -249,6 +250,9 @@ class IngestWorker:
                 self._diagnostics(item, station_id)
         if transactions:
             self._apply(transactions)
+        if beats:
+            # QoS 0 telemetry: a database error loses these beats, and the next ones replace them.
+            store_heartbeats(self._db, beats)
 
     def _decode_tx(self, item: _Inbound, station_id: str) -> list[Received]:
         """The transactions of one ``tx`` message (a single one or a batch), each judged on
@@ -310,27 +314,16 @@ class IngestWorker:
         for payload in ack_payloads(station_id, items, utc_now()):
             self._client.publish(station_topic(station_id, Channel.ACK), payload, qos=QOS)
 
-    def _heartbeat(self, item: _Inbound, station_id: str) -> None:
+    def _heartbeat(self, item: _Inbound, station_id: str) -> ReceivedBeat | None:
         try:
             beat = decode(item.payload, Heartbeat)
         except ContractError as exc:
             self._reject(item.topic, station_id, None, str(exc), item.payload)
-            return
+            return None
         if beat.station_id != station_id:
             self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
-            return
-        with self._db.atomic():
-            self._upsert_station(
-                station_id,
-                item.received_at,
-                last_heartbeat_at=item.received_at,
-                backlog=beat.backlog,
-                oldest_undelivered_age_s=beat.oldest_undelivered_age_s,
-                rejected=beat.rejected,
-                software_version=beat.software_version,
-                metrics=json.dumps(beat.metrics, sort_keys=True),
-            )
-            history.record(station_id, beat, item.received_at)
+            return None
+        return ReceivedBeat(station_id, beat, item.received_at)
 
     def _presence(self, item: _Inbound, station_id: str) -> None:
         if not item.payload:
