@@ -6,8 +6,11 @@ line: it prints ``READY`` when set up, waits for ``GO``, and prints its result a
 Times are ``time.monotonic()``, which is one clock for every process on Linux.
 
     python -m bench.proc stations SPEC.json
-    python -m bench.proc raw-sub HOST PORT USER PASSWORD TOPIC COUNT
-    python -m bench.proc raw-pub HOST PORT USER PASSWORD TOPIC COUNT SIZE
+    python -m bench.proc raw-sub SETTINGS.json TOPIC COUNT
+    python -m bench.proc raw-pub SETTINGS.json TOPIC COUNT SIZE
+
+``SETTINGS.json`` holds :class:`contract.transport.BrokerSettings` fields (a password or a
+TLS certificate) and ``client_id``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import random
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -93,6 +97,7 @@ def run_stations(spec_path: str) -> None:
                 "done": done,
                 "pending": pending,
                 "published": sum(d.published for d in drainers),
+                "messages": sum(d.messages for d in drainers),
                 "settled": sum(d.settled for d in drainers),
             }
         )
@@ -105,18 +110,26 @@ def run_stations(spec_path: str) -> None:
 # --- the raw baseline: paho publisher -> broker -> paho subscriber, no database ------------
 
 
-def _raw_client(client_id: str, host: str, port: int, user: str, password: str) -> mqtt.Client:
-    client = new_client(client_id, BrokerSettings(host, port, user, password))
+def _raw_client(settings_path: str) -> mqtt.Client:
+    """A paho client from a JSON file of :class:`BrokerSettings` fields and a client id."""
+    with open(settings_path) as handle:
+        spec = json.load(handle)
+    client_id = spec.pop("client_id")
+    for name in ("ca_file", "cert_file", "key_file"):
+        if spec.get(name):
+            spec[name] = Path(spec[name])
+    settings = BrokerSettings(**spec)
+    client = new_client(client_id, settings)
     connected = threading.Event()
     client.on_connect = lambda *args: connected.set()
-    client.connect(host, port)
+    client.connect(settings.host, settings.port)
     client.loop_start()
     if not connected.wait(30):
         raise SystemExit("the raw client could not connect")
     return client
 
 
-def run_raw_sub(host: str, port: str, user: str, password: str, topic: str, count: str) -> None:
+def run_raw_sub(settings_path: str, topic: str, count: str) -> None:
     """Count ``count`` messages on ``topic``; report when the last one arrived."""
     expected = int(count)
     received = 0
@@ -131,7 +144,7 @@ def run_raw_sub(host: str, port: str, user: str, password: str, topic: str, coun
             last = time.monotonic()
             done.set()
 
-    client = _raw_client(f"bench-raw-sub-{os.getpid()}", host, int(port), user, password)
+    client = _raw_client(settings_path)
     client.on_message = on_message
     client.on_subscribe = lambda *args: subscribed.set()
     client.subscribe(topic, options=SubscribeOptions(qos=QOS))
@@ -143,9 +156,7 @@ def run_raw_sub(host: str, port: str, user: str, password: str, topic: str, coun
     client.loop_stop()
 
 
-def run_raw_pub(
-    host: str, port: str, user: str, password: str, topic: str, count: str, size: str
-) -> None:
+def run_raw_pub(settings_path: str, topic: str, count: str, size: str) -> None:
     """On ``GO``, publish ``count`` QoS 1 messages of ``size`` bytes as fast as paho takes them."""
     expected = int(count)
     acked = 0
@@ -157,7 +168,7 @@ def run_raw_pub(
         if acked >= expected:
             all_acked.set()
 
-    client = _raw_client(f"bench-raw-pub-{os.getpid()}", host, int(port), user, password)
+    client = _raw_client(settings_path)
     client.on_publish = on_publish
     payload = os.urandom(int(size) // 2).hex().encode()[: int(size)]
     say("READY")

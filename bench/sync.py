@@ -1,22 +1,29 @@
-"""End-to-end sync throughput: station outboxes -> Mosquitto -> ingest worker -> acks.
+"""End-to-end sync throughput: station outboxes -> broker -> ingest worker -> acks.
 
-Every scenario gets a fresh broker (:class:`devtools.broker.LocalBroker`, default
-limits), a fresh server database (SQLite) and fresh stations, each role in its own process:
+Every scenario gets a fresh broker (:class:`devtools.broker.LocalBroker`, default limits), a
+fresh server database and fresh stations, each role in its own process, on each **path**:
 
-* the server is the real ``dcs-server ingest`` command, configured by ``DCS_*`` variables;
-* the stations are ``build_station`` with real stores, outboxes and sync agents with the
-  default :class:`device.config.SyncConfig` (``bench/proc.py``), pre-filled with realistic
-  petitions *before* the clock starts. Ten or fifty stations share two processes, as the
-  machine has few cores; one station has a process of its own.
+* ``plain-sqlite``: password accounts, SQLite (the demo's embedded defaults);
+* ``tls-sqlite``: TLS with a client certificate per station and per server process, as
+  deployed (``require_certificate``, the certificate's name as identity and client id);
+* ``tls-postgres``: the same broker, the server on PostgreSQL (the tests' own ``initdb``
+  server, devtools/postgres.py): the production path of a fleet.
+
+The server is the real ``dcs-server ingest`` command, configured by ``DCS_*`` variables; the
+stations are ``build_station`` with real stores, outboxes and sync agents with the default
+:class:`device.config.SyncConfig` (``bench/proc.py``), pre-filled with realistic petitions
+*before* the clock starts. Ten or fifty stations share two processes, as the machine has few
+cores; one station has a process of its own.
 
 The clock runs from the moment the agents are told to start until every station's acks have
 settled its whole outbox; then the backlog must be 0 everywhere and the server must hold
 exactly as many applied transactions as were queued.
 
 The raw baseline is a bare paho QoS 1 publisher and subscriber (two more processes, the same
-client settings) through the same broker with the same payload size and no database. It runs
-just before and just after the drain and the ratio uses their mean, so a change in the
-machine's load during the scenario weighs on both sides.
+client settings and the same kind of authentication) through the same broker, one message
+per transaction of the same size, no database. It runs just before and just after the drain
+and the ratio uses their mean, so a change in the machine's load weighs on both sides.
+Stations batch transactions (``SyncConfig.batch``): the ratio can pass 1.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ import queue
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -44,11 +50,14 @@ from contract import ROOT, Transaction, encode
 from device.store import create_key_file
 from device.store.ids import new_tx_id
 from devtools.broker import LocalBroker
+from devtools.postgres import PostgresServer
 from provisioning.broker import SERVER_USER
+from provisioning.pki import CertificateAuthority
+from sync_server.db import open_database
 from sync_server.migrations import upgrade_url
 
 TARGET_RATE = 5_000.0
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.8
 #: Outside every station's subtree, so the ingest worker's (possibly offline) persistent
 #: session never gets a copy of the baseline's messages.
 RAW_TOPIC = f"{ROOT}/bench/raw"
@@ -86,9 +95,11 @@ class Outcome:
     """What one scenario measured."""
 
     scenario: Scenario
+    path: Path_
     raw_rates: tuple[float, float]  # before and after the drain, messages per second
     drain_s: float
     published: int
+    messages: int
     applied: int
     pending: int
     prefill_s: float
@@ -200,11 +211,37 @@ def _bench_proc(*args: object) -> list[str]:
     return [sys.executable, "-m", "bench.proc", *map(str, args)]
 
 
+RAW_PUB, RAW_SUB = "bench-raw-pub", "bench-raw-sub"
+
+
+def raw_settings(broker: LocalBroker, workdir: Path, identity: str) -> Path:
+    """A JSON file of the connection settings of ``identity`` for bench/proc.py."""
+    settings = broker.settings_for(identity)
+    path = workdir / f"{identity}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "client_id": identity,
+                "host": settings.host,
+                "port": settings.port,
+                "username": settings.username,
+                "password": settings.password,
+                "ca_file": str(settings.ca_file or ""),
+                "cert_file": str(settings.cert_file or ""),
+                "key_file": str(settings.key_file or ""),
+            }
+        )
+    )
+    return path
+
+
 def raw_baseline(broker: LocalBroker, workdir: Path, count: int, size: int) -> float:
-    """Messages per second from a bare paho publisher to a bare subscriber via ``broker``."""
-    login = (broker.host, broker.port, SERVER_USER, broker.credentials[SERVER_USER], RAW_TOPIC)
-    sub = Child("raw-sub", _bench_proc("raw-sub", *login, count), workdir)
-    pub = Child("raw-pub", _bench_proc("raw-pub", *login, count, size), workdir)
+    """Messages per second from a bare paho publisher to a bare subscriber via ``broker``
+    (with the stations' kind of authentication: a password or a TLS client certificate)."""
+    sub_settings = raw_settings(broker, workdir, RAW_SUB)
+    pub_settings = raw_settings(broker, workdir, RAW_PUB)
+    sub = Child("raw-sub", _bench_proc("raw-sub", sub_settings, RAW_TOPIC, count), workdir)
+    pub = Child("raw-pub", _bench_proc("raw-pub", pub_settings, RAW_TOPIC, count, size), workdir)
     try:
         sub.expect(60)
         pub.expect(60)
@@ -219,39 +256,47 @@ def raw_baseline(broker: LocalBroker, workdir: Path, count: int, size: int) -> f
     return count / (got["last"] - sent["started"])
 
 
-def start_ingest(broker: LocalBroker, workdir: Path) -> tuple[Child, Path]:
-    """``dcs-server ingest`` on a fresh SQLite database; returns it and the database path."""
-    db_path = workdir / "server.sqlite3"
-    env = {
-        "DCS_SECRET_KEY": "bench-only-secret-0123456789abcdef-ghij",
-        "DCS_DATABASE_URL": upgrade_url(f"sqlite:///{db_path}"),
-        "DCS_MQTT_HOST": broker.host,
-        "DCS_MQTT_PORT": str(broker.port),
-        "DCS_MQTT_USERNAME": SERVER_USER,
-        # JSON-quoted: Flask parses DCS_* values as JSON, and a password could look like one.
-        "DCS_MQTT_PASSWORD": json.dumps(broker.credentials[SERVER_USER]),
+def server_env(broker: LocalBroker, database_url: str) -> dict[str, str]:
+    """The ``DCS_*`` variables of a server process on ``broker`` and ``database_url``."""
+    entries = {
+        "SECRET_KEY": "bench-only-secret-0123456789abcdef-ghij",
+        "DATABASE_URL": database_url,
+        **broker.server_config(),
     }
-    server = Child("ingest", [str(BIN / "dcs-server"), "ingest", "--worker-id", "1"], workdir, env)
+    # JSON-encoded: Flask parses DCS_* values as JSON, and a password could look like one.
+    return {f"DCS_{key}": json.dumps(value) for key, value in entries.items()}
+
+
+def start_ingest(
+    broker: LocalBroker, workdir: Path, database_url: str, worker_id: str = "1"
+) -> Child:
+    """``dcs-server ingest`` on ``database_url`` (already at the current schema)."""
+    name = f"ingest-{worker_id}"
+    server = Child(
+        name,
+        [str(BIN / "dcs-server"), "ingest", "--worker-id", worker_id],
+        workdir,
+        server_env(broker, database_url),
+    )
     deadline = time.monotonic() + 60
     while "ingest worker connected" not in server.log.read_text(errors="replace"):
         if server.proc.poll() is not None or time.monotonic() > deadline:
             server.stop()
-            raise BenchError(f"the ingest worker did not connect; {server.tail()}")
+            raise BenchError(f"{name} did not connect; {server.tail()}")
         time.sleep(0.05)
-    return server, db_path
+    return server
 
 
 def station_config(root: Path, broker: LocalBroker, station_id: str, sync: dict) -> dict:
-    """A station's config as a mapping; writes its secrets (broker password, store key)."""
+    """A station's config as a mapping; writes its secrets (broker credential, store key)."""
     secrets_dir = root / station_id / "secrets"
     secrets_dir.mkdir(parents=True)
-    (secrets_dir / "broker.password").write_text(broker.credentials[station_id])
     create_key_file(secrets_dir / "store.key")
     return {
         "station_id": station_id,
         "data_dir": str(root / station_id / "data"),
         "secrets_dir": str(secrets_dir),
-        "broker": {"host": broker.host, "port": broker.port, "password_file": "broker.password"},
+        "broker": broker.station_broker(station_id, secrets_dir),
         "sync": sync,
     }
 
@@ -312,24 +357,87 @@ def stop_profilers(profilers: list[subprocess.Popen]) -> None:
         profiler.wait(60)
 
 
-def server_count(db_path: Path) -> int:
-    """Applied transactions on record (read-only: WAL lets us read beside the worker)."""
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        return conn.execute("SELECT COUNT(*) FROM appliedtransaction").fetchone()[0]
+def server_count(database_url: str) -> int:
+    """Applied transactions on record (read beside the worker: WAL or MVCC)."""
+    db = open_database(database_url)
+    try:
+        return db.execute_sql("SELECT COUNT(*) FROM appliedtransaction").fetchone()[0]
+    finally:
+        db.close()
 
 
-def run_scenario(scenario: Scenario, raw_count: int, size: int) -> Outcome:
+@dataclass(frozen=True)
+class Path_:
+    """The production path a scenario runs on: the broker's authentication and the database."""
+
+    tls: bool
+    database: str  # "sqlite" or "postgres"
+
+    @property
+    def label(self) -> str:
+        """E.g. ``TLS + PostgreSQL``."""
+        broker = "TLS client certs" if self.tls else "passwords"
+        return f"{broker} + {'PostgreSQL' if self.database == 'postgres' else 'SQLite'}"
+
+
+PATHS = {
+    "plain-sqlite": Path_(tls=False, database="sqlite"),
+    "tls-sqlite": Path_(tls=True, database="sqlite"),
+    "tls-postgres": Path_(tls=True, database="postgres"),
+}
+
+
+class Backends:
+    """The certificate authority and the PostgreSQL server a run's scenarios share."""
+
+    def __init__(self) -> None:
+        self._root = Path(tempfile.mkdtemp(prefix="dcs-bench-backends-"))
+        self._ca: CertificateAuthority | None = None
+        self._postgres: PostgresServer | None = None
+
+    def ca(self) -> CertificateAuthority:
+        """The fleet CA the TLS brokers trust (made on first use)."""
+        if self._ca is None:
+            self._ca = CertificateAuthority.init(self._root / "ca", b"bench-only-ca-passphrase")
+        return self._ca
+
+    def database_url(self, path: Path_, workdir: Path) -> str:
+        """A fresh server database at the current schema."""
+        if path.database == "sqlite":
+            return upgrade_url(f"sqlite:///{workdir / 'server.sqlite3'}")
+        if self._postgres is None:
+            self._postgres = PostgresServer().start()
+        return upgrade_url(self._postgres.new_database())
+
+    def broker(self, path: Path_) -> LocalBroker:
+        """A fresh broker for ``path`` (not started), with the raw baseline's two accounts."""
+        broker = LocalBroker(ca=self.ca() if path.tls else None, observers=(RAW_PUB, RAW_SUB))
+        for user in (SERVER_USER, RAW_PUB, RAW_SUB):
+            broker.add_user(user)
+        return broker
+
+    def close(self) -> None:
+        """Stop PostgreSQL (by pid) and delete the CA."""
+        if self._postgres is not None:
+            self._postgres.stop()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+def run_scenario(
+    scenario: Scenario, path: Path_, backends: Backends, raw_count: int, size: int
+) -> Outcome:
     """Set up, measure and tear down one scenario."""
     root = Path(tempfile.mkdtemp(prefix=f"dcs-bench-{scenario.name}-"))
     ids = [f"{scenario.name}-{index:03d}" for index in range(scenario.stations)]
-    broker = LocalBroker()
-    for user in (SERVER_USER, *ids):
+    broker = backends.broker(path)
+    for user in ids:
         broker.add_user(user)
     children: list[Child] = []
     try:
         broker.start()
         raw_before = raw_baseline(broker, root, raw_count, size)
-        server, db_path = start_ingest(broker, root)
+        database_url = backends.database_url(path, root)
+        server = start_ingest(broker, root, database_url)
         children.append(server)
         prefill_started = time.monotonic()
         stations = start_stations(scenario, broker, root, ids)
@@ -355,7 +463,7 @@ def run_scenario(scenario: Scenario, raw_count: int, size: int) -> Outcome:
         rss.stop()
         stop_profilers(profilers)
         drain_s = max(r["done"] for r in results) - started
-        applied = server_count(db_path)
+        applied = server_count(database_url)
         for child in stations:
             child.send("STOP")
         for child in stations:
@@ -364,9 +472,11 @@ def run_scenario(scenario: Scenario, raw_count: int, size: int) -> Outcome:
         raw_after = raw_baseline(broker, root, raw_count, size)
         return Outcome(
             scenario=scenario,
+            path=path,
             raw_rates=(raw_before, raw_after),
             drain_s=drain_s,
             published=sum(r["published"] for r in results),
+            messages=sum(r["messages"] for r in results),
             applied=applied,
             pending=sum(r["pending"] for r in results),
             prefill_s=prefill_s,
@@ -393,14 +503,16 @@ def _timeline(samples: list[int], points: int = 8) -> str:
 
 def report(outcome: Outcome) -> list[Row]:
     """Print one scenario's figures; returns its summary rows."""
-    s, rss = outcome.scenario, outcome.rss
+    s, rss, path = outcome.scenario, outcome.rss, outcome.path
     ratio = outcome.rate / outcome.raw_rate
     procs = f"{s.procs} station process{'es' if s.procs > 1 else ''}"
-    print(f"sync [{s.name}] {s.label} = {s.total:,} transactions ({procs})")
+    print(f"sync [{s.name}, {path.label}] {s.label} = {s.total:,} transactions ({procs})")
     print(f"  prefill (not timed) : {outcome.prefill_s:.1f} s")
+    per_message = outcome.published / outcome.messages if outcome.messages else 0
     print(
         f"  drain               : {outcome.drain_s:.2f} s = {fmt(outcome.rate)} tx/s applied"
-        f" ({outcome.published:,} published, {outcome.applied:,} on the server,"
+        f" ({outcome.published:,} published in {outcome.messages:,} messages,"
+        f" {per_message:.0f} a message; {outcome.applied:,} on the server,"
         f" {outcome.pending} pending)"
     )
     before, after = outcome.raw_rates
@@ -420,19 +532,20 @@ def report(outcome: Outcome) -> list[Row]:
             print(f"  {role:<7} RSS (MiB) over the drain: {_timeline(rss.samples[role])}")
     if not outcome.complete:
         print("  INCOMPLETE: the drain did not deliver everything exactly once")
+    name = f"{s.label}, {path.label}"
     return [
         Row(
             "sync",
-            f"{s.label}: applied",
+            f"{name}: applied",
             outcome.rate,
             "tx/s",
             baseline=outcome.raw_rate,
             target=f">= {TARGET_RATE:,.0f}, ratio >= {TARGET_RATIO}",
             ok=outcome.complete and outcome.rate >= TARGET_RATE and ratio >= TARGET_RATIO,
         ),
-        Row("sync", f"{s.label}: drain", outcome.drain_s, "s", ok=outcome.complete),
-        Row("sync", f"{s.label}: peak RSS station proc", mib(rss.peak("station")), "MiB"),
-        Row("sync", f"{s.label}: peak RSS server", mib(rss.peak("server")), "MiB"),
+        Row("sync", f"{name}: drain", outcome.drain_s, "s", ok=outcome.complete),
+        Row("sync", f"{name}: peak RSS station proc", mib(rss.peak("station")), "MiB"),
+        Row("sync", f"{name}: peak RSS server", mib(rss.peak("server")), "MiB"),
     ]
 
 
@@ -448,35 +561,62 @@ def scenarios(quick: bool, procs: int | None = None, **sync: Any) -> list[Scenar
     ]
 
 
+#: The long drain (memory over 100,000 transactions) runs on the first path only.
+_ONCE = {"big"}
+
+
 def run(
-    quick: bool = False, only: list[str] | None = None, procs: int | None = None, **sync: Any
+    quick: bool = False,
+    only: list[str] | None = None,
+    procs: int | None = None,
+    paths: list[str] | None = None,
+    **sync: Any,
 ) -> list[Row]:
-    """Run the scenarios (all, or those named in ``only``); returns the summary rows."""
+    """Run the scenarios (all, or those named in ``only``) on each path; the summary rows."""
     size = payload_size()
     raw_count = 5_000 if quick else 20_000
     settings = ", ".join(f"{k}={v}" for k, v in sync.items()) or "defaults"
+    chosen = paths or list(PATHS)
     print(
         f"sync: payload {size} B per transaction; raw baseline {raw_count:,} messages;"
-        f" agents' SyncConfig: {settings}"
+        f" agents' SyncConfig: {settings}; paths: {', '.join(chosen)}"
     )
     rows: list[Row] = []
-    for scenario in scenarios(quick, procs, **sync):
-        if only and scenario.name not in only:
-            continue
-        rows += report(run_scenario(scenario, raw_count, size))
+    backends = Backends()
+    try:
+        for number, key in enumerate(chosen):
+            for scenario in scenarios(quick, procs, **sync):
+                if only and scenario.name not in only:
+                    continue
+                if not only and number > 0 and scenario.name in _ONCE:
+                    continue
+                rows += report(run_scenario(scenario, PATHS[key], backends, raw_count, size))
+    finally:
+        backends.close()
     return rows
 
 
 def main() -> None:
-    """``python -m bench.sync [--quick] [--only f1,big] [--window N] [--procs N]``."""
+    """``python -m bench.sync [--quick] [--only f1,big] [--paths tls-postgres] [--window N]
+    [--batch N] [--procs N]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller totals")
     parser.add_argument("--only", help="comma-separated scenario names: f1, f10, f50, big")
+    parser.add_argument("--paths", help=f"comma-separated: {', '.join(PATHS)} (default: all)")
     parser.add_argument("--window", type=int, help="the agents' window (default: SyncConfig's)")
+    parser.add_argument("--batch", type=int, help="transactions a message (default: SyncConfig's)")
     parser.add_argument("--procs", type=int, help="station processes for the fleets (default 2)")
     args = parser.parse_args()
     sync = {"window": args.window} if args.window else {}
-    run(args.quick, args.only.split(",") if args.only else None, args.procs, **sync)
+    if args.batch:
+        sync["batch"] = args.batch
+    run(
+        args.quick,
+        args.only.split(",") if args.only else None,
+        args.procs,
+        args.paths.split(",") if args.paths else None,
+        **sync,
+    )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ class LocalBroker:
     process: subprocess.Popen | None = None
     #: Set: clients authenticate with certificates from this CA (provisioning.pki), not passwords.
     ca: CertificateAuthority | None = None
+    #: Extra accounts that read and write the whole tree, besides ``dcs-server`` (the
+    #: benchmarks' raw baseline: two clients need two identities when the certificate's
+    #: name is the client id). Never in a deployed broker.
+    observers: tuple[str, ...] = ()
 
     # -- what a client needs to connect, whichever the mode ------------------------------
 
@@ -145,7 +149,7 @@ class LocalBroker:
 
     def add_user(self, username: str) -> str:
         """Create a credential (random password) and return the password."""
-        if username != SERVER_USER and not is_valid_station_id(username):
+        if username not in (SERVER_USER, *self.observers) and not is_valid_station_id(username):
             raise BrokerError(f"invalid station id {username!r}")
         password = self.credentials.get(username) or secrets.token_urlsafe(24)
         self.credentials[username] = password
@@ -162,7 +166,9 @@ class LocalBroker:
         conf = self.workdir / "mosquitto.conf"
         # Password mode: one dcs-server account; TLS: one identity per server process too.
         identities = server_identities() if self.ca is not None else None
-        (self.workdir / "acl").write_text(acl_text(identities))
+        (self.workdir / "acl").write_text(
+            acl_text(identities, full_access=(SERVER_USER, *self.observers))
+        )
         if self.ca is None:
             hash_passwords(self.workdir / "passwd", self.credentials)
             conf.write_text(mosquitto_conf(self.workdir, self.port, self.limits, self.host))
@@ -180,8 +186,10 @@ class LocalBroker:
         write_key_and_cert(self.workdir, "broker", key, cert)
         (self.workdir / "chain.pem").write_bytes(self.ca.chain_pem())
         shutil.copyfile(self.ca.directory / "crl.pem", self.workdir / "crl.pem")
-        for username in (*self.credentials, *server_identities()):
-            key, cert = self.ca.issue(username, kind="client")
+        names = [*self.credentials, *server_identities()]
+        for username, (key, cert) in zip(
+            names, self.ca.issue_many(names, kind="client"), strict=True
+        ):
             write_key_and_cert(self.workdir / "clients", username, key, cert)
 
     def start(self) -> LocalBroker:

@@ -31,11 +31,24 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_below_the_step():
     assert backoff.next() <= 1
 
 
+def test_the_first_reconnect_spreads_a_fleet_over_the_whole_spread():
+    delays = [Backoff(spread=3.0, rng=random.Random(seed)).next() for seed in range(2_000)]
+    assert all(0 <= delay <= 3.0 for delay in delays)
+    # Spread out, not bunched at the top as halving the step would leave them.
+    assert min(delays) < 0.1 and max(delays) > 2.9
+    assert 0.2 < sum(d < 1.0 for d in delays) / len(delays) < 0.45
+    backoff = Backoff(initial=1, maximum=8, jitter=0.5, spread=3.0, rng=random.Random(1))
+    backoff.next()
+    assert 1 <= backoff.next() <= 2  # later attempts back off as before
+
+
 def test_backoff_refuses_nonsense():
     with pytest.raises(ValueError):
         Backoff(initial=0)
     with pytest.raises(ValueError):
         Backoff(jitter=1)
+    with pytest.raises(ValueError):
+        Backoff(spread=-1)
 
 
 @pytest.fixture

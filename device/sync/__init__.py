@@ -60,7 +60,11 @@ class SyncAgent:
             broker,
             software_version=software_version,
             clock=clock,
-            backoff=Backoff(config.reconnect_initial_s, config.reconnect_max_s),
+            backoff=Backoff(
+                config.reconnect_initial_s,
+                config.reconnect_max_s,
+                spread=config.reconnect_spread_s,
+            ),
             keepalive_s=config.keepalive_s,
         )
         self.drainer = Drainer(
