@@ -11,12 +11,13 @@ import argparse
 import os
 import time
 
-from bench import card, dashboard, kiosk, outbox, provision, records, sync, update
+from bench import card, city, dashboard, kiosk, outbox, provision, records, sync, update
 from bench.common import Row, machine_header, print_table
 
 BENCHES = {
     "outbox": outbox.run,
     "sync": sync.run,
+    "city": city.run,
     # bench.card returns its figures too; the summary needs only its rows.
     "card": lambda quick: card.run(quick=quick)["rows"],
     "records": records.run,

@@ -401,13 +401,18 @@ class Backends:
             self._ca = CertificateAuthority.init(self._root / "ca", b"bench-only-ca-passphrase")
         return self._ca
 
-    def database_url(self, path: Path_, workdir: Path) -> str:
-        """A fresh server database at the current schema."""
-        if path.database == "sqlite":
+    def database_url(self, database: str, workdir: Path) -> str:
+        """A fresh server database (``sqlite`` or ``postgres``) at the current schema."""
+        if database == "sqlite":
             return upgrade_url(f"sqlite:///{workdir / 'server.sqlite3'}")
         if self._postgres is None:
             self._postgres = PostgresServer().start()
         return upgrade_url(self._postgres.new_database())
+
+    @property
+    def postgres_pid(self) -> int | None:
+        """The postmaster's pid, once PostgreSQL runs."""
+        return self._postgres.pid if self._postgres is not None else None
 
     def broker(self, path: Path_) -> LocalBroker:
         """A fresh broker for ``path`` (not started), with the raw baseline's two accounts."""
@@ -436,7 +441,7 @@ def run_scenario(
     try:
         broker.start()
         raw_before = raw_baseline(broker, root, raw_count, size)
-        database_url = backends.database_url(path, root)
+        database_url = backends.database_url(path.database, root)
         server = start_ingest(broker, root, database_url)
         children.append(server)
         prefill_started = time.monotonic()

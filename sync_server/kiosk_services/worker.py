@@ -33,6 +33,8 @@ from contract.transport import (
     KEEPALIVE_S,
     KIOSK,
     QOS,
+    SERVER_RECONNECT_MAX_S,
+    SERVER_RECONNECT_MIN_S,
     BrokerSettings,
     connect_properties,
     new_client,
@@ -73,7 +75,7 @@ class KioskServicesWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=0.5, max_delay=10)
+        client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
         self._client = client
         #: Bills: confirmations, expiries and the payment notices to stations.
         self.payments: PaymentNotifier | None = None

@@ -37,6 +37,8 @@ from contract.transport import (
     KEEPALIVE_S,
     QOS,
     REPLICA,
+    SERVER_RECONNECT_MAX_S,
+    SERVER_RECONNECT_MIN_S,
     SESSION_EXPIRY_S,
     BrokerSettings,
     connect_properties,
@@ -91,7 +93,7 @@ class ReplicaService:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=0.5, max_delay=10)
+        client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
         self._client = client
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -37,6 +37,8 @@ from contract.transport import (
     KEEPALIVE_S,
     QOS,
     ROLLOUTS,
+    SERVER_RECONNECT_MAX_S,
+    SERVER_RECONNECT_MIN_S,
     SESSION_EXPIRY_S,
     BrokerSettings,
     connect_properties,
@@ -83,7 +85,7 @@ class RolloutWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=0.5, max_delay=10)
+        client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
         # A file request is answered with up to 64 QoS 1 blocks: let more be in flight.
         client.max_inflight_messages_set(100)
         self._client = client
