@@ -58,7 +58,7 @@ from contract import Channel, fleet_filter
 from devtools.broker import LocalBroker, hand_to_mosquitto_user
 from devtools.net import free_port, wait_for_port
 from devtools.seed import seed_records
-from provisioning.broker import SERVER_USER, BrokerLimits
+from provisioning.broker import SERVER_USER
 from sync_server.db import bind, open_database
 
 TARGET_S = 120.0
@@ -69,8 +69,6 @@ OUTAGE_S = 5.0
 SETUP_TIMEOUT_S = 600.0
 RUN_TIMEOUT_S = 900.0
 RESIDENTS = 200
-#: Sessions queue everything a station's backlog and acks need, and more.
-LIMITS = BrokerLimits(max_queued_messages=1_000)
 
 
 def raise_open_files() -> int:
@@ -120,7 +118,7 @@ class City:
         self.procs = procs
         self.backends = backends
         self.root = Path(tempfile.mkdtemp(prefix="dcs-bench-city-"))
-        self.broker = LocalBroker(ca=backends.ca(), observers=(RAW_SUB,), limits=LIMITS)
+        self.broker = LocalBroker(ca=backends.ca(), observers=(RAW_SUB,))
         for user in (SERVER_USER, RAW_SUB, *self.ids):
             self.broker.add_user(user)
         self.children: list[Child] = []

@@ -45,7 +45,13 @@ class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: cuts a batch first (about 100 petitions). 1 sends one message per transaction, as
     #: stations before batching did: for a server of an older release.
     batch: Annotated[int, msgspec.Meta(ge=1, le=500)] = 200
-    ack_timeout_s: Positive = 15.0
+    #: Without the server's ack in this long a transaction is published again (then
+    #: doubling up to ack_timeout_max_s). Past a city-wide outage the server needs a minute
+    #: or more to apply every station's backlog; 15 s made each station send its backlog
+    #: three to four times over, and the copies tripled the server's work (bench/city.py:
+    #: 897,180 copies of 300,000). A copy is only needed when the broker lost the message,
+    #: which is rare, so a minute's wait then costs little.
+    ack_timeout_s: Positive = 60.0
     ack_timeout_max_s: Positive = 300.0
     reconnect_initial_s: Positive = 0.5
     reconnect_max_s: Positive = 30.0

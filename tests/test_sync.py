@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from device.errors import LookupTimeoutError, ServerUnavailableError
 from devtools.seed import seed_records
 from devtools.synthetic import residents
 from sync_server.fleet.models import Station
+from sync_server.ingest import worker as worker_module
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions.models import Petition
 from sync_server.records.models import InsuredPerson
 from tests.api_tokens import bearer
 from tests.helpers import wait_until
+from tests.test_burst import PublishSpy, file_many
 
 PHONE = "0812345678"
 
@@ -129,3 +133,34 @@ def test_heartbeat_reports_backlog(broker, station_factory):
     assert beat.backlog == 1
     assert beat.oldest_undelivered_age_s is not None
     assert beat.oldest_undelivered_age_s >= 0
+
+
+def test_a_lookup_is_answered_while_the_ingest_is_stuck_behind_a_backlog(
+    server_app, ingest, station_factory, monkeypatch
+):
+    """A resident at a kiosk never waits behind a fleet's backlog (bench/city.py: lookups
+    queued in the worker's socket behind 2,000 transactions and timed out)."""
+    seed_records(5)
+    person = next(residents(1))
+    release = threading.Event()
+    real_apply = worker_module.apply_batch
+
+    def stuck_apply(db, batch):
+        release.wait(60)  # a database too slow for the backlog
+        return real_apply(db, batch)
+
+    monkeypatch.setattr(worker_module, "apply_batch", stuck_apply)
+    backlog = 3_000  # one message each: more than the worker's queue of 2,000 messages
+    station = station_factory(window=backlog + 100, batch=1)
+    spy = PublishSpy(station.sync.link)
+    monkeypatch.setattr(station.sync.link, "publish", spy)
+    file_many(station, backlog)
+    wait_until(lambda: spy.all_acked_by_broker(backlog), "the broker to hold the backlog")
+
+    response = station.sync.lookups.insured_summary(person.citizen_id)
+    assert response.status == "ok"
+    assert response.record.full_name_th == person.full_name_th
+
+    release.set()
+    wait_until(lambda: station.store.outbox.backlog().pending == 0, "the backlog applied")
+    assert AppliedTransaction.select().count() == backlog

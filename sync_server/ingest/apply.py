@@ -397,9 +397,21 @@ def _apply_one(
 def _touch_stations(
     db: peewee.Database, last_seen: dict[str, datetime], applied: dict[str, int]
 ) -> None:
-    """Record when each station was last heard of and add up what it had applied."""
+    """Record when each station was last heard of and add up what it had applied.
+
+    In station-id order, as every multi-row upsert of the ingest: two workers locking the
+    same stations' rows in different orders would deadlock on PostgreSQL.
+    """
     rows = [
-        (station_id, seen_at, seen_at, "unknown", 0, 0, applied.get(station_id, 0))
-        for station_id, seen_at in last_seen.items()
+        (
+            station_id,
+            last_seen[station_id],
+            last_seen[station_id],
+            "unknown",
+            0,
+            0,
+            applied.get(station_id, 0),
+        )
+        for station_id in sorted(last_seen)
     ]
     _run_many(db, _prepared(db, "upsert", Station, _STATION_COLUMNS), rows)

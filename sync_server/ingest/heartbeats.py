@@ -55,7 +55,8 @@ def store_heartbeats(db: peewee.Database, beats: Sequence[ReceivedBeat]) -> int:
     for received in beats:
         latest[received.station_id] = received
         per_slot[(received.station_id, history.bucket_of(received.received_at))] = received
-    rows = [_station_row(received) for received in latest.values()]
+    # Station-id order: two workers locking rows in different orders would deadlock.
+    rows = [_station_row(latest[station_id]) for station_id in sorted(latest)]
     with write_transaction(db):
         for start in range(0, len(rows), _CHUNK):
             Station.insert_many(rows[start : start + _CHUNK]).on_conflict(
@@ -63,7 +64,8 @@ def store_heartbeats(db: peewee.Database, beats: Sequence[ReceivedBeat]) -> int:
                 update={getattr(Station, name): getattr(EXCLUDED, name) for name in _BEAT_COLUMNS},
             ).execute()
         history.record_many(
-            [(r.station_id, r.beat, r.received_at) for r in per_slot.values()], chunk=_CHUNK
+            [(r.station_id, r.beat, r.received_at) for _, r in sorted(per_slot.items())],
+            chunk=_CHUNK,
         )
     return len(rows)
 

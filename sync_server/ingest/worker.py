@@ -73,6 +73,8 @@ class _Inbound:
     topic: str
     payload: bytes
     received_at: datetime
+    mid: int = 0
+    qos: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class _Oversized:
     topic: str
     size: int
     payload_sha256: str
+    mid: int = 0
+    qos: int = 0
 
 
 class IngestWorker:
@@ -107,7 +111,10 @@ class IngestWorker:
         self._broker = broker
         self._group = group
         self._batch_size = batch_size
-        self._inbox: queue.Queue = queue.Queue(maxsize=queue_size)
+        # Unbounded as a queue: the broker bounds what is in it (see _on_message).
+        self._inbox: queue.Queue = queue.Queue()
+        self._queue_size = queue_size
+        self.dropped_telemetry = 0
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
         self.applied = 0
@@ -119,6 +126,12 @@ class IngestWorker:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
+        # PUBACK after processing, not on arrival: the broker then has at most its in-flight
+        # window (max_inflight_messages) of QoS 1 messages out to this worker, and paho's
+        # network thread never has to stop reading to hold the backlog back. It used to
+        # block on a full inbox: lookups (QoS 0) waited behind the whole backlog in the
+        # socket, and timed out at every kiosk (bench/city.py, 560 of 567).
+        client.manual_ack_set(True)
         self._client = client
         self.lookups = LookupResponder(db, client, record_rejection=self._reject, budgets=budgets)
 
@@ -186,13 +199,27 @@ class IngestWorker:
             # Refused before it is queued or decoded: up to the broker's packet limit per
             # message would otherwise sit in the inbox (2,000 deep) and the lookup queue.
             digest = hashlib.sha256(payload).hexdigest()
-            self._inbox.put(_Oversized(message.topic, len(payload), digest))
+            self._inbox.put(
+                _Oversized(message.topic, len(payload), digest, message.mid, message.qos)
+            )
             return
         if message.topic.endswith("/" + Channel.LOOKUP.value):
+            self._ack(message.mid, message.qos)  # answered once or never (REQUEST_QOS)
             self.lookups.submit(message)
             return
-        # Blocks when the apply thread falls behind: TCP backpressure, not memory growth.
-        self._inbox.put(_Inbound(message.topic, message.payload, utc_now()))
+        if message.qos == 0 and self._inbox.qsize() >= self._queue_size:
+            # QoS 0 (heartbeats) is outside the broker's in-flight window: shed it when the
+            # apply thread is this far behind; the station's next heartbeat replaces it.
+            self.dropped_telemetry += 1
+            return
+        self._inbox.put(
+            _Inbound(message.topic, message.payload, utc_now(), message.mid, message.qos)
+        )
+
+    def _ack(self, mid: int, qos: int) -> None:
+        """PUBACK a QoS 1 message (safe from any thread: paho queues the packet)."""
+        if qos > 0:
+            self._client.ack(mid, qos)
 
     # -- apply thread --------------------------------------------------------------------
 
@@ -217,15 +244,20 @@ class IngestWorker:
                     except queue.Empty:
                         break
                     if item is _STOP:
-                        self._process(batch)
+                        self._process(batch)  # not acked: the broker sends it again
                         return
                     batch.append(item)
                     size += _size(item)
                 try:
                     self._process(batch)
                 except peewee.DatabaseError:
-                    # Nothing was acked: the stations will send the batch again.
+                    # No ack reached the stations: they will send the batch again.
                     log.exception("database error; %d messages left for redelivery", len(batch))
+                finally:
+                    # To the broker, each message is done either way: one left unacked
+                    # would hold a slot of the in-flight window until the next reconnect.
+                    for item in batch:
+                        self._ack(item.mid, item.qos)
 
     def _process(self, batch: list[_Inbound | _Oversized]) -> None:
         transactions: list[Received] = []

@@ -217,7 +217,7 @@ def record_highest(db: peewee.Database, highest: dict[str, int]) -> None:
     now = utc_now()
     rows = [
         {"station_id": station_id, "highest": serial, "updated_at": now}
-        for station_id, serial in highest.items()
+        for station_id, serial in sorted(highest.items())  # lock order: see _touch_stations
     ]
     raise_to = peewee.Case(
         None,
