@@ -27,7 +27,7 @@ from contract.identifiers import (
     is_minted_by,
     parse_petition_number,
 )
-from sync_server.audit import audit
+from sync_server.audit import audit_many
 from sync_server.budgets.policy import FILING_SMS, BudgetPolicy
 from sync_server.dashboard.alarms import Finding, raise_event
 from sync_server.db import utc_now
@@ -137,8 +137,12 @@ def sms_withheld(
         if not over:
             continue
         withheld.update(tx.tx_id for tx, _body in over)
-        for _tx, body in over:
-            audit(f"station:{station_id}", f"budget.{FILING_SMS}", body.number, "sms_withheld")
+        audit_many(
+            f"station:{station_id}",
+            f"budget.{FILING_SMS}",
+            [body.number for _tx, body in over],
+            "sms_withheld",
+        )
         message = (
             f"เกินโควตา SMS คำร้อง · {len(over)} petition SMS withheld, over its {FILING_SMS} budget"
         )
