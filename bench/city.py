@@ -53,6 +53,8 @@ from bench.sync import (
     raw_settings,
     server_env,
     start_ingest,
+    start_profilers,
+    stop_profilers,
 )
 from contract import Channel, fleet_filter
 from devtools.broker import LocalBroker, hand_to_mosquitto_user
@@ -351,6 +353,7 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         city.broker.start()
         started = time.monotonic()
         rss = sampler(city, fleet, server_pids).start()
+        profilers = start_profilers(ingest)  # BENCH_PYSPY=DIR, as bench/sync.py
         probe = WebProbe(url, token).start()
         run = Run(rss=rss)
         done = 0
@@ -374,6 +377,7 @@ def city_run(city: City, lookups_per_s: float) -> Run:
             time.sleep(0.25)
         probe.stop()
         rss.stop()
+        stop_profilers(profilers)
         run.applied = db.execute_sql("SELECT COUNT(*) FROM appliedtransaction").fetchone()[0]
         run.web_latency_s = probe.latency_s
         merge(run, fleet, started)

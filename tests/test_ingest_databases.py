@@ -15,7 +15,12 @@ from sync_server import create_app
 from sync_server.db import database
 from sync_server.fleet.models import HeartbeatSample, Station
 from sync_server.ingest.apply import Received, apply_batch
-from sync_server.ingest.heartbeats import ReceivedBeat, store_heartbeats
+from sync_server.ingest.heartbeats import (
+    ReceivedBeat,
+    ReceivedPresence,
+    store_heartbeats,
+    store_presences,
+)
 from sync_server.ingest.models import AppliedTransaction
 from sync_server.petitions.models import Petition
 from tests.conftest import server_config
@@ -149,3 +154,22 @@ def test_heartbeats_stored_in_one_batch_leave_what_one_commit_each_would(app):
     a = Station.get_by_id("st-a")
     assert (a.backlog, a.first_seen_at) == (0, first_seen)
     assert HeartbeatSample.select().count() == 3
+
+
+def test_presence_stored_in_one_batch_keeps_each_stations_last_word(app):
+    at = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    store_heartbeats(database.obj, [ReceivedBeat("st-a", beat("st-a", 4), at)])
+    written = store_presences(
+        database.obj,
+        [
+            ReceivedPresence("st-a", "online", "0.1.0", at + timedelta(seconds=1)),
+            ReceivedPresence("st-b", "online", None, at + timedelta(seconds=2)),
+            ReceivedPresence("st-a", "offline", "0.1.0", at + timedelta(seconds=3)),
+        ],
+    )
+    assert written == 2
+    a, b = Station.get_by_id("st-a"), Station.get_by_id("st-b")
+    assert (a.presence, b.presence) == ("offline", "online")
+    assert a.presence_at.replace(tzinfo=UTC) == at + timedelta(seconds=3)
+    assert a.backlog == 4  # the heartbeat's figures stay
+    assert b.first_seen_at.replace(tzinfo=UTC) == at + timedelta(seconds=2)

@@ -1,5 +1,5 @@
-"""Heartbeats stored in batches: one commit and two multi-row upserts for everything the
-ingest received since its last commit.
+"""Heartbeats and presence stored in batches: one commit and a few multi-row upserts for
+everything the ingest received since its last commit.
 
 A fleet of thousands beats every 30 s; one commit per heartbeat spent the ingest's time on
 commits (0.48 of a bare subscriber's rate, ``bench/heartbeats.py``). Within a batch only the
@@ -83,3 +83,46 @@ def _station_row(received: ReceivedBeat) -> dict[str, object]:
         "software_version": beat.software_version,
         "metrics": json.dumps(beat.metrics, sort_keys=True),
     }
+
+
+@dataclass(frozen=True)
+class ReceivedPresence:
+    """A presence message that passed the contract checks, and when it was received."""
+
+    station_id: str
+    state: str
+    software_version: str | None
+    received_at: datetime
+
+
+_PRESENCE_COLUMNS = ("last_seen_at", "presence", "presence_at", "software_version")
+
+
+def store_presences(db: peewee.Database, presences: Sequence[ReceivedPresence]) -> int:
+    """Record each station's latest presence among ``presences`` (in arrival order) in one
+    commit; returns the station rows written. A fleet returning after an outage sends one
+    each (to every ingest worker: presence is not a shared subscription), and one commit
+    each was a quarter of the ingest's time (bench/city.py)."""
+    latest = {presence.station_id: presence for presence in presences}
+    rows = [
+        {
+            "station_id": station_id,
+            "first_seen_at": latest[station_id].received_at,
+            "last_seen_at": latest[station_id].received_at,
+            "presence": latest[station_id].state,
+            "presence_at": latest[station_id].received_at,
+            "software_version": latest[station_id].software_version,
+        }
+        for station_id in sorted(latest)  # lock order, as store_heartbeats
+    ]
+    if not rows:
+        return 0
+    with write_transaction(db):
+        for start in range(0, len(rows), _CHUNK):
+            Station.insert_many(rows[start : start + _CHUNK]).on_conflict(
+                conflict_target=[Station.station_id],
+                update={
+                    getattr(Station, name): getattr(EXCLUDED, name) for name in _PRESENCE_COLUMNS
+                },
+            ).execute()
+    return len(rows)

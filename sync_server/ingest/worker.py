@@ -52,9 +52,13 @@ from contract.transport import (
 from sync_server.budgets import StationBudgets
 from sync_server.dashboard.rejections import raise_rejected
 from sync_server.db import utc_now
-from sync_server.fleet.models import Station
 from sync_server.ingest.apply import Received, apply_batch
-from sync_server.ingest.heartbeats import ReceivedBeat, store_heartbeats
+from sync_server.ingest.heartbeats import (
+    ReceivedBeat,
+    ReceivedPresence,
+    store_heartbeats,
+    store_presences,
+)
 from sync_server.ingest.lookup import LookupResponder
 from sync_server.ingest.models import RejectedMessage
 from sync_server.ops.beats import Beater
@@ -262,6 +266,7 @@ class IngestWorker:
     def _process(self, batch: list[_Inbound | _Oversized]) -> None:
         transactions: list[Received] = []
         beats: list[ReceivedBeat] = []
+        presences: list[ReceivedPresence] = []
         for item in batch:
             if isinstance(item, _Oversized):
                 self._reject_oversized(item)
@@ -277,13 +282,16 @@ class IngestWorker:
                 if (beat := self._heartbeat(item, station_id)) is not None:
                     beats.append(beat)
             elif channel is Channel.PRESENCE:
-                self._presence(item, station_id)
+                if (presence := self._presence(item, station_id)) is not None:
+                    presences.append(presence)
             elif channel is Channel.COMMAND_RESULT:
                 self._command_result(item, station_id)
             elif channel is Channel.DIAGNOSTICS:
                 self._diagnostics(item, station_id)
         if transactions:
             self._apply(transactions)
+        if presences:
+            store_presences(self._db, presences)
         if beats:
             # QoS 0 telemetry: a database error loses these beats, and the next ones replace them.
             store_heartbeats(self._db, beats)
@@ -359,23 +367,19 @@ class IngestWorker:
             return None
         return ReceivedBeat(station_id, beat, item.received_at)
 
-    def _presence(self, item: _Inbound, station_id: str) -> None:
+    def _presence(self, item: _Inbound, station_id: str) -> ReceivedPresence | None:
         if not item.payload:
-            return  # a cleared retained message
+            return None  # a cleared retained message
         try:
             presence = decode(item.payload, Presence)
         except ContractError as exc:
             self._reject(item.topic, station_id, None, str(exc), item.payload)
-            return
+            return None
         if presence.station_id != station_id:
             self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
-            return
-        self._upsert_station(
-            station_id,
-            item.received_at,
-            presence=presence.state,
-            presence_at=item.received_at,
-            software_version=presence.software_version,
+            return None
+        return ReceivedPresence(
+            station_id, presence.state, presence.software_version, item.received_at
         )
 
     def _command_result(self, item: _Inbound, station_id: str) -> None:
@@ -405,14 +409,6 @@ class IngestWorker:
             return
         if outcome == "complete":
             log.info("diagnostics bundle of %s received (command %s)", station_id, part.command_id)
-
-    def _upsert_station(self, station_id: str, seen_at: datetime, **fields: object) -> None:
-        columns = {getattr(Station, name): value for name, value in fields.items()}
-        columns[Station.last_seen_at] = seen_at
-        with self._db.atomic():
-            Station.insert(
-                station_id=station_id, first_seen_at=seen_at, last_seen_at=seen_at, **fields
-            ).on_conflict(conflict_target=[Station.station_id], update=columns).execute()
 
     def _reject_oversized(self, item: _Oversized) -> None:
         try:
