@@ -45,6 +45,9 @@ REQUEST_QOS = 0
 INGEST, KIOSK, REPLICA, COMMANDS = "ingest", "kiosk", "replica", "commands"
 #: ``dcs-server rollouts``: sends update jobs, serves their files, records their progress.
 ROLLOUTS = "rollouts"
+#: Each ingest worker answers live lookups on a connection of its own (``dcs-lookup-<n>``):
+#: on the ingest's connection they queued at the broker behind a fleet's backlog.
+LOOKUP = "lookup"
 
 
 def server_client_id(role: str, worker_id: str | None = None) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from contract import MAX_PAYLOAD_BYTES, ROOT, Channel
 from contract.notices import NOTICES
 from contract.topics import fleet_filter
-from contract.transport import COMMANDS, INGEST, KIOSK, REPLICA, ROLLOUTS, server_client_id
+from contract.transport import COMMANDS, INGEST, KIOSK, LOOKUP, REPLICA, ROLLOUTS, server_client_id
 
 #: The password setup's one server account; with TLS only a development broker grants it
 #: (the tests' observers), never ``dcs-provision broker config``.
@@ -67,10 +67,11 @@ SERVER_ROLE_ACCESS: dict[str, tuple[tuple[Channel, str], ...]] = {
         (Channel.TELEMETRY, "read"),
         (Channel.PRESENCE, "read"),
         (Channel.COMMAND_RESULT, "read"),
-        (Channel.LOOKUP, "read"),
-        (Channel.LOOKUP_REPLY, "write"),
         (Channel.DIAGNOSTICS, "read"),
     ),
+    # Answers live lookups, beside each ingest worker on a connection of its own: a
+    # resident at a kiosk never waits behind a fleet's backlog (bench/city.py).
+    LOOKUP: ((Channel.LOOKUP, "read"), (Channel.LOOKUP_REPLY, "write")),
     # Answers service requests; pushes payment confirmations (sync_server/bills/notices.py).
     KIOSK: (
         (Channel.SERVICE, "read"),
@@ -95,10 +96,12 @@ SERVER_ROLE_ACCESS: dict[str, tuple[tuple[Channel, str], ...]] = {
 def server_identities(
     ingest_workers: int = 2, kiosk_workers: int = 1, replica_workers: int = 1
 ) -> dict[str, str]:
-    """Every server process's identity (its certificate's name and client id) -> its role."""
+    """Every server connection's identity (its certificate's name and client id) -> its role:
+    one per process, and a second one, for live lookups, per ingest worker."""
     identities = {}
     for role, count in (
         (INGEST, ingest_workers),
+        (LOOKUP, ingest_workers),
         (KIOSK, kiosk_workers),
         (REPLICA, replica_workers),
     ):

@@ -282,9 +282,9 @@ def test_emqx_lets_each_process_subscribe_as_it_does(rules):
             *(shared_filter("ingest", c) for c in (Channel.TX, Channel.TELEMETRY)),
             shared_filter("ingest", Channel.COMMAND_RESULT),
             shared_filter("ingest", Channel.DIAGNOSTICS),
-            shared_filter("lookup", Channel.LOOKUP),
             fleet_filter(Channel.PRESENCE),  # not shared: retained presence on start
         ],
+        "dcs-lookup-1": [shared_filter("lookup", Channel.LOOKUP)],
         "dcs-kiosk-1": [shared_filter("kiosk", Channel.SERVICE)],
         "dcs-replica-1": [shared_filter("replica", Channel.REPLICA_REQUEST)],
         "dcs-rollouts-1": [

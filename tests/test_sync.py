@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import threading
 
 import pytest
@@ -164,3 +166,18 @@ def test_a_lookup_is_answered_while_the_ingest_is_stuck_behind_a_backlog(
     release.set()
     wait_until(lambda: station.store.outbox.backlog().pending == 0, "the backlog applied")
     assert AppliedTransaction.select().count() == backlog
+
+
+def test_without_a_lookup_certificate_lookups_share_the_ingest_connection(broker, tmp_path, caplog):
+    """A deployment upgraded in place before its broker configuration is re-issued has no
+    ``dcs-lookup-1`` certificate: the worker still starts, and says what to run."""
+    settings = broker.settings_for("dcs-ingest-1")
+    certs = tmp_path / "certs"
+    shutil.copytree(broker.workdir / "clients", certs)
+    for name in ("dcs-lookup-1.crt.pem", "dcs-lookup-1.key.pem"):
+        (certs / name).unlink()
+    settings = dataclasses.replace(settings, cert_file=None, key_file=None, cert_dir=certs)
+    worker = worker_module.IngestWorker(None, settings, worker_id="1")
+    assert worker._lookup_client is None
+    assert "dcs-provision broker config" in caplog.text
+    assert worker.connected.is_set() is False and worker._lookups_up.is_set()

@@ -18,18 +18,17 @@ work (see ``bench/sync.py``).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import peewee
-import psycopg2.extras
 from peewee import EXCLUDED
 
 from contract import AckItem, LookupAudited, SchemaError, Transaction, decode_body
 from sync_server.audit.models import AuditEvent
+from sync_server.bulk import insert_rows, prepared_insert, run_many, time_converter
 from sync_server.db import write_transaction
 from sync_server.fleet.models import Station
 from sync_server.ingest.models import AppliedTransaction
@@ -144,20 +143,6 @@ _STATION_COLUMNS = (
 )
 
 
-def _sqlite_time(value: datetime) -> str:
-    # Exactly what sqlite3's default datetime adapter stores (and peewee reads back), made
-    # once per transaction instead of once per column.
-    return value.isoformat(" ")
-
-
-def _same(value: datetime) -> datetime:
-    return value  # psycopg2 adapts datetimes itself, in C
-
-
-def _time_converter(db: peewee.Database) -> Callable[[datetime], object]:
-    return _sqlite_time if isinstance(db, peewee.SqliteDatabase) else _same
-
-
 def _rows_of(
     item: Received,
     applier: Applier,
@@ -191,70 +176,6 @@ def _gated(accepted: Sequence[tuple[Received, Applier, Any]]) -> set[tuple[str, 
         gate = APPLIERS[kind].also[index].gate
         withheld.update((tx_id, index) for tx_id in gate(members, now))
     return withheld
-
-
-_SQL: dict[tuple[type, str, type, tuple[str, ...]], str] = {}
-
-
-def _prepared(
-    db: peewee.Database, what: str, model: type[peewee.Model], columns: tuple[str, ...]
-) -> str:
-    """An INSERT (``what="insert"``) or the station upsert in ``db``'s dialect, built once."""
-    key = (type(db), what, model, columns)
-    sql = _SQL.get(key)
-    if sql is None:
-        fields = {model._meta.fields[name]: None for name in columns}
-        query = model.insert(fields)
-        if what == "upsert":
-            query = query.on_conflict(
-                conflict_target=[Station.station_id],
-                update={
-                    Station.last_seen_at: EXCLUDED.last_seen_at,
-                    Station.transactions_applied: Station.transactions_applied
-                    + EXCLUDED.transactions_applied,
-                },
-            )
-        query = query.returning()  # no RETURNING clause (PostgreSQL would add one)
-        sql, params = db.get_sql_context().sql(query).query()
-        if len(params) != len(columns):  # peewee added a default we did not list
-            raise RuntimeError(f"insert into {model.__name__} has {len(params)} parameters")
-        _SQL[key] = sql
-    return sql
-
-
-def _run_many(db: peewee.Database, sql: str, rows: list[tuple]) -> None:
-    """Run ``sql`` once per row, with the driver's fastest way of doing so."""
-    if not rows:
-        return
-    cursor = db.cursor()
-    with peewee.__exception_wrapper__:  # driver errors become peewee's, as everywhere else
-        if isinstance(db, peewee.PostgresqlDatabase):
-            # psycopg2's executemany is one round trip per row; this sends one multi-row
-            # statement per page, parsed and planned once (execute_batch sent pages of
-            # single-row statements: the server's work per row stayed).
-            statement, template = _multi_row(sql)
-            psycopg2.extras.execute_values(cursor, statement, rows, template, page_size=500)
-        else:
-            cursor.executemany(sql, rows)
-
-
-_VALUES = re.compile(r"VALUES (\([^)]*\))")
-
-
-def _multi_row(sql: str) -> tuple[str, str]:
-    """``INSERT ... VALUES (%s, %s) ...`` as execute_values wants it: ``VALUES %s`` and the
-    row template ``(%s, %s)``."""
-    match = _VALUES.search(sql)
-    if match is None:
-        raise RuntimeError(f"not a single-row INSERT: {sql[:60]}")
-    return sql[: match.start(1)] + "%s" + sql[match.end(1) :], match.group(1)
-
-
-def insert_rows(
-    db: peewee.Database, model: type[peewee.Model], columns: tuple[str, ...], rows: list[tuple]
-) -> None:
-    """Insert ``rows`` (values of ``columns``, in the driver's form) with one prepared INSERT."""
-    _run_many(db, _prepared(db, "insert", model, columns), rows)
 
 
 def _already_applied(db: peewee.Database, ids: list[str]) -> set[str]:
@@ -322,7 +243,7 @@ def _apply_in_bulk(
     nothing written here survives a collision (one savepoint around it all), and ``already``
     is only updated once the savepoint is released.
     """
-    when = _time_converter(db)
+    when = time_converter(db)
     outcomes: list[Outcome] = []
     seen: set[str] = set()
     effects: dict[str, list[tuple]] = {}
@@ -389,9 +310,7 @@ def _apply_one(
     try:
         with db.atomic():
             withheld = _gated([(item, applier, body)])
-            applied, effect, also_rows = _rows_of(
-                item, applier, body, _time_converter(db), withheld
-            )
+            applied, effect, also_rows = _rows_of(item, applier, body, time_converter(db), withheld)
             insert_rows(db, AppliedTransaction, _APPLIED_COLUMNS, [applied])
             try:
                 with db.atomic():
@@ -430,4 +349,16 @@ def _touch_stations(
         )
         for station_id in sorted(last_seen)
     ]
-    _run_many(db, _prepared(db, "upsert", Station, _STATION_COLUMNS), rows)
+    run_many(db, prepared_insert(db, Station, _STATION_COLUMNS, _add_to_station), rows)
+
+
+def _add_to_station(query: peewee.Insert) -> peewee.Insert:
+    """The station upsert: last seen now, applied added up."""
+    return query.on_conflict(
+        conflict_target=[Station.station_id],
+        update={
+            Station.last_seen_at: EXCLUDED.last_seen_at,
+            Station.transactions_applied: Station.transactions_applied
+            + EXCLUDED.transactions_applied,
+        },
+    )

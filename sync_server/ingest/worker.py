@@ -40,6 +40,7 @@ from contract.failpoints import hit
 from contract.transport import (
     INGEST,
     KEEPALIVE_S,
+    LOOKUP,
     QOS,
     SERVER_RECONNECT_MAX_S,
     SERVER_RECONNECT_MIN_S,
@@ -120,7 +121,10 @@ class IngestWorker:
         self._queue_size = queue_size
         self.dropped_telemetry = 0
         self._thread: threading.Thread | None = None
+        #: Set while the worker is connected and its lookup connection subscribed.
         self.connected = threading.Event()
+        self._main_up = False
+        self._lookups_up = threading.Event()
         self.applied = 0
         self.duplicates = 0
         self.rejected = 0
@@ -137,7 +141,33 @@ class IngestWorker:
         # socket, and timed out at every kiosk (bench/city.py, 560 of 567).
         client.manual_ack_set(True)
         self._client = client
-        self.lookups = LookupResponder(db, client, record_rejection=self._reject, budgets=budgets)
+        self._lookup_client = self._lookup_connection(worker_id, broker)
+        if self._lookup_client is None:
+            self._lookups_up.set()
+        self.lookups = LookupResponder(
+            db, self._lookup_client or client, record_rejection=self._reject, budgets=budgets
+        )
+
+    def _lookup_connection(self, worker_id: str, broker: BrokerSettings) -> mqtt.Client | None:
+        """The connection live lookups come in on, apart from the backlog's (``None``: the
+        deployment has no certificate for it yet, and lookups share the ingest's)."""
+        client_id = server_client_id(LOOKUP, worker_id)
+        try:
+            client = new_client(client_id, broker)
+        except FileNotFoundError:
+            # A deployment upgraded in place, its broker configuration not yet re-issued.
+            log.warning(
+                "no certificate for %s: live lookups share the ingest's connection and wait "
+                "behind its backlog (`dcs-provision broker config` issues it)",
+                client_id,
+            )
+            return None
+        client.on_connect = self._on_lookup_connect
+        client.on_subscribe = self._on_lookup_subscribed
+        client.on_disconnect = self._on_lookup_disconnect
+        client.on_message = lambda _client, _userdata, message: self.lookups.submit(message)
+        client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
+        return client
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -146,6 +176,13 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._run, name="dcs-ingest-apply", daemon=True)
         self._thread.start()
         self.lookups.start()
+        if self._lookup_client is not None:
+            # A clean session: a lookup is answered now or never (REQUEST_QOS), so nothing
+            # should wait at the broker for this connection while it is away.
+            self._lookup_client.connect_async(
+                self._broker.host, self._broker.port, keepalive=KEEPALIVE_S, clean_start=True
+            )
+            self._lookup_client.loop_start()
         self._client.connect_async(
             self._broker.host,
             self._broker.port,
@@ -160,6 +197,9 @@ class IngestWorker:
         """Stop consuming; what is queued locally but unacked is redelivered later."""
         self._client.disconnect()
         self._client.loop_stop()
+        if self._lookup_client is not None:
+            self._lookup_client.disconnect()
+            self._lookup_client.loop_stop()
         self.lookups.stop()
         if self._thread is not None:
             self._inbox.put(_STOP)
@@ -178,22 +218,49 @@ class IngestWorker:
         if reason_code.is_failure:
             log.error("broker refused the ingest worker: %s", reason_code)
             return
-        client.subscribe(
-            [
-                (shared_filter(self._group, Channel.TX), SubscribeOptions(qos=QOS)),
-                (shared_filter(self._group, Channel.TELEMETRY), SubscribeOptions(qos=QOS)),
-                (shared_filter(self._group, Channel.COMMAND_RESULT), SubscribeOptions(qos=QOS)),
-                (shared_filter(self._group, Channel.DIAGNOSTICS), SubscribeOptions(qos=QOS)),
-                (shared_filter("lookup", Channel.LOOKUP), SubscribeOptions(qos=QOS)),
-                # Not shared: shared subscriptions never deliver retained messages, and each
-                # worker needs the fleet's current presence when it starts.
-                (fleet_filter(Channel.PRESENCE), SubscribeOptions(qos=QOS)),
-            ]
-        )
-        self.connected.set()
+        subscriptions = [
+            (shared_filter(self._group, Channel.TX), SubscribeOptions(qos=QOS)),
+            (shared_filter(self._group, Channel.TELEMETRY), SubscribeOptions(qos=QOS)),
+            (shared_filter(self._group, Channel.COMMAND_RESULT), SubscribeOptions(qos=QOS)),
+            (shared_filter(self._group, Channel.DIAGNOSTICS), SubscribeOptions(qos=QOS)),
+            # Not shared: shared subscriptions never deliver retained messages, and each
+            # worker needs the fleet's current presence when it starts.
+            (fleet_filter(Channel.PRESENCE), SubscribeOptions(qos=QOS)),
+        ]
+        if self._lookup_client is None:
+            subscriptions.append((shared_filter(LOOKUP, Channel.LOOKUP), SubscribeOptions(qos=QOS)))
+        else:
+            # The persistent session of a release before the lookup connection still holds
+            # this subscription: left there, half the lookups would wait behind the backlog.
+            client.unsubscribe(shared_filter(LOOKUP, Channel.LOOKUP))
+        client.subscribe(subscriptions)
+        self._main_up = True
+        if self._lookups_up.is_set():
+            self.connected.set()
         log.info("ingest worker connected")
 
+    def _on_lookup_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the lookup connection: %s", reason_code)
+            return
+        client.subscribe(shared_filter(LOOKUP, Channel.LOOKUP), options=SubscribeOptions(qos=QOS))
+
+    def _on_lookup_subscribed(self, client, userdata, mid, reason_codes, properties) -> None:
+        if any(code.is_failure for code in reason_codes):
+            log.error("the broker refused the lookup subscription: %s", reason_codes)
+            return
+        self._lookups_up.set()
+        if self._main_up:
+            self.connected.set()
+        log.info("lookup connection up")
+
+    def _on_lookup_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._lookups_up.clear()
+        self.connected.clear()
+        log.warning("lookup connection lost: %s", reason_code)
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._main_up = False
         self.connected.clear()
         log.warning("ingest worker disconnected: %s", reason_code)
 

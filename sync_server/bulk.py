@@ -1,0 +1,95 @@
+"""Many rows in few statements, through the driver: what the ingest writes per batch.
+
+peewee builds its SQL from Python objects value by value; for the thousands of rows of an
+ingest batch that cost more than the database's own work. Here the INSERT of a model's
+columns is built once by peewee and cached, and the rows go to the driver as tuples in the
+driver's form: ``executemany`` on SQLite, multi-row statements (``execute_values``) on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+import peewee
+import psycopg2.extras
+
+__all__ = ["insert_rows", "prepared_insert", "run_many", "time_converter"]
+
+_SQL: dict[tuple, str] = {}
+_VALUES = re.compile(r"VALUES (\([^)]*\))")
+
+#: Adds an ON CONFLICT clause (or anything else) to the INSERT before it is cached.
+Refine = Callable[[peewee.Insert], peewee.Insert]
+
+
+def prepared_insert(
+    db: peewee.Database,
+    model: type[peewee.Model],
+    columns: tuple[str, ...],
+    refine: Refine | None = None,
+) -> str:
+    """The INSERT of ``columns`` into ``model`` in ``db``'s dialect, built once."""
+    key = (type(db), model, columns, refine)
+    sql = _SQL.get(key)
+    if sql is None:
+        fields = {model._meta.fields[name]: None for name in columns}
+        query = model.insert(fields)
+        if refine is not None:
+            query = refine(query)
+        query = query.returning()  # no RETURNING clause (PostgreSQL would add one)
+        sql, params = db.get_sql_context().sql(query).query()
+        if len(params) != len(columns):  # peewee added a default we did not list
+            raise RuntimeError(f"insert into {model.__name__} has {len(params)} parameters")
+        _SQL[key] = sql
+    return sql
+
+
+def run_many(db: peewee.Database, sql: str, rows: list[tuple]) -> None:
+    """Run the single-row INSERT ``sql`` for every row, the driver's fastest way."""
+    if not rows:
+        return
+    cursor = db.cursor()
+    with peewee.__exception_wrapper__:  # driver errors become peewee's, as everywhere else
+        if isinstance(db, peewee.PostgresqlDatabase):
+            # psycopg2's executemany is one round trip per row; this sends one multi-row
+            # statement per page, parsed and planned once (execute_batch sent pages of
+            # single-row statements: the server's work per row stayed).
+            statement, template = _multi_row(sql)
+            psycopg2.extras.execute_values(cursor, statement, rows, template, page_size=500)
+        else:
+            cursor.executemany(sql, rows)
+
+
+def insert_rows(
+    db: peewee.Database, model: type[peewee.Model], columns: tuple[str, ...], rows: list[tuple]
+) -> None:
+    """Insert ``rows`` (values of ``columns``, in the driver's form: see
+    :func:`time_converter`) with one prepared INSERT."""
+    run_many(db, prepared_insert(db, model, columns), rows)
+
+
+def _multi_row(sql: str) -> tuple[str, str]:
+    """``INSERT ... VALUES (%s, %s) ...`` as execute_values wants it: ``VALUES %s`` and the
+    row template ``(%s, %s)``."""
+    match = _VALUES.search(sql)
+    if match is None:
+        raise RuntimeError(f"not a single-row INSERT: {sql[:60]}")
+    return sql[: match.start(1)] + "%s" + sql[match.end(1) :], match.group(1)
+
+
+def _sqlite_time(value: datetime) -> str:
+    # Exactly what sqlite3's default datetime adapter stores (and peewee reads back), made
+    # once per transaction instead of once per column.
+    return value.isoformat(" ")
+
+
+def _same(value: datetime) -> datetime:
+    return value  # psycopg2 adapts datetimes itself, in C
+
+
+def time_converter(db: peewee.Database) -> Callable[[datetime], object]:
+    """How ``db``'s driver wants a datetime in a row for :func:`run_many`."""
+    return _sqlite_time if isinstance(db, peewee.SqliteDatabase) else _same
