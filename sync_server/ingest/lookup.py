@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 
@@ -55,36 +56,54 @@ class LookupResponder:
         client: mqtt.Client,
         record_rejection: Callable[[str, str | None, str | None, str, bytes], None],
         budgets: StationBudgets | None = None,
+        threads: int = 4,
     ) -> None:
+        """``threads`` answer side by side: one lookup waits on the database most of its
+        time (the budget's commit, the record, the audit's commit), and one thread made the
+        next residents queue behind it when the server was busy (bench/city.py)."""
         self._db = db
+        self._thread_count = threads
         self._budgets = budgets or StationBudgets()
         self._client = client
         self._record_rejection = record_rejection
         self._requests: queue.Queue = queue.Queue(maxsize=1000)
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self.expired = 0
 
     def start(self) -> None:
         """Start answering."""
-        self._thread = threading.Thread(target=self._run, name="dcs-lookup", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"dcs-lookup-{n}", daemon=True)
+            for n in range(self._thread_count)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         """Stop answering; safe twice."""
-        if self._thread is not None:
+        for _ in self._threads:
             self._requests.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def submit(self, message: mqtt.MQTTMessage) -> None:
         """Queue a request (called on the network thread); drops it when overloaded."""
         try:
-            self._requests.put_nowait(message)
+            self._requests.put_nowait((time.monotonic(), message))
         except queue.Full:
             log.warning("lookup queue full; request dropped (the station times out)")
 
     def _run(self) -> None:
         with self._db.connection_context():
-            while (message := self._requests.get()) is not _STOP:
+            while (item := self._requests.get()) is not _STOP:
+                queued_at, message = item
+                expiry = getattr(message.properties, "MessageExpiryInterval", None)
+                if expiry is not None and time.monotonic() - queued_at > expiry:
+                    # The kiosk stopped waiting: an answer would reach nobody, and the
+                    # budget would still be charged for it.
+                    self.expired += 1
+                    continue
                 try:
                     self._answer(message)
                 except Exception:

@@ -165,7 +165,7 @@ class IngestWorker:
         client.on_connect = self._on_lookup_connect
         client.on_subscribe = self._on_lookup_subscribed
         client.on_disconnect = self._on_lookup_disconnect
-        client.on_message = lambda _client, _userdata, message: self.lookups.submit(message)
+        client.on_message = self._on_message  # the same size check, then to the responder
         client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
         return client
 
@@ -266,16 +266,17 @@ class IngestWorker:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         payload = message.payload
+        # Only the ingest's own connection acks by hand; the lookup connection's paho acks
+        # on arrival, and its packet ids mean nothing on this one.
+        ack_qos = message.qos if client is self._client else 0
         if len(payload) > MAX_PAYLOAD_BYTES:
             # Refused before it is queued or decoded: up to the broker's packet limit per
-            # message would otherwise sit in the inbox (2,000 deep) and the lookup queue.
+            # message would otherwise sit in the inbox and the lookup queue.
             digest = hashlib.sha256(payload).hexdigest()
-            self._inbox.put(
-                _Oversized(message.topic, len(payload), digest, message.mid, message.qos)
-            )
+            self._inbox.put(_Oversized(message.topic, len(payload), digest, message.mid, ack_qos))
             return
         if message.topic.endswith("/" + Channel.LOOKUP.value):
-            self._ack(message.mid, message.qos)  # answered once or never (REQUEST_QOS)
+            self._ack(message.mid, ack_qos)  # answered once or never (REQUEST_QOS)
             self.lookups.submit(message)
             return
         if message.qos == 0 and self._inbox.qsize() >= self._queue_size:
