@@ -15,8 +15,11 @@ The run:
 3. the broker starts again, the clock starts: how long until every station is online
    (its CONNACK, and the server's presence record), until every transaction is applied on
    the server (counted in PostgreSQL) and acked back to its station exactly once, and the
-   p50/p95 of live lookups issued meanwhile (budgets allow a station 3 foreign lookups an
-   hour, so each asks at most 2) and of the operators' station list (the web API).
+   p50/p95 of live lookups issued meanwhile and of the operators' station list (the web
+   API). The lookups come from 300 more stations that run the station's own link and lookup
+   code in a process of their own (``bench/city_lookups.py``: a kiosk is a machine of its
+   own; asked from inside the loaded fleet they measured its event loop), each at most
+   twice (the server's budget allows 3 foreign lookups an hour).
    Broker, server (ingest, web, PostgreSQL) and fleet RSS and CPU are sampled.
 
 The baseline: the same clients connecting (spread the same way) and publishing the same
@@ -71,6 +74,8 @@ OUTAGE_S = 5.0
 SETUP_TIMEOUT_S = 600.0
 RUN_TIMEOUT_S = 900.0
 RESIDENTS = 200
+#: Prober stations asking the live lookups (each at most twice: the foreign-lookup budget).
+PROBERS = 300
 
 
 def raise_open_files() -> int:
@@ -116,12 +121,14 @@ class City:
 
     def __init__(self, stations: int, backlog: int, procs: int, backends: Backends) -> None:
         self.ids = [f"c{n:05d}" for n in range(stations)]
+        #: Stations that only ask live lookups, in a process of their own (city_lookups.py).
+        self.probers = [f"k{n:04d}" for n in range(PROBERS)]
         self.backlog = backlog
         self.procs = procs
         self.backends = backends
         self.root = Path(tempfile.mkdtemp(prefix="dcs-bench-city-"))
         self.broker = LocalBroker(ca=backends.ca(), observers=(RAW_SUB,))
-        for user in (SERVER_USER, RAW_SUB, *self.ids):
+        for user in (SERVER_USER, RAW_SUB, *self.ids, *self.probers):
             self.broker.add_user(user)
         self.children: list[Child] = []
 
@@ -134,6 +141,29 @@ class City:
             data.mkdir()
             hand_to_mosquitto_user(data)
         self.broker.start()
+
+    def prober(self, citizen_ids: list[str], lookups_per_s: float) -> Child:
+        """The lookup prober process, connected (prints READY)."""
+        spec = self.root / "probers.json"
+        spec.write_text(
+            json.dumps(
+                {
+                    "host": self.broker.host,
+                    "port": self.broker.port,
+                    "ca_file": str(self.broker.workdir / "chain.pem"),
+                    "cert_dir": str(self.broker.workdir / "clients"),
+                    "stations": self.probers,
+                    "citizen_ids": citizen_ids,
+                    "lookups_per_s": lookups_per_s,
+                }
+            )
+        )
+        child = Child(
+            "probers", [str(BIN / "python"), "-m", "bench.city_lookups", str(spec)], self.root
+        )
+        self.children.append(child)
+        expect(child, "READY", SETUP_TIMEOUT_S)
+        return child
 
     def fleet(self, citizen_ids: list[str], lookups_per_s: float) -> list[Child]:
         """The simulated-station processes (each prints READY once its TLS contexts exist)."""
@@ -338,10 +368,11 @@ def city_run(city: City, lookups_per_s: float) -> Run:
     city.children += ingest
     web, url, token = start_web(city, database_url)
     try:
-        fleet = city.fleet(citizen_ids, lookups_per_s)
+        fleet = city.fleet(citizen_ids, 0)
         tell(fleet, "CONNECT")
         for child in fleet:
             expect(child, "CONNECTED", SETUP_TIMEOUT_S)
+        prober = city.prober(citizen_ids, lookups_per_s)
         city.broker.stop()  # the outage: sessions saved, every station cut off
         tell(fleet, "BACKLOG")
         for child in fleet:
@@ -355,6 +386,7 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         rss = sampler(city, fleet, server_pids).start()
         profilers = start_profilers(ingest)  # BENCH_PYSPY=DIR, as bench/sync.py
         probe = WebProbe(url, token).start()
+        prober.send("GO")
         run = Run(rss=rss)
         done = 0
         while time.monotonic() - started < RUN_TIMEOUT_S:
@@ -363,7 +395,7 @@ def city_run(city: City, lookups_per_s: float) -> Run:
             online = db.execute_sql(
                 "SELECT COUNT(*) FROM station WHERE presence = 'online'"
             ).fetchone()[0]
-            if run.server_online_s is None and online >= len(city.ids):
+            if run.server_online_s is None and online >= len(city.ids) + len(city.probers):
                 run.server_online_s = now
             if run.applied_s is None and applied >= total:
                 run.applied_s = now
@@ -380,6 +412,10 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         stop_profilers(profilers)
         run.applied = db.execute_sql("SELECT COUNT(*) FROM appliedtransaction").fetchone()[0]
         run.web_latency_s = probe.latency_s
+        prober.send("REPORT")
+        asked = prober.result(120)
+        run.lookup_latency_s, run.lookup_status = asked["latency_s"], asked["status"]
+        prober.send("STOP")
         merge(run, fleet, started)
         tell(fleet, "STOP")
         return run
