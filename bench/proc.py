@@ -116,8 +116,7 @@ def _raw_client(settings_path: str) -> mqtt.Client:
         spec = json.load(handle)
     client_id = spec.pop("client_id")
     for name in ("ca_file", "cert_file", "key_file"):
-        if spec.get(name):
-            spec[name] = Path(spec[name])
+        spec[name] = Path(spec[name]) if spec.get(name) else None
     settings = BrokerSettings(**spec)
     client = new_client(client_id, settings)
     connected = threading.Event()
