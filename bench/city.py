@@ -142,21 +142,25 @@ class City:
             hand_to_mosquitto_user(data)
         self.broker.start()
 
+    def spec(self, name: str, **fields: object) -> Path:
+        """A JSON spec for a child: where the broker is, the certificates, and ``fields``."""
+        path = self.root / f"{name}.json"
+        broker = {
+            "host": self.broker.host,
+            "port": self.broker.port,
+            "ca_file": str(self.broker.workdir / "chain.pem"),
+            "cert_dir": str(self.broker.workdir / "clients"),
+        }
+        path.write_text(json.dumps({**broker, **fields}))
+        return path
+
     def prober(self, citizen_ids: list[str], lookups_per_s: float) -> Child:
         """The lookup prober process, connected (prints READY)."""
-        spec = self.root / "probers.json"
-        spec.write_text(
-            json.dumps(
-                {
-                    "host": self.broker.host,
-                    "port": self.broker.port,
-                    "ca_file": str(self.broker.workdir / "chain.pem"),
-                    "cert_dir": str(self.broker.workdir / "clients"),
-                    "stations": self.probers,
-                    "citizen_ids": citizen_ids,
-                    "lookups_per_s": lookups_per_s,
-                }
-            )
+        spec = self.spec(
+            "probers",
+            stations=self.probers,
+            citizen_ids=citizen_ids,
+            lookups_per_s=lookups_per_s,
         )
         child = Child(
             "probers", [str(BIN / "python"), "-m", "bench.city_lookups", str(spec)], self.root
@@ -169,21 +173,13 @@ class City:
         """The simulated-station processes (each prints READY once its TLS contexts exist)."""
         children = []
         for number in range(self.procs):
-            spec = self.root / f"fleet-{number}.json"
-            spec.write_text(
-                json.dumps(
-                    {
-                        "host": self.broker.host,
-                        "port": self.broker.port,
-                        "ca_file": str(self.broker.workdir / "chain.pem"),
-                        "cert_dir": str(self.broker.workdir / "clients"),
-                        "stations": self.ids[number :: self.procs],
-                        "backlog": self.backlog,
-                        "citizen_ids": citizen_ids,
-                        "lookups_per_s": lookups_per_s if number == 0 else 0,
-                        "seed": number,
-                    }
-                )
+            spec = self.spec(
+                f"fleet-{number}",
+                stations=self.ids[number :: self.procs],
+                backlog=self.backlog,
+                citizen_ids=citizen_ids,
+                lookups_per_s=lookups_per_s if number == 0 else 0,
+                seed=number,
             )
             child = Child(
                 f"fleet-{number}",

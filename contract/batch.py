@@ -20,11 +20,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from contract.codec import MAX_PAYLOAD_BYTES, decode
+from contract.codec import MAX_PAYLOAD_BYTES, decode, peek
 from contract.errors import (
     ContractError,
-    MalformedMessageError,
-    PayloadTooLargeError,
     SchemaError,
 )
 from contract.messages import (
@@ -128,14 +126,7 @@ def decode_transactions(payload: bytes) -> list[Transaction | Refused]:
     Raises :class:`ContractError` when the payload as a whole is unreadable (not JSON, too
     large, a batch without transactions, an unknown schema version).
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLargeError(len(payload), MAX_PAYLOAD_BYTES)
-    try:
-        shape = _shape_decoder.decode(payload)
-    except msgspec.ValidationError as exc:
-        raise MalformedMessageError(f"payload is not a JSON object: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise MalformedMessageError(f"payload is not valid JSON: {exc}") from None
+    shape = peek(payload, _shape_decoder)
     if shape.txs is msgspec.UNSET:
         return [decode(payload, Transaction)]
     decode(payload, _Envelope)  # the batch's own version and station id

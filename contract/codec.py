@@ -56,21 +56,27 @@ def _schema_error(exc: msgspec.ValidationError, prefix: str = "") -> SchemaError
     return SchemaError(f"{text}{where}", field=field)
 
 
+def peek(data: bytes, decoder: msgspec.json.Decoder[T]) -> T:
+    """``data`` read by ``decoder`` (a loose struct that looks at a few fields), after the
+    size check; the errors a payload that is no JSON object gets, whatever reads it."""
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError(len(data), MAX_PAYLOAD_BYTES)
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        # Valid JSON, but not an object.
+        raise MalformedMessageError(f"payload is not a JSON object: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise MalformedMessageError(f"payload is not valid JSON: {exc}") from None
+
+
 def decode(data: bytes, type_: type[T]) -> T:
     """Parse ``data`` as a ``type_`` message.
 
     Checks, in order: size, JSON well-formedness, schema version, schema. Each failure raises
     its own :class:`contract.errors.ContractError` subclass; schema errors carry ``field``.
     """
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLargeError(len(data), MAX_PAYLOAD_BYTES)
-    try:
-        envelope = _envelope_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        # Valid JSON, but not an object.
-        raise MalformedMessageError(f"payload is not a JSON object: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise MalformedMessageError(f"payload is not valid JSON: {exc}") from None
+    envelope = peek(data, _envelope_decoder)
     if envelope.v is msgspec.UNSET:
         raise SchemaError("Object missing required field `v` (field 'v')", field="v")
     if type(envelope.v) is not int or envelope.v not in SUPPORTED_VERSIONS:

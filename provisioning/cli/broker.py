@@ -16,6 +16,19 @@ from provisioning.broker_tls import write_broker_config
 from provisioning.cli.common import ca_dir_option, open_ca, passphrase_option
 
 
+def server_processes(command):
+    """The worker-count options both configurations take (one identity per process)."""
+    for option in reversed(
+        [
+            click.option("--ingest-workers", default=2, show_default=True, help="dcs-ingest@1..N"),
+            click.option("--kiosk-workers", default=1, show_default=True),
+            click.option("--replica-workers", default=1, show_default=True),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @click.group()
 def broker() -> None:
     """The fleet's MQTT broker."""
@@ -28,9 +41,7 @@ def broker() -> None:
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a broker listens for the fleet
 @click.option("--port", default=8883, show_default=True)
 @click.option("--hostname", "hostnames", multiple=True, help="Names stations use for it.")
-@click.option("--ingest-workers", default=2, show_default=True, help="dcs-ingest@1..N")
-@click.option("--kiosk-workers", default=1, show_default=True)
-@click.option("--replica-workers", default=1, show_default=True)
+@server_processes
 def config(
     ca_dir: Path,
     passphrase_file: Path | None,
@@ -76,9 +87,7 @@ def config(
 )
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a broker listens for the fleet
 @click.option("--port", default=8883, show_default=True)
-@click.option("--ingest-workers", default=2, show_default=True, help="dcs-ingest@1..N")
-@click.option("--kiosk-workers", default=1, show_default=True)
-@click.option("--replica-workers", default=1, show_default=True)
+@server_processes
 def emqx(
     out: Path,
     tls_dir: Path | None,
