@@ -175,6 +175,9 @@ def station_config(
         "ack_timeout_max_s": 4.0,
         "reconnect_initial_s": 0.1,
         "reconnect_max_s": 1.0,
+        # The fleet's 0-3 s spread after a lost link has its own test (test_agent.py);
+        # here it would only add seconds to every broker restart.
+        "reconnect_spread_s": 0.2,
         "heartbeat_interval_s": 0.5,
         "lookup_timeout_s": 3.0,
         "poll_interval_s": 0.1,
