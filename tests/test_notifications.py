@@ -330,7 +330,14 @@ def test_maintenance_windows_through_the_api(app):
     created = client.post("/api/v1/maintenance-windows", json=body, headers=writer)
     assert created.status_code == 201, created.json
     assert created.json["building"] == "bldg-7" and created.json["created_by"].startswith("api:")
-    for wrong in ({"subject": "st-a"}, {"minutes": 60 * 24 * 32}, {"reason": "  "}):
+    wrong_ones = (
+        {"subject": "st-a"},
+        {"minutes": 60 * 24 * 32},
+        {"reason": "  "},
+        {"reason": "\x00"},  # PostgreSQL refuses NUL: a clear 422, never a 500
+        {"reason": "bell\x07"},
+    )
+    for wrong in wrong_ones:
         refused = client.post("/api/v1/maintenance-windows", json=body | wrong, headers=writer)
         assert refused.status_code == 422, wrong
     assert created.json["ends_at"] > created.json["starts_at"]
@@ -340,6 +347,15 @@ def test_maintenance_windows_through_the_api(app):
     ended = client.post(f"/api/v1/maintenance-windows/{window_id}/end", headers=writer)
     assert ended.status_code == 200
     assert client.get("/api/v1/maintenance-windows", headers=reader).json["windows"] == []
+    with app.app_context(), pytest.raises(maintenance.MaintenanceError, match="control"):
+        maintenance.create(
+            station_id="st-a",
+            building=None,
+            starts_at=datetime.now(UTC),
+            ends_at=datetime.now(UTC) + timedelta(minutes=5),
+            reason="cut\x00here",
+            by="test",
+        )
     for unknown in (999, 2**63):
         missing = client.post(f"/api/v1/maintenance-windows/{unknown}/end", headers=writer)
         assert missing.status_code == 404

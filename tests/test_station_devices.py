@@ -62,7 +62,9 @@ def server_metrics(station_id: str = "st-a") -> dict[str, float]:
 def test_a_petition_receipt_prints_once_from_the_spool(station, printer, ingest):
     number = station.file_petition("general_petition", "0812345678", {}, receipt=True)
     wait_until(lambda: printer.jobs() and printer.jobs()[0].complete, "the receipt to print")
-    assert station.receipts.counts() == {"queued": 0, "printed": 1, "failed": 0}
+    # The spool marks the job printed after the printer has it all: wait for that too.
+    printed = {"queued": 0, "printed": 1, "failed": 0}
+    wait_until(lambda: station.receipts.counts() == printed, "the spool to mark it printed")
     job = printer.jobs()[0].data()
     assert number.encode() in job  # the number is printed as text for the QR caption...
     assert f"number={number}".encode() in job  # ...and its tracking link is in the QR code

@@ -55,14 +55,17 @@ def create(body: dict[str, Any]) -> object:
     except OverflowError:  # a start at the end of time: the window ends there too
         ends_at = datetime.max.replace(tzinfo=UTC)
     kind, _, name = body["subject"].partition(":")
-    window = maintenance.create(
-        station_id=name if kind == "station" else None,
-        building=name if kind == "building" else None,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        reason=body["reason"],
-        by=f"api:{token.name}",
-    )
+    try:
+        window = maintenance.create(
+            station_id=name if kind == "station" else None,
+            building=name if kind == "building" else None,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=body["reason"],
+            by=f"api:{token.name}",
+        )
+    except maintenance.MaintenanceError as exc:  # what the schema cannot say: never a 500
+        abort(422, message=str(exc))
     with write_transaction():
         audit(f"api:{token.name}", "maintenance.add", window.station_id or window.building, "ok")
     return window

@@ -270,7 +270,14 @@ class MaintenanceWindowRequestSchema(ma.Schema):
     )
     reason = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=200), WholeMatch(r"^[\s\S]*\S[\s\S]*$")],
+        validate=[
+            validate.Length(min=1, max=200),
+            # Something to read, and no control characters but tab and line breaks.
+            WholeMatch(
+                r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0e-\x1f\x7f]"
+                r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+            ),
+        ],
         metadata={"example": "printer replaced"},
     )
 

@@ -6,6 +6,7 @@ still open and show on the dashboard, only their notifications are held back.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sync_server.db import utc_now, write_transaction
@@ -14,6 +15,10 @@ from sync_server.replicas.models import StationReplica
 
 #: A longer window is refused: a forgotten one would silence a station for good.
 MAX_LENGTH = timedelta(days=31)
+
+
+#: Control characters other than tab and line breaks.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class MaintenanceError(ValueError):
@@ -41,6 +46,9 @@ def create(
         raise MaintenanceError(f"a window lasts at most {MAX_LENGTH.days} days")
     if not reason.strip():
         raise MaintenanceError("say why (the reason is shown with the window)")
+    if CONTROL.search(reason):
+        # PostgreSQL refuses NUL in text, and no reason a person types holds the others.
+        raise MaintenanceError("the reason cannot hold control characters")
     with write_transaction():
         return MaintenanceWindow.create(
             station_id=station_id,
