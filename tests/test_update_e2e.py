@@ -241,8 +241,13 @@ def test_a_failing_station_rolls_back_by_itself_and_the_wave_aborts(fleet: Fleet
     assert jobs["st-b"].reason.startswith("self-test failed: printer open: PrinterOfflineError")
     assert jobs["st-b"].rollback_job_id is None  # it rolled back by itself: nothing to send
     a = fleet.stations["st-a"]
+    # Two reports (the release job, then the rollback job); a server may store them in
+    # either order when two ingest workers share the subscription.
     wait_until(
-        lambda: fleet.jobs(rollout_id)["st-a"].rollback_state == "rolled_back",
+        lambda: (
+            (job := fleet.jobs(rollout_id)["st-a"]).rollback_state == "rolled_back"
+            and job.state == "rolled_back"
+        ),
         "st-a to roll back when told",
         ROLLOUT_WAIT_S,
     )

@@ -534,12 +534,15 @@ class UpdateAgent:
 
     def _settle(self, record: JobRecord, job: Job, outcome: Outcome) -> None:
         state = _FINAL.get(outcome.state, "failed")
-        self._set(record, state, outcome.reason)
+        # The undone job is reported before the rollback job that undid it: whoever sees the
+        # rollback finished then finds the release already marked rolled back. If the daemon
+        # dies in between, the rollback job is not final yet and is settled again on restart.
         if job.kind == "rollback" and state == "rolled_back" and job.target_job_id:
             target = self.jobs.get(job.target_job_id)
             if target is not None:
                 target.cancelled = True
                 self._set(target, "rolled_back", outcome.reason)
+        self._set(record, state, outcome.reason)
         if job.kind == "release":
             self._prune()
 
