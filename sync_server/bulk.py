@@ -3,15 +3,16 @@
 peewee builds its SQL from Python objects value by value; for the thousands of rows of an
 ingest batch that cost more than the database's own work. Here the INSERT of a model's
 columns is built once by peewee and cached, and the rows go to the driver as tuples in the
-driver's form: ``executemany`` on SQLite, multi-row statements (``execute_values``) on
-PostgreSQL.
+driver's form: ``executemany`` on SQLite; on PostgreSQL ``COPY`` for plain inserts and
+multi-row statements (``execute_values``) for upserts.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import peewee
 import psycopg2.extras
@@ -67,8 +68,50 @@ def insert_rows(
     db: peewee.Database, model: type[peewee.Model], columns: tuple[str, ...], rows: list[tuple]
 ) -> None:
     """Insert ``rows`` (values of ``columns``, in the driver's form: see
-    :func:`time_converter`) with one prepared INSERT."""
-    run_many(db, prepared_insert(db, model, columns), rows)
+    :func:`time_converter`): one prepared INSERT on SQLite, one ``COPY`` on PostgreSQL.
+
+    Either fails whole on a constraint (``peewee.IntegrityError``), as one INSERT would.
+    """
+    if not rows:
+        return
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        run_many(db, prepared_insert(db, model, columns), rows)
+        return
+    # COPY's text format is built here about three times faster than psycopg2 quotes the
+    # same values for a multi-row INSERT (its ``mogrify``, a third of the ingest's own time).
+    names = ", ".join(f'"{model._meta.fields[name].column_name}"' for name in columns)
+    text = "".join(["\t".join(map(_copy_text, row)) + "\n" for row in rows])
+    with peewee.__exception_wrapper__:
+        db.cursor().copy_expert(
+            f'COPY "{model._meta.table_name}" ({names}) FROM STDIN', io.StringIO(text)
+        )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
+
+
+def _copy_text(value: object) -> str:
+    """``value`` in COPY's text format (``\\N`` is NULL)."""
+    if isinstance(value, str):
+        if _NEEDS_ESCAPE.search(value) is None:
+            return value
+        if "\x00" in value:  # PostgreSQL text cannot hold it; psycopg2 refuses it the same way
+            raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        return value.translate(_COPY_ESCAPES)
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        # The server keeps UTC wall time in ``timestamp`` columns (the connection's time zone
+        # is UTC: sync_server.db), so an aware time is written as its UTC wall time.
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(" ")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    raise TypeError(f"no COPY text for a {type(value).__name__}")
 
 
 def _multi_row(sql: str) -> tuple[str, str]:

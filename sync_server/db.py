@@ -45,7 +45,9 @@ def open_database(url: str) -> peewee.Database:
     if scheme.startswith("sqlite"):
         return connect(url, pragmas=SQLITE_PRAGMAS)
     if scheme.startswith("postgres"):
-        return connect(url)
+        # ``timestamp`` columns hold UTC wall time whatever the server's own time zone: an
+        # aware datetime written through psycopg2 is converted to the session's zone.
+        return connect(url, options="-c timezone=UTC")
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r}")
 
 

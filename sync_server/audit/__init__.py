@@ -7,11 +7,13 @@ long value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sync_server.audit.models import AuditEvent
 from sync_server.bulk import insert_rows, time_converter
 from sync_server.db import database, utc_now
 
-__all__ = ["AuditEvent", "audit", "audit_many"]
+__all__ = ["AuditEvent", "audit", "audit_each", "audit_many"]
 
 
 def audit(actor: str, action: str, subject: str | None = None, outcome: str = "ok") -> AuditEvent:
@@ -25,11 +27,17 @@ def audit(actor: str, action: str, subject: str | None = None, outcome: str = "o
 
 
 def audit_many(actor: str, action: str, subjects: list[str], outcome: str = "ok") -> int:
-    """Write one audit event per subject in one statement (inside the caller's
+    """Write one audit event per subject, all by ``actor``, in one statement (inside the
+    caller's transaction)."""
+    return audit_each(action, [(actor, subject) for subject in subjects], outcome)
+
+
+def audit_each(action: str, entries: Sequence[tuple[str, str]], outcome: str = "ok") -> int:
+    """Write one audit event per ``(actor, subject)`` in one statement (inside the caller's
     transaction): a batch of the ingest can hold hundreds, and one INSERT each took most
-    of its time (bench/sync.py, a station past its SMS budget)."""
+    of its time (bench/sync.py, stations past their SMS budget)."""
     db = database.obj
     at = time_converter(db)(utc_now())
-    rows = [(at, actor[:64], action[:64], subject[:64], outcome[:32]) for subject in subjects]
+    rows = [(at, actor[:64], action[:64], subject[:64], outcome[:32]) for actor, subject in entries]
     insert_rows(db, AuditEvent, ("at", "actor", "action", "subject", "outcome"), rows)
     return len(rows)

@@ -190,14 +190,27 @@ def raise_event(station_id: str, finding: Finding) -> bool:
     For conditions noticed where they happen (a budget refused, a quarantine) rather than by
     the rules loop; returns ``True`` when a new alarm was opened.
     """
+    return bool(raise_events({station_id: finding}))
+
+
+def raise_events(findings: Mapping[str, Finding]) -> list[str]:
+    """:func:`raise_event` for many stations at once (one query finds the open ones); returns
+    the stations on which a new alarm was opened."""
+    if not findings:
+        return []
+    opened: list[str] = []
     with write_transaction():
-        already = Alarm.select().where(
-            Alarm.station_id == station_id, Alarm.rule == finding.rule, Alarm.cleared_at.is_null()
+        already = set(
+            Alarm.select(Alarm.station_id, Alarm.rule)
+            .where(Alarm.station_id.in_(sorted(findings)), Alarm.cleared_at.is_null())
+            .tuples()
         )
-        if already.exists():
-            return False
-        open_alarm(station_id, finding, utc_now())
-    return True
+        now = utc_now()
+        for station_id, finding in findings.items():
+            if (station_id, finding.rule) not in already:
+                open_alarm(station_id, finding, now)
+                opened.append(station_id)
+    return opened
 
 
 def open_alarm(subject: str, finding: Finding, now: datetime) -> Alarm:

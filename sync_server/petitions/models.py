@@ -13,7 +13,7 @@ class Petition(BaseModel):
 
     number = peewee.CharField(primary_key=True, max_length=48)
     tx_id = peewee.CharField(max_length=36, unique=True)
-    station_id = peewee.CharField(max_length=32, index=True)
+    station_id = peewee.CharField(max_length=32)
     service = peewee.CharField(max_length=40)
     phone = peewee.CharField(max_length=10)
     citizen_id = peewee.CharField(max_length=13, null=True)
@@ -23,6 +23,10 @@ class Petition(BaseModel):
     received_at = peewee.DateTimeField(index=True)
     #: The kiosk's language when it was filed (th, vi, en): the citizen's SMS are in it.
     language = peewee.CharField(max_length=8, null=True)
+
+    class Meta:
+        # A station's petitions, and those of its recent window (its SMS budget): migration 013.
+        indexes = ((("station_id", "received_at"), False),)
 
 
 class PetitionStatusChange(BaseModel):

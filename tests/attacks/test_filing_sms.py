@@ -112,3 +112,29 @@ def test_the_one_by_one_path_keeps_the_budget(db):
     assert len(rejected) == 1
     assert texts_from(STOLEN) == PER_HOUR
     assert AuditEvent.select().where(AuditEvent.action == f"budget.{FILING_SMS}").count() == 2
+
+
+def test_many_stations_in_one_batch_are_each_held_to_their_own_budget(db):
+    """The budget is counted for all the batch's stations at once (in statements of a
+    hundred): each is judged on its own petitions, whatever else the batch holds."""
+    honest = [f"st-honest-{index:03d}" for index in range(130)]
+    # Earlier in the hour: the stolen ones have spent most of their budget.
+    stolen = [f"st-stolen-{index}" for index in range(3)]
+    earlier = [tx for station in stolen for tx in filings(station, 1, PER_HOUR - 1, START)]
+    apply_batch(database.obj, earlier)
+    later = START + timedelta(minutes=5)
+    batch = [tx for station in honest for tx in filings(station, 1, 2, later)]
+    batch += [tx for station in stolen for tx in filings(station, PER_HOUR, 4, later)]
+    acks, rejected = apply_batch(database.obj, batch)
+
+    assert not rejected
+    assert {item.outcome for items in acks.values() for item in items} == {"applied"}
+    assert all(texts_from(station) == 2 for station in honest)
+    assert all(texts_from(station) == PER_HOUR for station in stolen)
+    withheld = AuditEvent.select().where(AuditEvent.action == f"budget.{FILING_SMS}")
+    assert sorted((event.actor, event.subject) for event in withheld) == sorted(
+        (f"station:{station}", tx.tx.body["number"])
+        for station in stolen
+        for tx in filings(station, PER_HOUR + 1, 3, later)
+    )
+    assert {alarm.station_id for alarm in Alarm.select()} == set(stolen)
