@@ -29,7 +29,13 @@ def main() -> None:
 
 @main.command()
 @click.option("--worker-id", default="1", show_default=True, help="Unique per worker process.")
-def ingest(worker_id: str) -> None:
+@click.option(
+    "--lookups/--no-lookups",
+    default=True,
+    show_default=True,
+    help="Answer live lookups here too (off: `dcs-server lookup` answers them).",
+)
+def ingest(worker_id: str, lookups: bool) -> None:
     """Run one ingest worker until SIGTERM or Ctrl-C."""
     from sync_server.ingest.worker import IngestWorker
 
@@ -46,11 +52,55 @@ def ingest(worker_id: str) -> None:
         worker_id=worker_id,
         group=app.config["INGEST_GROUP"],
         batch_size=int(app.config["INGEST_BATCH_SIZE"]),
+        lookups=lookups,
     )
     with worker:
         click.echo(f"ingest worker {worker_id} running", err=True)
         stop.wait()
     click.echo(f"ingest worker {worker_id} stopped", err=True)
+
+
+@main.command()
+@click.option(
+    "--worker-id",
+    default="1",
+    show_default=True,
+    help="Uses dcs-lookup-<id>: run the ingest worker of the same id with --no-lookups.",
+)
+def lookup(worker_id: str) -> None:
+    """Answer live lookups in a process of their own until SIGTERM or Ctrl-C.
+
+    A busy ingest (a city's backlog after an outage) then never competes with a resident
+    standing at a kiosk for the same interpreter.
+    """
+    from functools import partial
+
+    from sync_server.ingest.lookup_connection import LookupConnection
+    from sync_server.ingest.refusals import record_refusal
+
+    try:
+        app = create_app()
+    except ServerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        connection = LookupConnection(
+            database.obj,
+            broker_settings(app.config),
+            worker_id=worker_id,
+            record=partial(record_refusal, database.obj),
+        )
+    except FileNotFoundError as exc:
+        raise click.ClickException(
+            f"no certificate for dcs-lookup-{worker_id} ({exc.filename}):"
+            " `dcs-provision broker config` issues it"
+        ) from None
+    with connection:
+        click.echo(f"lookup worker {worker_id} running", err=True)
+        stop.wait()
+    click.echo(f"lookup worker {worker_id} stopped", err=True)
 
 
 @main.command("kiosk")

@@ -178,6 +178,9 @@ def test_without_a_lookup_certificate_lookups_share_the_ingest_connection(broker
         (certs / name).unlink()
     settings = dataclasses.replace(settings, cert_file=None, key_file=None, cert_dir=certs)
     worker = worker_module.IngestWorker(None, settings, worker_id="1")
-    assert worker._lookup_client is None
+    assert worker._lookup_connection is None and worker._shared_lookups
     assert "dcs-provision broker config" in caplog.text
-    assert worker.connected.is_set() is False and worker._lookups_up.is_set()
+    assert worker.connected.is_set() is False
+    worker._main_up = True
+    worker._update_connected()
+    assert worker.connected.is_set()  # nothing else to wait for

@@ -12,18 +12,20 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import paho.mqtt.client as mqtt
 import peewee
 
 from contract import (
+    MAX_PAYLOAD_BYTES,
     Channel,
     ContractError,
     InsuredSummary,
     LookupRequest,
     LookupResponse,
+    PayloadTooLargeError,
     decode,
     encode,
     parse_station_topic,
@@ -33,6 +35,7 @@ from contract.transport import publish_reply
 from sync_server.audit import audit
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
 from sync_server.budgets.policy import LOOKUP, LOOKUP_FOREIGN
+from sync_server.ingest.refusals import Recorder, digest
 from sync_server.records.models import InsuredPerson
 from sync_server.records.read import insured_record, residence_of, summary_of
 from sync_server.replicas.enrolment import building_of_station
@@ -40,6 +43,13 @@ from sync_server.replicas.enrolment import building_of_station
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class _Oversized:
+    topic: str
+    size: int
+    payload_sha256: str
 
 
 def insured_summary(person: InsuredPerson) -> InsuredSummary:
@@ -54,7 +64,7 @@ class LookupResponder:
         self,
         db: peewee.Database,
         client: mqtt.Client,
-        record_rejection: Callable[[str, str | None, str | None, str, bytes], None],
+        record: Recorder,
         budgets: StationBudgets | None = None,
         threads: int = 4,
     ) -> None:
@@ -65,7 +75,7 @@ class LookupResponder:
         self._thread_count = threads
         self._budgets = budgets or StationBudgets()
         self._client = client
-        self._record_rejection = record_rejection
+        self._record = record
         self._requests: queue.Queue = queue.Queue(maxsize=1000)
         self._threads: list[threading.Thread] = []
         self.expired = 0
@@ -94,10 +104,21 @@ class LookupResponder:
         except queue.Full:
             log.warning("lookup queue full; request dropped (the station times out)")
 
+    def refuse_oversized(self, topic: str, size: int, payload_sha256: str) -> None:
+        """Record a request refused for its size on arrival (called on the network thread:
+        the record is written by an answering thread)."""
+        try:
+            self._requests.put_nowait((time.monotonic(), _Oversized(topic, size, payload_sha256)))
+        except queue.Full:
+            log.warning("lookup queue full; an oversized request went unrecorded")
+
     def _run(self) -> None:
         with self._db.connection_context():
             while (item := self._requests.get()) is not _STOP:
                 queued_at, message = item
+                if isinstance(message, _Oversized):
+                    self._record_oversized(message)
+                    continue
                 expiry = getattr(message.properties, "MessageExpiryInterval", None)
                 if expiry is not None and time.monotonic() - queued_at > expiry:
                     # The kiosk stopped waiting: an answer would reach nobody, and the
@@ -109,6 +130,18 @@ class LookupResponder:
                 except Exception:
                     log.exception("lookup failed")
 
+    def _record_oversized(self, item: _Oversized) -> None:
+        try:
+            station_id: str | None = parse_station_topic(item.topic)[0]
+        except ContractError:
+            station_id = None
+        reason = str(PayloadTooLargeError(item.size, MAX_PAYLOAD_BYTES))
+        self._record(item.topic, station_id, None, reason, item.size, item.payload_sha256)
+
+    def _refuse(self, message: mqtt.MQTTMessage, station_id: str | None, reason: str) -> None:
+        payload = message.payload
+        self._record(message.topic, station_id, None, reason, len(payload), digest(payload))
+
     def _answer(self, message: mqtt.MQTTMessage) -> None:
         props = message.properties
         correlation = getattr(props, "CorrelationData", None)
@@ -116,12 +149,12 @@ class LookupResponder:
         try:
             station_id, _ = parse_station_topic(message.topic)
         except ContractError as exc:
-            self._record_rejection(message.topic, None, None, str(exc), message.payload)
+            self._refuse(message, None, str(exc))
             return
         expected_reply = station_topic(station_id, Channel.LOOKUP_REPLY)
         if correlation is None or response_topic != expected_reply:
             reason = "lookup without correlation data or with a foreign response topic"
-            self._record_rejection(message.topic, station_id, None, reason, message.payload)
+            self._refuse(message, station_id, reason)
             return
 
         def reply(response: LookupResponse) -> None:
@@ -130,12 +163,12 @@ class LookupResponder:
         try:
             request = decode(message.payload, LookupRequest)
         except ContractError as exc:
-            self._record_rejection(message.topic, station_id, None, str(exc), message.payload)
+            self._refuse(message, station_id, str(exc))
             reply(LookupResponse(status="refused", reason=str(exc)))
             return
         if request.station_id != station_id:
             reason = "station id in the payload does not match the topic"
-            self._record_rejection(message.topic, station_id, None, reason, message.payload)
+            self._refuse(message, station_id, reason)
             reply(LookupResponse(status="refused", reason=reason))
             return
 

@@ -6,7 +6,6 @@ the ``$share/ingest`` group. A worker is stateless apart from its persistent MQT
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -61,7 +60,8 @@ from sync_server.ingest.heartbeats import (
     store_presences,
 )
 from sync_server.ingest.lookup import LookupResponder
-from sync_server.ingest.models import RejectedMessage
+from sync_server.ingest.lookup_connection import LookupConnection
+from sync_server.ingest.refusals import digest, record_refusal
 from sync_server.ops.beats import Beater
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,12 @@ class IngestWorker:
         queue_size: int = 2_000,
         budgets: StationBudgets | None = None,
         beater: Beater | None = None,
+        lookups: bool = True,
     ) -> None:
         """``beater`` records the worker's heartbeat (``ingest:<worker_id>``) for readiness,
-        while it is connected to the broker: a worker cut off from it stops beating."""
+        while it is connected to the broker: a worker cut off from it stops beating.
+        ``lookups=False`` leaves live lookups to a process of their own (``dcs-server
+        lookup``)."""
         self._client: mqtt.Client | None = None
         self._beater = beater or Beater(f"ingest:{worker_id}")
         self._db = db
@@ -124,7 +127,6 @@ class IngestWorker:
         #: Set while the worker is connected and its lookup connection subscribed.
         self.connected = threading.Event()
         self._main_up = False
-        self._lookups_up = threading.Event()
         self.applied = 0
         self.duplicates = 0
         self.rejected = 0
@@ -141,33 +143,32 @@ class IngestWorker:
         # socket, and timed out at every kiosk (bench/city.py, 560 of 567).
         client.manual_ack_set(True)
         self._client = client
-        self._lookup_client = self._lookup_connection(worker_id, broker)
-        if self._lookup_client is None:
-            self._lookups_up.set()
-        self.lookups = LookupResponder(
-            db, self._lookup_client or client, record_rejection=self._reject, budgets=budgets
-        )
-
-    def _lookup_connection(self, worker_id: str, broker: BrokerSettings) -> mqtt.Client | None:
-        """The connection live lookups come in on, apart from the backlog's (``None``: the
-        deployment has no certificate for it yet, and lookups share the ingest's)."""
-        client_id = server_client_id(LOOKUP, worker_id)
-        try:
-            client = new_client(client_id, broker)
-        except FileNotFoundError:
-            # A deployment upgraded in place, its broker configuration not yet re-issued.
-            log.warning(
-                "no certificate for %s: live lookups share the ingest's connection and wait "
-                "behind its backlog (`dcs-provision broker config` issues it)",
-                client_id,
-            )
-            return None
-        client.on_connect = self._on_lookup_connect
-        client.on_subscribe = self._on_lookup_subscribed
-        client.on_disconnect = self._on_lookup_disconnect
-        client.on_message = self._on_message  # the same size check, then to the responder
-        client.reconnect_delay_set(SERVER_RECONNECT_MIN_S, SERVER_RECONNECT_MAX_S)
-        return client
+        #: Where lookups are answered: their own connection, this one (``_shared_lookups``)
+        #: or another process (``None``).
+        self._lookup_connection: LookupConnection | None = None
+        self.lookups: LookupResponder | None = None
+        self._shared_lookups = False
+        if lookups:
+            try:
+                self._lookup_connection = LookupConnection(
+                    db,
+                    broker,
+                    worker_id=worker_id,
+                    record=self._record,
+                    on_oversized=self._oversized_lookup,
+                    budgets=budgets,
+                    on_change=self._update_connected,
+                )
+                self.lookups = self._lookup_connection.responder
+            except FileNotFoundError:
+                # A deployment upgraded in place, its broker configuration not yet re-issued.
+                log.warning(
+                    "no certificate for %s: live lookups share the ingest's connection and "
+                    "wait behind its backlog (`dcs-provision broker config` issues it)",
+                    server_client_id(LOOKUP, worker_id),
+                )
+                self._shared_lookups = True
+                self.lookups = LookupResponder(db, client, record=self._record, budgets=budgets)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -175,14 +176,10 @@ class IngestWorker:
         """Connect and start consuming in the background."""
         self._thread = threading.Thread(target=self._run, name="dcs-ingest-apply", daemon=True)
         self._thread.start()
-        self.lookups.start()
-        if self._lookup_client is not None:
-            # A clean session: a lookup is answered now or never (REQUEST_QOS), so nothing
-            # should wait at the broker for this connection while it is away.
-            self._lookup_client.connect_async(
-                self._broker.host, self._broker.port, keepalive=KEEPALIVE_S, clean_start=True
-            )
-            self._lookup_client.loop_start()
+        if self._lookup_connection is not None:
+            self._lookup_connection.start()
+        elif self.lookups is not None:
+            self.lookups.start()
         self._client.connect_async(
             self._broker.host,
             self._broker.port,
@@ -197,10 +194,10 @@ class IngestWorker:
         """Stop consuming; what is queued locally but unacked is redelivered later."""
         self._client.disconnect()
         self._client.loop_stop()
-        if self._lookup_client is not None:
-            self._lookup_client.disconnect()
-            self._lookup_client.loop_stop()
-        self.lookups.stop()
+        if self._lookup_connection is not None:
+            self._lookup_connection.stop()
+        elif self.lookups is not None:
+            self.lookups.stop()
         if self._thread is not None:
             self._inbox.put(_STOP)
             self._thread.join()
@@ -227,7 +224,7 @@ class IngestWorker:
             # worker needs the fleet's current presence when it starts.
             (fleet_filter(Channel.PRESENCE), SubscribeOptions(qos=QOS)),
         ]
-        if self._lookup_client is None:
+        if self._shared_lookups:
             subscriptions.append((shared_filter(LOOKUP, Channel.LOOKUP), SubscribeOptions(qos=QOS)))
         else:
             # The persistent session of a release before the lookup connection still holds
@@ -235,49 +232,40 @@ class IngestWorker:
             client.unsubscribe(shared_filter(LOOKUP, Channel.LOOKUP))
         client.subscribe(subscriptions)
         self._main_up = True
-        if self._lookups_up.is_set():
-            self.connected.set()
+        self._update_connected()
         log.info("ingest worker connected")
 
-    def _on_lookup_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            log.error("broker refused the lookup connection: %s", reason_code)
-            return
-        client.subscribe(shared_filter(LOOKUP, Channel.LOOKUP), options=SubscribeOptions(qos=QOS))
-
-    def _on_lookup_subscribed(self, client, userdata, mid, reason_codes, properties) -> None:
-        if any(code.is_failure for code in reason_codes):
-            log.error("the broker refused the lookup subscription: %s", reason_codes)
-            return
-        self._lookups_up.set()
-        if self._main_up:
+    def _update_connected(self) -> None:
+        """:attr:`connected`: this connection up, and the lookup connection if it has one."""
+        lookups_up = self._lookup_connection is None or self._lookup_connection.up.is_set()
+        if self._main_up and lookups_up:
             self.connected.set()
-        log.info("lookup connection up")
-
-    def _on_lookup_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._lookups_up.clear()
-        self.connected.clear()
-        log.warning("lookup connection lost: %s", reason_code)
+        else:
+            self.connected.clear()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._main_up = False
-        self.connected.clear()
+        self._update_connected()
         log.warning("ingest worker disconnected: %s", reason_code)
+
+    def _oversized_lookup(self, topic: str, size: int, payload_sha256: str) -> None:
+        # The apply thread records it, as an oversized message of this connection.
+        self._inbox.put(_Oversized(topic, size, payload_sha256))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         payload = message.payload
-        # Only the ingest's own connection acks by hand; the lookup connection's paho acks
-        # on arrival, and its packet ids mean nothing on this one.
-        ack_qos = message.qos if client is self._client else 0
         if len(payload) > MAX_PAYLOAD_BYTES:
             # Refused before it is queued or decoded: up to the broker's packet limit per
             # message would otherwise sit in the inbox and the lookup queue.
-            digest = hashlib.sha256(payload).hexdigest()
-            self._inbox.put(_Oversized(message.topic, len(payload), digest, message.mid, ack_qos))
+            self._inbox.put(
+                _Oversized(message.topic, len(payload), digest(payload), message.mid, message.qos)
+            )
             return
         if message.topic.endswith("/" + Channel.LOOKUP.value):
-            self._ack(message.mid, ack_qos)  # answered once or never (REQUEST_QOS)
-            self.lookups.submit(message)
+            # Only with shared lookups (an older deployment) or a stale subscription.
+            self._ack(message.mid, message.qos)  # answered once or never (REQUEST_QOS)
+            if self.lookups is not None:
+                self.lookups.submit(message)
             return
         if message.qos == 0 and self._inbox.qsize() >= self._queue_size:
             # QoS 0 (heartbeats) is outside the broker's in-flight window: shed it when the
@@ -494,8 +482,7 @@ class IngestWorker:
         reason: str,
         payload: bytes,
     ) -> None:
-        digest = hashlib.sha256(payload).hexdigest()
-        self._record(topic, station_id, tx_id, reason, len(payload), digest)
+        self._record(topic, station_id, tx_id, reason, len(payload), digest(payload))
 
     def _record(
         self,
@@ -508,19 +495,7 @@ class IngestWorker:
     ) -> None:
         """Keep a refused message's topic, reason, size and hash (never its content)."""
         self.rejected += 1
-        log.warning("rejected a message on %s: %s", topic, reason)
-        try:
-            with self._db.atomic():
-                RejectedMessage.create(
-                    topic=topic[:255],
-                    topic_station_id=station_id,
-                    tx_id=tx_id,
-                    reason=reason[:2000],
-                    size=size,
-                    payload_sha256=payload_sha256,
-                )
-        except peewee.DatabaseError:
-            log.exception("could not record a rejected message")
+        record_refusal(self._db, topic, station_id, tx_id, reason, size, payload_sha256)
 
 
 def _size(item: object) -> int:
