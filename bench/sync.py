@@ -270,18 +270,32 @@ def server_env(broker: LocalBroker, database_url: str) -> dict[str, str]:
 
 
 def start_ingest(
-    broker: LocalBroker, workdir: Path, database_url: str, worker_id: str = "1"
+    broker: LocalBroker,
+    workdir: Path,
+    database_url: str,
+    worker_id: str = "1",
+    lookups: bool = True,
 ) -> Child:
     """``dcs-server ingest`` on ``database_url`` (already at the current schema)."""
-    name = f"ingest-{worker_id}"
+    command = ["ingest", "--worker-id", worker_id] + ([] if lookups else ["--no-lookups"])
+    return _start_server(broker, workdir, database_url, command, "ingest worker connected")
+
+
+def start_lookup(broker: LocalBroker, workdir: Path, database_url: str, worker_id: str) -> Child:
+    """``dcs-server lookup``: live lookups in a process of their own."""
+    command = ["lookup", "--worker-id", worker_id]
+    return _start_server(broker, workdir, database_url, command, "lookup connection up")
+
+
+def _start_server(
+    broker: LocalBroker, workdir: Path, database_url: str, command: list[str], ready: str
+) -> Child:
+    name = f"{command[0]}-{command[2]}"
     server = Child(
-        name,
-        [str(BIN / "dcs-server"), "ingest", "--worker-id", worker_id],
-        workdir,
-        server_env(broker, database_url),
+        name, [str(BIN / "dcs-server"), *command], workdir, server_env(broker, database_url)
     )
     deadline = time.monotonic() + 60
-    while "ingest worker connected" not in server.log.read_text(errors="replace"):
+    while ready not in server.log.read_text(errors="replace"):
         if server.proc.poll() is not None or time.monotonic() > deadline:
             server.stop()
             raise BenchError(f"{name} did not connect; {server.tail()}")

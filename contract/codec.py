@@ -76,6 +76,16 @@ def decode(data: bytes, type_: type[T]) -> T:
     Checks, in order: size, JSON well-formedness, schema version, schema. Each failure raises
     its own :class:`contract.errors.ContractError` subclass; schema errors carry ``field``.
     """
+    if data.startswith(b'{"v":') and len(data) <= MAX_PAYLOAD_BYTES:
+        # What every encoder of ours writes (``v`` first, present): parsed once. Anything
+        # else, or anything this refuses, takes the checks below for their exact error.
+        try:
+            message = _decoder(type_).decode(data)
+        except msgspec.DecodeError:  # ValidationError included
+            pass
+        else:
+            if type(message.v) is int and message.v in SUPPORTED_VERSIONS:
+                return message
     envelope = peek(data, _envelope_decoder)
     if envelope.v is msgspec.UNSET:
         raise SchemaError("Object missing required field `v` (field 'v')", field="v")

@@ -18,6 +18,7 @@ along. This module itself needs only the standard library, msgspec and python-st
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, ClassVar, NamedTuple
 
 import msgspec
@@ -178,6 +179,7 @@ def normalize_petition_number(text: str) -> str:
     return number
 
 
+@lru_cache(maxsize=4096)  # the server reads each number of a batch three times
 def parse_petition_number(text: str) -> PetitionNumberParts:
     """The station, serial and check character of a petition number (shape checked only).
 

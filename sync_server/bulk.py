@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import peewee
 import psycopg2.extras
@@ -129,10 +130,15 @@ def _sqlite_time(value: datetime) -> str:
     return value.isoformat(" ")
 
 
-def _same(value: datetime) -> datetime:
-    return value  # psycopg2 adapts datetimes itself, in C
+@lru_cache(maxsize=1024)  # a message's transactions share their arrival time
+def _postgres_time(value: datetime) -> str:
+    # UTC wall time as text: what a ``timestamp`` column keeps (see _copy_text), ready for
+    # COPY as it is; PostgreSQL reads the same text as a parameter of any statement.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
 
 
 def time_converter(db: peewee.Database) -> Callable[[datetime], object]:
-    """How ``db``'s driver wants a datetime in a row for :func:`run_many`."""
-    return _sqlite_time if isinstance(db, peewee.SqliteDatabase) else _same
+    """How ``db``'s driver wants a datetime in a row for :func:`insert_rows`."""
+    return _sqlite_time if isinstance(db, peewee.SqliteDatabase) else _postgres_time

@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
@@ -93,6 +93,16 @@ class _Oversized:
     qos: int = 0
 
 
+@dataclass
+class _Decoded:
+    """A batch of messages and what the apply thread stores of it."""
+
+    batch: list[_Inbound | _Oversized]
+    transactions: list[Received] = field(default_factory=list)
+    beats: list[ReceivedBeat] = field(default_factory=list)
+    presences: list[ReceivedPresence] = field(default_factory=list)
+
+
 class IngestWorker:
     """Consumes station messages, applies transactions in batches, acks after commit."""
 
@@ -121,9 +131,11 @@ class IngestWorker:
         self._batch_size = batch_size
         # Unbounded as a queue: the broker bounds what is in it (see _on_message).
         self._inbox: queue.Queue = queue.Queue()
+        # Decoded batches waiting for the apply thread: two at most (about 2 MiB).
+        self._decoded: queue.Queue = queue.Queue(maxsize=2)
         self._queue_size = queue_size
         self.dropped_telemetry = 0
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         #: Set while the worker is connected and its lookup connection subscribed.
         self.connected = threading.Event()
         self._main_up = False
@@ -174,8 +186,12 @@ class IngestWorker:
 
     def start(self) -> IngestWorker:
         """Connect and start consuming in the background."""
-        self._thread = threading.Thread(target=self._run, name="dcs-ingest-apply", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._decode_loop, name="dcs-ingest-decode", daemon=True),
+            threading.Thread(target=self._apply_loop, name="dcs-ingest-apply", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
         if self._lookup_connection is not None:
             self._lookup_connection.start()
         elif self.lookups is not None:
@@ -198,10 +214,11 @@ class IngestWorker:
             self._lookup_connection.stop()
         elif self.lookups is not None:
             self.lookups.stop()
-        if self._thread is not None:
-            self._inbox.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        if self._threads:
+            self._inbox.put(_STOP)  # the decode thread passes it on to the apply thread
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
 
     def __enter__(self) -> IngestWorker:
         return self.start()
@@ -281,76 +298,108 @@ class IngestWorker:
         if qos > 0:
             self._client.ack(mid, qos)
 
-    # -- apply thread --------------------------------------------------------------------
+    # -- decode and apply threads --------------------------------------------------------
+    #
+    # Two stages, so that decoding the next batch overlaps the database's work on this one
+    # (the apply thread waits on the database with the interpreter released): on PostgreSQL
+    # the worker's own time and the database's were spent one after the other
+    # (bench/sync.py). The rare messages that write on their own (refusals, command
+    # results, diagnostics) are written by the decode thread; transactions, presence and
+    # heartbeats by the apply thread, which acks each message to the broker afterwards.
 
-    def _run(self) -> None:
+    def _decode_loop(self) -> None:
         with self._db.connection_context():
             while True:
-                try:
-                    first = self._inbox.get(timeout=self._beater.interval.total_seconds() / 2)
-                except queue.Empty:
-                    first = None
-                if self.connected.is_set():
-                    self._beater()
-                if first is None:
-                    continue
+                first = self._inbox.get()
                 if first is _STOP:
+                    self._decoded.put(_STOP)
                     return
                 batch = [first]
                 size = _size(first)
+                stopping = False
                 while len(batch) < self._batch_size and size < BATCH_BYTES:
                     try:
                         item = self._inbox.get_nowait()
                     except queue.Empty:
                         break
                     if item is _STOP:
-                        self._process(batch)  # not acked: the broker sends it again
-                        return
+                        stopping = True
+                        break
                     batch.append(item)
                     size += _size(item)
+                self._decoded.put(self._decode(batch))
+                if stopping:
+                    self._decoded.put(_STOP)
+                    return
+
+    def _apply_loop(self) -> None:
+        with self._db.connection_context():
+            while True:
                 try:
-                    self._process(batch)
+                    decoded = self._decoded.get(timeout=self._beater.interval.total_seconds() / 2)
+                except queue.Empty:
+                    decoded = None
+                if self.connected.is_set():
+                    self._beater()
+                if decoded is None:
+                    continue
+                if decoded is _STOP:
+                    return
+                try:
+                    self._store(decoded)
                 except peewee.DatabaseError:
                     # No ack reached the stations: they will send the batch again.
-                    log.exception("database error; %d messages left for redelivery", len(batch))
+                    log.exception(
+                        "database error; %d messages left for redelivery", len(decoded.batch)
+                    )
                 finally:
                     # To the broker, each message is done either way: one left unacked
                     # would hold a slot of the in-flight window until the next reconnect.
-                    for item in batch:
+                    for item in decoded.batch:
                         self._ack(item.mid, item.qos)
 
-    def _process(self, batch: list[_Inbound | _Oversized]) -> None:
-        transactions: list[Received] = []
-        beats: list[ReceivedBeat] = []
-        presences: list[ReceivedPresence] = []
-        for item in batch:
-            if isinstance(item, _Oversized):
-                self._reject_oversized(item)
-                continue
-            try:
-                station_id, channel = parse_station_topic(item.topic)
-            except ContractError as exc:
-                self._reject(item.topic, None, None, str(exc), item.payload)
-                continue
-            if channel is Channel.TX:
-                transactions += self._decode_tx(item, station_id)
-            elif channel is Channel.TELEMETRY:
-                if (beat := self._heartbeat(item, station_id)) is not None:
-                    beats.append(beat)
-            elif channel is Channel.PRESENCE:
-                if (presence := self._presence(item, station_id)) is not None:
-                    presences.append(presence)
-            elif channel is Channel.COMMAND_RESULT:
-                self._command_result(item, station_id)
-            elif channel is Channel.DIAGNOSTICS:
-                self._diagnostics(item, station_id)
-        if transactions:
-            self._apply(transactions)
-        if presences:
-            store_presences(self._db, presences)
-        if beats:
+    def _decode(self, batch: list[_Inbound | _Oversized]) -> _Decoded:
+        decoded = _Decoded(batch)
+        try:
+            for item in batch:
+                self._decode_one(item, decoded)
+        except peewee.DatabaseError:
+            # A command result or diagnostics part could not be stored: none of the batch's
+            # transactions is applied or acked to its station, which sends them again.
+            log.exception("database error; %d messages left for redelivery", len(batch))
+            return _Decoded(batch)
+        return decoded
+
+    def _decode_one(self, item: _Inbound | _Oversized, decoded: _Decoded) -> None:
+        if isinstance(item, _Oversized):
+            self._reject_oversized(item)
+            return
+        try:
+            station_id, channel = parse_station_topic(item.topic)
+        except ContractError as exc:
+            self._reject(item.topic, None, None, str(exc), item.payload)
+            return
+        if channel is Channel.TX:
+            decoded.transactions += self._decode_tx(item, station_id)
+        elif channel is Channel.TELEMETRY:
+            if (beat := self._heartbeat(item, station_id)) is not None:
+                decoded.beats.append(beat)
+        elif channel is Channel.PRESENCE:
+            if (presence := self._presence(item, station_id)) is not None:
+                decoded.presences.append(presence)
+        elif channel is Channel.COMMAND_RESULT:
+            self._command_result(item, station_id)
+        elif channel is Channel.DIAGNOSTICS:
+            self._diagnostics(item, station_id)
+
+    def _store(self, decoded: _Decoded) -> None:
+        if decoded.transactions:
+            self._apply(decoded.transactions)
+        if decoded.presences:
+            store_presences(self._db, decoded.presences)
+        if decoded.beats:
             # QoS 0 telemetry: a database error loses these beats, and the next ones replace them.
-            store_heartbeats(self._db, beats)
+            store_heartbeats(self._db, decoded.beats)
 
     def _decode_tx(self, item: _Inbound, station_id: str) -> list[Received]:
         """The transactions of one ``tx`` message (a single one or a batch), each judged on
