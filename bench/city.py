@@ -66,6 +66,7 @@ from devtools.broker import LocalBroker, hand_to_mosquitto_user
 from devtools.net import free_port, wait_for_port
 from devtools.seed import seed_records
 from provisioning.broker import SERVER_USER
+from provisioning.units import INGEST_NICE
 from sync_server.db import bind, open_database
 
 TARGET_S = 120.0
@@ -114,6 +115,10 @@ class Run:
     connect_failures: int = 0
     lookup_latency_s: list[float] = field(default_factory=list)
     lookup_status: dict[str, int] = field(default_factory=dict)
+    #: (seconds after the restart it was asked, its status), for each lookup.
+    lookup_asked_at: list[tuple[float, str]] = field(default_factory=list)
+    #: What the lookup process said of its answers when it stopped.
+    lookup_server: str = ""
     web_latency_s: list[float] = field(default_factory=list)
     rss: RssSampler | None = None
 
@@ -365,7 +370,8 @@ def city_run(city: City, lookups_per_s: float) -> Run:
     # Lookups in a process of their own (docs/scale.md): the ingest's backlog never holds up
     # a resident at a kiosk.
     ingest = [
-        start_ingest(city.broker, city.root, database_url, str(n), lookups=False) for n in (1, 2)
+        start_ingest(city.broker, city.root, database_url, str(n), lookups=False, nice=INGEST_NICE)
+        for n in (1, 2)
     ]
     ingest.append(start_lookup(city.broker, city.root, database_url, "1"))
     city.children += ingest
@@ -418,9 +424,14 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         prober.send("REPORT")
         asked = prober.result(120)
         run.lookup_latency_s, run.lookup_status = asked["latency_s"], asked["status"]
+        run.lookup_asked_at = [tuple(pair) for pair in asked["asked_at"]]
         prober.send("STOP")
         merge(run, fleet, started)
         tell(fleet, "STOP")
+        lookup_server = ingest[-1]
+        lookup_server.stop()
+        said = lookup_server.log.read_text(errors="replace").splitlines()
+        run.lookup_server = next((line for line in reversed(said) if "stopped:" in line), "")
         return run
     finally:
         web.terminate()
@@ -454,6 +465,14 @@ def report(city: Run, raw: Run, stations: int, backlog: int) -> list[Row]:
         f" {city.lookup_status}; p50 {percentile(city.lookup_latency_s, 0.5) * 1000:.0f} ms,"
         f" p95 {percentile(city.lookup_latency_s, 0.95) * 1000:.0f} ms"
     )
+    if failed := [at for at, status in city.lookup_asked_at if status != "ok"]:
+        buckets: dict[int, int] = {}
+        for at in failed:
+            buckets[int(at // 10) * 10] = buckets.get(int(at // 10) * 10, 0) + 1
+        spread = ", ".join(f"{start}-{start + 10} s: {n}" for start, n in sorted(buckets.items()))
+        print(f"  not answered, asked : {spread} after the restart")
+    if city.lookup_server:
+        print(f"  lookup process      : {city.lookup_server.split('stopped: ', 1)[-1]}")
     print(
         f"  web station list    : {len(city.web_latency_s)} requests;"
         f" p50 {percentile(city.web_latency_s, 0.5) * 1000:.0f} ms,"

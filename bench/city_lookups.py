@@ -60,6 +60,9 @@ def main(spec_path: str) -> None:
 
     latencies: list[float] = []
     statuses: dict[str, int] = {}
+    #: (seconds after GO it was asked, its status): when the slow ones were asked.
+    asked_at: list[tuple[float, str]] = []
+    go = [0.0]
     lock = threading.Lock()
     asked = [0] * len(links)
     stop = threading.Event()
@@ -77,6 +80,7 @@ def main(spec_path: str) -> None:
         with lock:
             statuses[status] = statuses.get(status, 0) + 1
             latencies.append(time.monotonic() - started)
+            asked_at.append((round(started - go[0], 1), status))
 
     def run() -> None:
         with ThreadPoolExecutor(max_workers=64) as pool:
@@ -93,6 +97,7 @@ def main(spec_path: str) -> None:
     for line in sys.stdin:
         word = line.strip()
         if word == "GO":
+            go[0] = time.monotonic()
             asking = threading.Thread(target=run, daemon=True)
             asking.start()
         elif word == "REPORT":
@@ -100,7 +105,8 @@ def main(spec_path: str) -> None:
             if asking is not None:
                 asking.join()
             with lock:
-                print(json.dumps({"latency_s": latencies, "status": statuses}), flush=True)
+                report = {"latency_s": latencies, "status": statuses, "asked_at": asked_at}
+                print(json.dumps(report), flush=True)
         elif word == "STOP":
             break
     for link in links:

@@ -275,10 +275,14 @@ def start_ingest(
     database_url: str,
     worker_id: str = "1",
     lookups: bool = True,
+    nice: int = 0,
 ) -> Child:
-    """``dcs-server ingest`` on ``database_url`` (already at the current schema)."""
+    """``dcs-server ingest`` on ``database_url`` (already at the current schema), at the
+    scheduling priority ``nice`` (the server's units run it at ``INGEST_NICE``)."""
     command = ["ingest", "--worker-id", worker_id] + ([] if lookups else ["--no-lookups"])
-    return _start_server(broker, workdir, database_url, command, "ingest worker connected")
+    return _start_server(
+        broker, workdir, database_url, command, "ingest worker connected", nice=nice
+    )
 
 
 def start_lookup(broker: LocalBroker, workdir: Path, database_url: str, worker_id: str) -> Child:
@@ -288,11 +292,20 @@ def start_lookup(broker: LocalBroker, workdir: Path, database_url: str, worker_i
 
 
 def _start_server(
-    broker: LocalBroker, workdir: Path, database_url: str, command: list[str], ready: str
+    broker: LocalBroker,
+    workdir: Path,
+    database_url: str,
+    command: list[str],
+    ready: str,
+    nice: int = 0,
 ) -> Child:
     name = f"{command[0]}-{command[2]}"
+    niced = ["nice", "-n", str(nice)] if nice else []  # nice execs: the pid stays the server's
     server = Child(
-        name, [str(BIN / "dcs-server"), *command], workdir, server_env(broker, database_url)
+        name,
+        [*niced, str(BIN / "dcs-server"), *command],
+        workdir,
+        server_env(broker, database_url),
     )
     deadline = time.monotonic() + 60
     while ready not in server.log.read_text(errors="replace"):

@@ -3,7 +3,8 @@
 Station: the daemon (``Type=notify``, systemd watchdog fed only while the sync loop makes
 progress — see device/sdnotify.py) and Chromium in kiosk mode on the loopback kiosk, started
 after the daemon is ready. Server: gunicorn (gunicorn.conf.py), ingest workers as a template
-unit (``dcs-ingest@1``, ``dcs-ingest@2``...), the kiosk-services worker, the replica
+unit (``dcs-ingest@1``, ``dcs-ingest@2``...) each with its live-lookup process
+(``dcs-lookup@1``...), the kiosk-services worker, the replica
 publisher, the alarm rules, the abandoned-session sweeper, and a daily timer re-signing
 the fleet CRL the broker checks (``dcs-provision ca crl refresh``). Each runs as its own service
 user with systemd's sandboxing.
@@ -18,6 +19,11 @@ from pathlib import Path
 from provisioning.kiosk_policy import write_policy
 
 UNIT_DIR = Path("etc/systemd/system")
+
+#: The ingest workers' scheduling priority: applying a backlog is batch work, and after an
+#: outage it would take the cores from the broker, the live lookups and the web app, which
+#: people are waiting on (bench/city.py measured lookups timing out while it ran at 0).
+INGEST_NICE = 10
 
 #: Sandboxing shared by every service (they write only under their state directory).
 _HARDENING = """NoNewPrivileges=yes
@@ -162,11 +168,21 @@ ReadWritePaths={layout.state_dir}
 {_HARDENING}"""
 
 
-def _server_unit(layout: Layout, description: str, command: str, *, instance: bool) -> str:
+def _server_unit(
+    layout: Layout,
+    description: str,
+    command: str,
+    *,
+    instance: bool,
+    wants: str = "",
+    nice: int = 0,
+) -> str:
     extra = "Environment=DCS_WORKER_ID=%i\n" if instance else ""
+    if nice:
+        extra += f"Nice={nice}\n"
     return f"""[Unit]
 Description={description}
-Wants=network-online.target
+Wants=network-online.target{" " + wants if wants else ""}
 Requires={DB_UPGRADE_UNIT}
 After=network-online.target postgresql.service mosquitto.service {DB_UPGRADE_UNIT}
 
@@ -234,8 +250,18 @@ def server_units(layout: Layout) -> dict[str, str]:
             f"{b}/gunicorn -c {layout.prefix}/gunicorn.conf.py",
             instance=False,
         ),
+        # Each ingest worker's live lookups run in a process of their own, started with it
+        # (docs/scale.md): a busy ingest never holds up a resident at a kiosk.
         "dcs-ingest@.service": _server_unit(
-            layout, "DCS ingest worker %i", f"{b}/dcs-server ingest --worker-id %i", instance=True
+            layout,
+            "DCS ingest worker %i",
+            f"{b}/dcs-server ingest --worker-id %i --no-lookups",
+            instance=True,
+            wants="dcs-lookup@%i.service",
+            nice=INGEST_NICE,
+        ),
+        "dcs-lookup@.service": _server_unit(
+            layout, "DCS live lookups %i", f"{b}/dcs-server lookup --worker-id %i", instance=True
         ),
         "dcs-kiosk-services.service": _server_unit(
             layout, "DCS kiosk services worker", f"{b}/dcs-server kiosk", instance=False
@@ -304,5 +330,6 @@ def enable_commands(role: str, layout: Layout | None = None) -> list[list[str]]:
     # the CRL refresh is started by its timer.
     started_by_others = (DB_UPGRADE_UNIT, CRL_REFRESH_UNIT)
     names = [n for n in server_units(layout) if "@" not in n and n not in started_by_others]
-    names += [f"dcs-ingest@{n}.service" for n in range(1, layout.ingest_workers + 1)]
+    for n in range(1, layout.ingest_workers + 1):
+        names += [f"dcs-ingest@{n}.service", f"dcs-lookup@{n}.service"]
     return [["systemctl", "enable", "--now", *names]]

@@ -100,7 +100,14 @@ def lookup(worker_id: str) -> None:
     with connection:
         click.echo(f"lookup worker {worker_id} running", err=True)
         stop.wait()
-    click.echo(f"lookup worker {worker_id} stopped", err=True)
+    responder = connection.responder
+    times = sorted(responder.answer_s) or [0.0]
+    p50, p95 = times[len(times) // 2] * 1000, times[len(times) * 95 // 100] * 1000
+    click.echo(
+        f"lookup worker {worker_id} stopped: {responder.answered} answered (arrival to reply"
+        f" p50 {p50:.0f} ms, p95 {p95:.0f} ms), {responder.expired} dropped past their expiry",
+        err=True,
+    )
 
 
 @main.command("kiosk")

@@ -71,14 +71,21 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
         "dcs-db-upgrade.service",
         "dcs-ingest@.service",
         "dcs-kiosk-services.service",
+        "dcs-lookup@.service",
         "dcs-notify.service",
         "dcs-operator-sweep.service",
         "dcs-replicate.service",
         "dcs-sms.service",
         "dcs-web.service",
     ]
-    ingest = unit(units / "dcs-ingest@.service")["Service"]
-    assert ingest["ExecStart"].endswith("dcs-server ingest --worker-id %i")
+    ingest = unit(units / "dcs-ingest@.service")
+    assert ingest["Service"]["ExecStart"].endswith("dcs-server ingest --worker-id %i --no-lookups")
+    assert ingest["Service"]["Nice"] == "10"  # batch work: behind the broker and lookups
+    # Its lookups in a process of their own, started with it (an upgraded server too).
+    assert "dcs-lookup@%i.service" in ingest["Unit"]["Wants"].split()
+    lookup = unit(units / "dcs-lookup@.service")["Service"]
+    assert lookup["ExecStart"].endswith("dcs-server lookup --worker-id %i")
+    assert "Nice" not in lookup
     web = unit(units / "dcs-web.service")["Service"]
     assert "gunicorn -c" in web["ExecStart"]
     assert web["Environment"] == "DCS_SERVER_CONFIG=/etc/dcs/server.toml"

@@ -8,6 +8,7 @@ audited as ``lookup.<query>.foreign``.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -78,7 +79,11 @@ class LookupResponder:
         self._record = record
         self._requests: queue.Queue = queue.Queue(maxsize=1000)
         self._threads: list[threading.Thread] = []
+        #: Requests answered, and those dropped past their expiry (no one waited any more).
+        self.answered = 0
         self.expired = 0
+        #: Seconds from arrival to reply of the latest answers (for the operators' log).
+        self.answer_s: collections.deque[float] = collections.deque(maxlen=10_000)
 
     def start(self) -> None:
         """Start answering."""
@@ -127,6 +132,8 @@ class LookupResponder:
                     continue
                 try:
                     self._answer(message)
+                    self.answered += 1
+                    self.answer_s.append(time.monotonic() - queued_at)
                 except Exception:
                     log.exception("lookup failed")
 
