@@ -119,6 +119,8 @@ class Run:
     lookup_asked_at: list[tuple[float, str]] = field(default_factory=list)
     #: What the lookup process said of its answers when it stopped.
     lookup_server: str = ""
+    #: Answers that reached a prober after it had stopped waiting.
+    late_replies: int = 0
     web_latency_s: list[float] = field(default_factory=list)
     rss: RssSampler | None = None
 
@@ -425,6 +427,7 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         asked = prober.result(120)
         run.lookup_latency_s, run.lookup_status = asked["latency_s"], asked["status"]
         run.lookup_asked_at = [tuple(pair) for pair in asked["asked_at"]]
+        run.late_replies = asked["late_replies"]
         prober.send("STOP")
         merge(run, fleet, started)
         tell(fleet, "STOP")
@@ -470,7 +473,10 @@ def report(city: Run, raw: Run, stations: int, backlog: int) -> list[Row]:
         for at in failed:
             buckets[int(at // 10) * 10] = buckets.get(int(at // 10) * 10, 0) + 1
         spread = ", ".join(f"{start}-{start + 10} s: {n}" for start, n in sorted(buckets.items()))
-        print(f"  not answered, asked : {spread} after the restart")
+        print(
+            f"  not answered, asked : {spread} after the restart;"
+            f" {city.late_replies} answers came after the kiosk stopped waiting"
+        )
     if city.lookup_server:
         print(f"  lookup process      : {city.lookup_server.split('stopped: ', 1)[-1]}")
     print(

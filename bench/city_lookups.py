@@ -105,7 +105,12 @@ def main(spec_path: str) -> None:
             if asking is not None:
                 asking.join()
             with lock:
-                report = {"latency_s": latencies, "status": statuses, "asked_at": asked_at}
+                report = {
+                    "latency_s": latencies,
+                    "status": statuses,
+                    "asked_at": asked_at,
+                    "late_replies": sum(asker.late_replies for asker in askers),
+                }
                 print(json.dumps(report), flush=True)
         elif word == "STOP":
             break

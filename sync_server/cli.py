@@ -105,7 +105,8 @@ def lookup(worker_id: str) -> None:
     p50, p95 = times[len(times) // 2] * 1000, times[len(times) * 95 // 100] * 1000
     click.echo(
         f"lookup worker {worker_id} stopped: {responder.answered} answered (arrival to reply"
-        f" p50 {p50:.0f} ms, p95 {p95:.0f} ms), {responder.expired} dropped past their expiry",
+        f" p50 {p50:.0f} ms, p95 {p95:.0f} ms), {responder.expired} dropped past their expiry;"
+        f" seconds of expiry left on arrival: {dict(sorted(responder.expiry_left.items()))}",
         err=True,
     )
 

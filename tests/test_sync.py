@@ -184,3 +184,6 @@ def test_without_a_lookup_certificate_lookups_share_the_ingest_connection(broker
     worker._main_up = True
     worker._update_connected()
     assert worker.connected.is_set()  # nothing else to wait for
+    # Run without lookups (the server's units say so), it still answers them: the lookup
+    # process cannot start without that certificate either.
+    assert worker_module.IngestWorker(None, settings, worker_id="1", lookups=False)._shared_lookups

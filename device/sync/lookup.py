@@ -31,6 +31,8 @@ class Lookups:
         self._link = link
         self._timeout_s = timeout_s
         self._waiting: dict[bytes, _Waiter] = {}
+        #: Answers that came after their asker stopped waiting (or were never asked for).
+        self.late_replies = 0
         self._lock = threading.Lock()
         # A link noticed dead ends every wait at once: nobody waits out the timeout for an
         # answer that cannot come.
@@ -95,6 +97,7 @@ class Lookups:
         with self._lock:
             waiter = self._waiting.get(correlation) if correlation else None
         if waiter is None:
+            self.late_replies += 1
             log.debug("late or unknown lookup reply dropped")
             return
         try:

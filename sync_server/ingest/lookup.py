@@ -84,6 +84,9 @@ class LookupResponder:
         self.expired = 0
         #: Seconds from arrival to reply of the latest answers (for the operators' log).
         self.answer_s: collections.deque[float] = collections.deque(maxlen=10_000)
+        #: Whole seconds of message expiry left on arrival -> requests: what the broker
+        #: took of the kiosk's wait before the request got here.
+        self.expiry_left: collections.Counter[int] = collections.Counter()
 
     def start(self) -> None:
         """Start answering."""
@@ -125,6 +128,8 @@ class LookupResponder:
                     self._record_oversized(message)
                     continue
                 expiry = getattr(message.properties, "MessageExpiryInterval", None)
+                if expiry is not None:
+                    self.expiry_left[expiry] += 1
                 if expiry is not None and time.monotonic() - queued_at > expiry:
                     # The kiosk stopped waiting: an answer would reach nobody, and the
                     # budget would still be charged for it.

@@ -122,7 +122,8 @@ class IngestWorker:
         """``beater`` records the worker's heartbeat (``ingest:<worker_id>``) for readiness,
         while it is connected to the broker: a worker cut off from it stops beating.
         ``lookups=False`` leaves live lookups to a process of their own (``dcs-server
-        lookup``)."""
+        lookup``), unless the deployment has no certificate for one yet: then this worker
+        answers them on its own connection, as before."""
         self._client: mqtt.Client | None = None
         self._beater = beater or Beater(f"ingest:{worker_id}")
         self._db = db
@@ -160,6 +161,9 @@ class IngestWorker:
         self._lookup_connection: LookupConnection | None = None
         self.lookups: LookupResponder | None = None
         self._shared_lookups = False
+        if not lookups and not _lookup_identity_exists(broker, worker_id):
+            # Nothing else can answer them: the lookup process needs that identity too.
+            lookups = True
         if lookups:
             try:
                 self._lookup_connection = LookupConnection(
@@ -545,6 +549,16 @@ class IngestWorker:
         """Keep a refused message's topic, reason, size and hash (never its content)."""
         self.rejected += 1
         record_refusal(self._db, topic, station_id, tx_id, reason, size, payload_sha256)
+
+
+def _lookup_identity_exists(broker: BrokerSettings, worker_id: str) -> bool:
+    """Whether the deployment has the certificate of ``dcs-lookup-<worker_id>`` (a server
+    upgraded in place may not, until its broker configuration is issued again)."""
+    try:
+        broker.client_certificate(server_client_id(LOOKUP, worker_id))
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _size(item: object) -> int:
