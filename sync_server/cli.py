@@ -39,13 +39,8 @@ def ingest(worker_id: str, lookups: bool) -> None:
     """Run one ingest worker until SIGTERM or Ctrl-C."""
     from sync_server.ingest.worker import IngestWorker
 
-    try:
-        app = create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    app = _app()
+    stop = _until_stopped()
     worker = IngestWorker(
         database.obj,
         broker_settings(app.config),
@@ -78,13 +73,8 @@ def lookup(worker_id: str) -> None:
     from sync_server.ingest.lookup_connection import LookupConnection
     from sync_server.ingest.refusals import record_refusal
 
-    try:
-        app = create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    app = _app()
+    stop = _until_stopped()
     try:
         connection = LookupConnection(
             database.obj,
@@ -117,13 +107,8 @@ def kiosk(worker_id: str) -> None:
     """Answer the stations' kiosk service requests (codes, resets, e-ID, tracking)."""
     from sync_server.kiosk_services.worker import KioskServicesWorker
 
-    try:
-        app = create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    app = _app()
+    stop = _until_stopped()
     with KioskServicesWorker.from_config(app.config, worker_id=worker_id):
         click.echo(f"kiosk-services worker {worker_id} running", err=True)
         stop.wait()
@@ -137,14 +122,9 @@ def replicate(worker_id: str) -> None:
     from sync_server.replicas.keys import load_or_create_signing_key, signing_key_path
     from sync_server.replicas.service import ReplicaService
 
-    try:
-        app = create_app()
-    except ServerConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    app = _app()
     key = load_or_create_signing_key(signing_key_path(app.config, app.instance_path))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _until_stopped()
     service = ReplicaService(
         database.obj,
         broker_settings(app.config),
@@ -234,6 +214,14 @@ def _app():
         return create_app()
     except ServerConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _until_stopped() -> threading.Event:
+    """An event SIGTERM or Ctrl-C sets: a worker command runs until it is."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
 
 
 def _replica_command(station_id: str, what: str) -> None:

@@ -12,21 +12,10 @@ from sync_server.bulk import insert_rows, time_converter
 from sync_server.dashboard.fleet import aware
 from sync_server.db import bind
 from sync_server.migrations import upgrade_url
+from sync_server.petitions.filing import PETITION_COLUMNS
 from sync_server.petitions.models import Petition
 
-COLUMNS = (
-    "number",
-    "tx_id",
-    "station_id",
-    "service",
-    "phone",
-    "citizen_id",
-    "form",
-    "status",
-    "filed_station_time",
-    "received_at",
-    "language",
-)
+COLUMNS = PETITION_COLUMNS
 #: Every character COPY's text format escapes, and some it does not.
 AWKWARD = "tab\there\nnew line\r\nback\\slash \\N \"quoted\" 'single' ภาษาไทy tiếng Việt"
 

@@ -20,13 +20,11 @@ import paho.mqtt.client as mqtt
 import peewee
 
 from contract import (
-    MAX_PAYLOAD_BYTES,
     Channel,
     ContractError,
     InsuredSummary,
     LookupRequest,
     LookupResponse,
-    PayloadTooLargeError,
     decode,
     encode,
     parse_station_topic,
@@ -36,7 +34,7 @@ from contract.transport import publish_reply
 from sync_server.audit import audit
 from sync_server.budgets import OverBudgetError, StationBudgets, StationQuarantinedError
 from sync_server.budgets.policy import LOOKUP, LOOKUP_FOREIGN
-from sync_server.ingest.refusals import Recorder, digest
+from sync_server.ingest.refusals import Recorder, digest, record_oversized
 from sync_server.records.models import InsuredPerson
 from sync_server.records.read import insured_record, residence_of, summary_of
 from sync_server.replicas.enrolment import building_of_station
@@ -143,12 +141,7 @@ class LookupResponder:
                     log.exception("lookup failed")
 
     def _record_oversized(self, item: _Oversized) -> None:
-        try:
-            station_id: str | None = parse_station_topic(item.topic)[0]
-        except ContractError:
-            station_id = None
-        reason = str(PayloadTooLargeError(item.size, MAX_PAYLOAD_BYTES))
-        self._record(item.topic, station_id, None, reason, item.size, item.payload_sha256)
+        record_oversized(self._record, item.topic, item.size, item.payload_sha256)
 
     def _refuse(self, message: mqtt.MQTTMessage, station_id: str | None, reason: str) -> None:
         payload = message.payload

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import peewee
 
+from contract import MAX_PAYLOAD_BYTES, ContractError, PayloadTooLargeError, parse_station_topic
 from sync_server.ingest.models import RejectedMessage
 
 log = logging.getLogger(__name__)
@@ -45,3 +46,13 @@ def record_refusal(
 def digest(payload: bytes) -> str:
     """The SHA-256 of ``payload`` as the record keeps it."""
     return hashlib.sha256(payload).hexdigest()
+
+
+def record_oversized(record: Recorder, topic: str, size: int, payload_sha256: str) -> None:
+    """Record a message refused on arrival for its size (its station read from the topic)."""
+    try:
+        station_id: str | None = parse_station_topic(topic)[0]
+    except ContractError:
+        station_id = None
+    reason = str(PayloadTooLargeError(size, MAX_PAYLOAD_BYTES))
+    record(topic, station_id, None, reason, size, payload_sha256)

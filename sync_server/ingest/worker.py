@@ -25,7 +25,6 @@ from contract import (
     ContractError,
     DiagnosticsPart,
     Heartbeat,
-    PayloadTooLargeError,
     Presence,
     SchemaError,
     decode,
@@ -61,7 +60,7 @@ from sync_server.ingest.heartbeats import (
 )
 from sync_server.ingest.lookup import LookupResponder
 from sync_server.ingest.lookup_connection import LookupConnection
-from sync_server.ingest.refusals import digest, record_refusal
+from sync_server.ingest.refusals import digest, record_oversized, record_refusal
 from sync_server.ops.beats import Beater
 
 log = logging.getLogger(__name__)
@@ -520,12 +519,7 @@ class IngestWorker:
             log.info("diagnostics bundle of %s received (command %s)", station_id, part.command_id)
 
     def _reject_oversized(self, item: _Oversized) -> None:
-        try:
-            station_id: str | None = parse_station_topic(item.topic)[0]
-        except ContractError:
-            station_id = None
-        reason = str(PayloadTooLargeError(item.size, MAX_PAYLOAD_BYTES))
-        self._record(item.topic, station_id, None, reason, item.size, item.payload_sha256)
+        record_oversized(self._record, item.topic, item.size, item.payload_sha256)
 
     def _reject(
         self,
