@@ -103,11 +103,7 @@ def _copy_text(value: object) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, datetime):
-        # The server keeps UTC wall time in ``timestamp`` columns (the connection's time zone
-        # is UTC: sync_server.db), so an aware time is written as its UTC wall time.
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(" ")
+        return _postgres_time(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -132,8 +128,9 @@ def _sqlite_time(value: datetime) -> str:
 
 @lru_cache(maxsize=1024)  # a message's transactions share their arrival time
 def _postgres_time(value: datetime) -> str:
-    # UTC wall time as text: what a ``timestamp`` column keeps (see _copy_text), ready for
-    # COPY as it is; PostgreSQL reads the same text as a parameter of any statement.
+    # UTC wall time as text: the server keeps UTC wall time in ``timestamp`` columns (the
+    # connection's time zone is UTC: sync_server.db). Ready for COPY as it is; PostgreSQL
+    # reads the same text as a parameter of any statement.
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ")
