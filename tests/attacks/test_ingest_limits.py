@@ -20,6 +20,7 @@ from provisioning.broker import MAX_PACKET_BYTES, BrokerLimits, mosquitto_conf
 from provisioning.broker_tls import mosquitto_tls_conf
 from sync_server import broker_settings
 from sync_server.db import database
+from sync_server.ingest.lookup_connection import LookupConnection
 from sync_server.ingest.models import AppliedTransaction, RejectedMessage
 from sync_server.ingest.worker import IngestWorker
 from tests.helpers import wait_until
@@ -101,3 +102,33 @@ def test_an_oversized_payload_within_the_packet_limit_is_recorded_by_size_and_ha
     assert record.size == len(payload)
     assert record.payload_sha256 == hashlib.sha256(payload).hexdigest()
     assert ingest.rejected == 1
+
+
+def test_the_lookup_process_refuses_an_oversized_request_on_arrival(server_app):
+    """``dcs-server lookup`` (its own connection, no ingest): the request is refused on the
+    network thread, queued as size and hash only, and recorded by an answering thread."""
+    records: list[tuple] = []
+    connection = LookupConnection(
+        database.obj,
+        broker_settings(server_app.config),
+        worker_id="1",
+        record=lambda *refusal: records.append(refusal),
+    )
+    message = mqtt.MQTTMessage(topic=LOOKUP_TOPIC.encode())
+    message.payload = b'{"v": 1}' + b" " * MAX_PAYLOAD_BYTES
+
+    connection._on_message(None, None, message)  # paho's network thread calls this
+
+    queued = list(connection.responder._requests.queue)
+    assert len(queued) == 1
+    assert all(len(getattr(item, "payload", b"")) <= MAX_PAYLOAD_BYTES for _at, item in queued)
+    connection.responder.start()
+    try:
+        wait_until(lambda: records, "the refusal on record")
+    finally:
+        connection.responder.stop()
+    [(topic, station_id, tx_id, reason, size, digest)] = records
+    assert (topic, station_id, tx_id) == (LOOKUP_TOPIC, "st-a", None)
+    assert f"exceeds the {MAX_PAYLOAD_BYTES}-byte limit" in reason
+    assert size == len(message.payload)
+    assert digest == hashlib.sha256(message.payload).hexdigest()
