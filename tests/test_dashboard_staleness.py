@@ -6,6 +6,7 @@ staleness itself (injected clocks here, no waiting) and probes the broker every 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from contract.transport import BrokerSettings
 from sync_server import create_app
 from sync_server.dashboard import alarms, broker, fleet
+from sync_server.dashboard.views import STREAM_STATIONS
 from sync_server.dashboard.worker import AlarmWorker
 from sync_server.db import database
 from tests.operator_fixtures import create_test_operator, log_in
@@ -134,3 +136,72 @@ def test_the_fleet_page_says_since_when_the_broker_is_unreachable(app):
     assert 'id="broker-state"' in html and "24 Nov 2569 BE, 19:00" in html  # Bangkok time
     assert 'class="live-state down"' in html
     assert 'data-stale="1"' in html  # NOW lies in the past: st-a's heartbeat is stale
+
+
+def test_the_server_link_is_stale_only_when_every_online_station_is(app):
+    """Asked of the database in two lookups (the fleet page asks on every render)."""
+    stale_before = NOW - alarms.stale_after(LIMITS)
+    with database.connection_context():
+        assert not fleet.all_online_stale(stale_before)  # no station at all
+    put_station("st-off", presence="offline", last_heartbeat_at=NOW - timedelta(hours=2))
+    put_station("st-old", last_heartbeat_at=NOW - timedelta(minutes=5))
+    with database.connection_context():
+        assert fleet.all_online_stale(stale_before)  # the offline one does not count
+    put_station("st-new", last_heartbeat_at=None, presence_at=None)  # never heard: not stale
+    with database.connection_context():
+        assert not fleet.all_online_stale(stale_before)
+    put_station("st-new", last_heartbeat_at=None, presence_at=NOW - timedelta(minutes=5))
+    with database.connection_context():
+        assert fleet.all_online_stale(stale_before)  # came online, then silence
+    put_station("st-beating", last_heartbeat_at=NOW - timedelta(seconds=10))
+    with database.connection_context():
+        assert not fleet.all_online_stale(stale_before)
+
+
+def _stream_events(client, path: str) -> list[tuple[str, dict]]:
+    answer = client.get(path)
+    assert answer.mimetype == "text/event-stream"
+    events = []
+    for block in answer.get_data(as_text=True).split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_the_event_stream_follows_only_the_stations_the_page_shows(app):
+    app.config.update(DASHBOARD_STREAM_S=0.05, DASHBOARD_POLL_S=0.01)
+    for index in range(5):
+        put_station(f"st-{index}")
+    client = app.test_client()
+    log_in(client, *create_test_operator("operations"))
+
+    fleet_page = _stream_events(client, "/dashboard/events?stations=st-1,st-3,st-nobody")
+    shown = {data["station_id"] for kind, data in fleet_page if kind == "station"}
+    assert shown == {"st-1", "st-3"}
+    assert {kind for kind, _ in fleet_page} == {"station", "server", "alarms"}
+
+    one = _stream_events(client, "/dashboard/events?station=st-4&stations=st-1")
+    assert {data["station_id"] for kind, data in one if kind == "station"} == {"st-4"}
+
+    alarms_page = _stream_events(client, "/dashboard/events")
+    assert [kind for kind, _ in alarms_page if kind == "station"] == []
+    assert {kind for kind, _ in alarms_page} == {"server", "alarms"}
+
+    for index in range(STREAM_STATIONS + 10):
+        put_station(f"st-many-{index:03d}")
+    many = ",".join(f"st-many-{index:03d}" for index in range(STREAM_STATIONS + 10))
+    capped = _stream_events(client, "/dashboard/events?stations=" + many)
+    followed = {data["station_id"] for kind, data in capped if kind == "station"}
+    assert len(followed) == STREAM_STATIONS  # a forged URL cannot ask for the whole fleet
+
+
+def test_the_fleet_page_asks_the_stream_for_its_own_rows(app):
+    for index in range(3):
+        put_station(f"st-{index}")
+    client = app.test_client()
+    log_in(client, *create_test_operator("operations"))
+    html = client.get("/dashboard/?lang=en").get_data(as_text=True)
+    assert "/dashboard/events?stations=st-0,st-1,st-2" in html
+    html = client.get("/dashboard/?lang=en&q=st-2").get_data(as_text=True)
+    assert "/dashboard/events?stations=st-2" in html

@@ -173,6 +173,24 @@ def stations(
     return [row_from_tuple(values) for values in rows], total
 
 
+def stations_by_id(station_ids: list[str]) -> list[StationRow]:
+    """The stations of ``station_ids`` that exist, ordered by station id."""
+    if not station_ids:
+        return []
+    query = Station.select(*COLUMNS).where(Station.station_id.in_(station_ids))
+    return [row_from_tuple(values) for values in query.order_by(Station.station_id).tuples()]
+
+
+def all_online_stale(stale_before: datetime) -> bool:
+    """Whether some station says "online" and none of those was heard from since ``stale_before``.
+
+    Nothing arrives at all then: the broker or the ingest is stuck. Two indexed lookups, not
+    the whole fleet read into rows (the fleet page asks this on every render).
+    """
+    online = Station.select(Station.station_id).where(Station.presence == "online")
+    return online.exists() and not online.where(_heard_since(stale_before)).exists()
+
+
 def station(station_id: str) -> StationRow | None:
     """One station, or ``None``."""
     values = Station.select(*COLUMNS).where(Station.station_id == station_id).tuples().first()

@@ -43,6 +43,8 @@ bp = Blueprint(
 
 ROLES = ("operations", "administrator")
 PAGE_SIZE = 50
+#: The most station rows one event stream follows (a fleet page shows PAGE_SIZE).
+STREAM_STATIONS = 2 * PAGE_SIZE
 
 
 @bp.app_template_filter("age")
@@ -67,7 +69,7 @@ def _fresh(rows: list[fleet.StationRow]) -> list[fleet.StationRow]:
     return alarms.mark_stale(rows, utc_now(), _limits())
 
 
-def server_link(rows: list[fleet.StationRow] | None = None) -> dict[str, object]:
+def server_link() -> dict[str, object]:
     """Whether the server's own data is current: the broker's answer and the fleet's heartbeats.
 
     ``broker_down_since``: since when the alarm worker's probe gets no answer (ISO, or
@@ -75,9 +77,7 @@ def server_link(rows: list[fleet.StationRow] | None = None) -> dict[str, object]
     (nothing arrives at all: the broker or the ingest is stuck) — the live dot turns red.
     """
     down_since = broker.unreachable_since()
-    rows = rows if rows is not None else _fresh(fleet.stations(presence="online", size=100_000)[0])
-    online = [row for row in rows if row.presence == "online"]
-    all_stale = bool(online) and all(row.stale for row in online)
+    all_stale = fleet.all_online_stale(utc_now() - alarms.stale_after(_limits()))
     return {
         "broker_down_since": down_since.isoformat() if down_since else None,
         "broker_down_text": local_time(down_since) if down_since else None,
@@ -300,11 +300,16 @@ def alarm_action(alarm_id: int, action: str) -> Response:
 def events() -> Response:
     """Server-sent events: station rows that changed, the open-alarm count, command states.
 
-    Polls the database (the ingest workers are other processes) every ``DASHBOARD_POLL_S``
-    and ends after ``DASHBOARD_STREAM_S`` so long-lived connections do not pin a web worker;
-    the browser's EventSource reconnects by itself.
+    Rows go only for the stations the page shows: ``station`` (a station's page, with its
+    commands) or ``stations`` (the fleet page's comma-separated ids, at most
+    :data:`STREAM_STATIONS`). Without either (the alarms page) no rows go. Polls the database
+    (the ingest workers are other processes) every ``DASHBOARD_POLL_S`` and ends after
+    ``DASHBOARD_STREAM_S`` so long-lived connections do not pin a web worker; the browser's
+    EventSource reconnects by itself.
     """
     station_id = request.args.get("station") or None
+    shown = [one for one in (request.args.get("stations") or "").split(",") if one]
+    shown = [station_id] if station_id is not None else shown[:STREAM_STATIONS]
     poll = float(current_app.config["DASHBOARD_POLL_S"])
     deadline = time.monotonic() + float(current_app.config["DASHBOARD_STREAM_S"])
     limits = _limits()
@@ -317,13 +322,8 @@ def events() -> Response:
         yield "retry: 2000\n\n"
         while time.monotonic() < deadline:
             with database.connection_context():
-                if station_id is None:
-                    rows, _ = fleet.stations(page=1, size=100_000)
-                else:
-                    one = fleet.station(station_id)
-                    rows = [one] if one is not None else []
-                rows = alarms.mark_stale(rows, utc_now(), limits)
-                link = server_link(rows if station_id is None else None)
+                rows = alarms.mark_stale(fleet.stations_by_id(shown), utc_now(), limits)
+                link = server_link()
                 open_count = Alarm.select().where(Alarm.cleared_at.is_null()).count()
                 states = {}
                 if station_id is not None:
