@@ -62,11 +62,12 @@ from bench.sync import (
     stop_profilers,
 )
 from contract import Channel, fleet_filter
+from contract.topics import STATIONS
 from devtools.broker import LocalBroker, hand_to_mosquitto_user
 from devtools.net import free_port, wait_for_port
 from devtools.seed import seed_records
 from provisioning.broker import SERVER_USER
-from provisioning.units import INGEST_NICE
+from provisioning.units import BROKER_NICE, INGEST_NICE
 from sync_server.db import bind, open_database
 
 TARGET_S = 120.0
@@ -99,6 +100,77 @@ def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
 
+@dataclass(frozen=True)
+class Leg:
+    """Where one live lookup's time went, from when a bystander saw it pass the broker.
+
+    ``request_seen`` / ``reply_seen``: when the bystander (bench/proc.py ``watch``, a
+    connection of its own) got the request and the reply; ``None`` when it never did.
+    """
+
+    asked: float
+    ended: float
+    status: str
+    request_seen: float | None
+    reply_seen: float | None
+
+    @property
+    def to_broker(self) -> float | None:
+        """Kiosk → broker (→ bystander)."""
+        return None if self.request_seen is None else self.request_seen - self.asked
+
+    @property
+    def through_server(self) -> float | None:
+        """Broker → lookup process → broker: the server's part."""
+        if self.request_seen is None or self.reply_seen is None:
+            return None
+        return self.reply_seen - self.request_seen
+
+    @property
+    def back(self) -> float | None:
+        """Broker → kiosk, for an answered lookup."""
+        if self.reply_seen is None or self.status != "ok":
+            return None
+        return self.ended - self.reply_seen
+
+
+def lookup_legs(asks: list[list], seen: list[list]) -> list[Leg]:
+    """Each prober's lookups beside when the bystander saw its request and reply.
+
+    A prober asks at most twice (``bench.city_lookups.PER_STATION``), so a request is the
+    first one of its station seen from when it was asked, and its reply the first after it.
+    """
+    requests: dict[str, list[float]] = {}
+    replies: dict[str, list[float]] = {}
+    for at, topic in sorted(seen):
+        station = topic.removeprefix(STATIONS + "/").split("/")[0]
+        (replies if topic.endswith("/reply") else requests).setdefault(station, []).append(at)
+    legs = []
+    for station, asked, ended, status in sorted(asks, key=lambda ask: ask[1]):
+        # Clocks are one (monotonic); 10 ms of slack for the prober noting "asked" after
+        # paho already wrote the request.
+        request = next((t for t in requests.get(station, []) if t >= asked - 0.01), None)
+        reply = None
+        if request is not None:
+            requests[station].remove(request)
+            reply = next((t for t in replies.get(station, []) if t >= request), None)
+            if reply is not None:
+                replies[station].remove(reply)
+        legs.append(Leg(asked, ended, status, request, reply))
+    return legs
+
+
+def _legs_line(legs: list[Leg]) -> str:
+    def p(values: list[float], share: float) -> str:
+        return f"{percentile(values, share) * 1000:.0f}" if values else "-"
+
+    parts = []
+    for name in ("to_broker", "through_server", "back"):
+        values = [v for v in (getattr(leg, name) for leg in legs) if v is not None]
+        parts.append(f"{name.replace('_', ' ')} p50/p95 {p(values, 0.5)}/{p(values, 0.95)} ms")
+    return "; ".join(parts)
+
+
 @dataclass
 class Run:
     """The figures of one run (the city, or the baseline)."""
@@ -121,6 +193,8 @@ class Run:
     lookup_server: str = ""
     #: Answers that reached a prober after it had stopped waiting.
     late_replies: int = 0
+    #: Each lookup's legs (:func:`lookup_legs`): to the broker, through the server, back.
+    lookup_legs: list[Leg] = field(default_factory=list)
     web_latency_s: list[float] = field(default_factory=list)
     rss: RssSampler | None = None
 
@@ -128,7 +202,14 @@ class Run:
 class City:
     """The processes of one run and their working directory."""
 
-    def __init__(self, stations: int, backlog: int, procs: int, backends: Backends) -> None:
+    def __init__(
+        self,
+        stations: int,
+        backlog: int,
+        procs: int,
+        backends: Backends,
+        broker_nice: int = BROKER_NICE,
+    ) -> None:
         self.ids = [f"c{n:05d}" for n in range(stations)]
         #: Stations that only ask live lookups, in a process of their own (city_lookups.py).
         self.probers = [f"k{n:04d}" for n in range(PROBERS)]
@@ -140,6 +221,8 @@ class City:
         for user in (SERVER_USER, RAW_SUB, *self.ids, *self.probers):
             self.broker.add_user(user)
         self.children: list[Child] = []
+        #: The broker's nice value: as the server's units start it (``--broker-nice``).
+        self.broker_nice = broker_nice
 
     def fresh_broker(self) -> None:
         """Start the broker with no sessions or retained messages from a previous run."""
@@ -149,7 +232,13 @@ class City:
             shutil.rmtree(data, ignore_errors=True)
             data.mkdir()
             hand_to_mosquitto_user(data)
+        self.start_broker()
+
+    def start_broker(self) -> None:
+        """Start the broker at the priority :attr:`broker_nice` asks for."""
         self.broker.start()
+        if self.broker_nice:
+            os.setpriority(os.PRIO_PROCESS, self.broker.process.pid, self.broker_nice)
 
     def spec(self, name: str, **fields: object) -> Path:
         """A JSON spec for a child: where the broker is, the certificates, and ``fields``."""
@@ -384,6 +473,18 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         for child in fleet:
             expect(child, "CONNECTED", SETUP_TIMEOUT_S)
         prober = city.prober(citizen_ids, lookups_per_s)
+        watch = Child(
+            "watch",
+            [
+                *(str(BIN / "python"), "-m", "bench.proc", "watch"),
+                str(raw_settings(city.broker, city.root, RAW_SUB)),
+                fleet_filter(Channel.LOOKUP),
+                fleet_filter(Channel.LOOKUP_REPLY),
+            ],
+            city.root,
+        )
+        city.children.append(watch)
+        expect(watch, "READY", SETUP_TIMEOUT_S)
         city.broker.stop()  # the outage: sessions saved, every station cut off
         tell(fleet, "BACKLOG")
         for child in fleet:
@@ -392,7 +493,7 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         total = len(city.ids) * city.backlog
         server_pids = [*server_processes(ingest, city.backends.postgres_pid), web.pid]
         server_pids += [p.pid for p in psutil.Process(web.pid).children()]
-        city.broker.start()
+        city.start_broker()
         started = time.monotonic()
         rss = sampler(city, fleet, server_pids).start()
         profilers = start_profilers(ingest)  # BENCH_PYSPY=DIR, as bench/sync.py
@@ -429,6 +530,8 @@ def city_run(city: City, lookups_per_s: float) -> Run:
         run.lookup_asked_at = [tuple(pair) for pair in asked["asked_at"]]
         run.late_replies = asked["late_replies"]
         prober.send("STOP")
+        watch.send("STOP")
+        run.lookup_legs = lookup_legs(asked["asks"], watch.result(120)["seen"])
         merge(run, fleet, started)
         tell(fleet, "STOP")
         lookup_server = ingest[-1]
@@ -479,6 +582,18 @@ def report(city: Run, raw: Run, stations: int, backlog: int) -> list[Row]:
         )
     if city.lookup_server:
         print(f"  lookup process      : {city.lookup_server.split('stopped: ', 1)[-1]}")
+    if city.lookup_legs:
+        slow = [leg for leg in city.lookup_legs if leg.ended - leg.asked > TARGET_LOOKUP_P95_S]
+        print(f"  lookup legs, all    : {_legs_line(city.lookup_legs)}")
+        over = f"{len(slow)} over {TARGET_LOOKUP_P95_S * 1000:.0f} ms"
+        print(f"  lookup legs, slow   : {over}: {_legs_line(slow)}")
+        unseen = sum(1 for leg in slow if leg.reply_seen is None)
+        passed = [leg for leg in slow if leg.status != "ok" and leg.reply_seen is not None]
+        in_time = sum(1 for leg in passed if leg.reply_seen < leg.ended)
+        print(
+            f"  not answered        : {len(passed)} replies passed the broker, {in_time} of them"
+            f" before the kiosk stopped waiting; {unseen} slow ones never seen replied"
+        )
     print(
         f"  web station list    : {len(city.web_latency_s)} requests;"
         f" p50 {percentile(city.web_latency_s, 0.5) * 1000:.0f} ms,"
@@ -526,6 +641,7 @@ def run(
     backlog: int = 60,
     procs: int = 2,
     lookups_per_s: float = 4.0,
+    broker_nice: int = BROKER_NICE,
 ) -> list[Row]:
     """Baseline, then the city; returns the summary rows."""
     stations = stations or (1_000 if quick else 5_000)
@@ -533,13 +649,13 @@ def run(
     if limit < stations * 2 + 200:
         raise BenchError(f"the open-file limit ({limit}) is too low for {stations} stations")
     backends = Backends()
-    city = City(stations, backlog, procs, backends)
+    city = City(stations, backlog, procs, backends, broker_nice)
     try:
         issued = time.monotonic()
         city.broker.write_config()
         print(
             f"city: {stations:,} certificates issued in {time.monotonic() - issued:.1f} s;"
-            f" {procs} fleet processes; outage {OUTAGE_S:.0f} s"
+            f" {procs} fleet processes; outage {OUTAGE_S:.0f} s; broker at nice {broker_nice}"
         )
         raw = baseline(city)
         result = city_run(city, lookups_per_s)
@@ -550,15 +666,23 @@ def run(
 
 
 def main() -> None:
-    """``python -m bench.city [--quick] [--stations N] [--backlog N] [--procs N]``."""
+    """``python -m bench.city [--quick] [--stations N] [--backlog N] [--procs N] ...``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 stations")
     parser.add_argument("--stations", type=int, help="simulated stations (default 5,000)")
     parser.add_argument("--backlog", type=int, default=60, help="transactions each (60)")
     parser.add_argument("--procs", type=int, default=2, help="fleet processes (2)")
     parser.add_argument("--lookups", type=float, default=4.0, help="live lookups a second (4)")
+    parser.add_argument(
+        "--broker-nice",
+        type=int,
+        default=BROKER_NICE,
+        help=f"the broker's nice value ({BROKER_NICE}, as the server's units run it)",
+    )
     args = parser.parse_args()
-    print_table(run(args.quick, args.stations, args.backlog, args.procs, args.lookups))
+    print_table(
+        run(args.quick, args.stations, args.backlog, args.procs, args.lookups, args.broker_nice)
+    )
 
 
 if __name__ == "__main__":

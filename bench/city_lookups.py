@@ -62,6 +62,9 @@ def main(spec_path: str) -> None:
     statuses: dict[str, int] = {}
     #: (seconds after GO it was asked, its status): when the slow ones were asked.
     asked_at: list[tuple[float, str]] = []
+    #: (station, asked, ended, status) in ``time.monotonic()``, one clock for every process:
+    #: bench/city.py sets them beside when a bystander saw the request and the reply pass.
+    asks: list[tuple[str, float, float, str]] = []
     go = [0.0]
     lock = threading.Lock()
     asked = [0] * len(links)
@@ -77,10 +80,12 @@ def main(spec_path: str) -> None:
             status = "timeout"
         except ServerUnavailableError:
             status = "link_lost"
+        ended = time.monotonic()
         with lock:
             statuses[status] = statuses.get(status, 0) + 1
-            latencies.append(time.monotonic() - started)
+            latencies.append(ended - started)
             asked_at.append((round(started - go[0], 1), status))
+            asks.append((spec["stations"][index], started, ended, status))
 
     def run() -> None:
         with ThreadPoolExecutor(max_workers=64) as pool:
@@ -109,6 +114,7 @@ def main(spec_path: str) -> None:
                     "latency_s": latencies,
                     "status": statuses,
                     "asked_at": asked_at,
+                    "asks": asks,
                     "late_replies": sum(asker.late_replies for asker in askers),
                 }
                 print(json.dumps(report), flush=True)

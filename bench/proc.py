@@ -8,6 +8,7 @@ Times are ``time.monotonic()``, which is one clock for every process on Linux.
     python -m bench.proc stations SPEC.json
     python -m bench.proc raw-sub SETTINGS.json TOPIC COUNT
     python -m bench.proc raw-pub SETTINGS.json TOPIC COUNT SIZE
+    python -m bench.proc watch SETTINGS.json TOPIC [TOPIC...]
 
 ``SETTINGS.json`` holds :class:`contract.transport.BrokerSettings` fields (a password or a
 TLS certificate) and ``client_id``.
@@ -28,7 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from bench.common import petition_body
-from contract.transport import QOS, BrokerSettings, new_client
+from contract.transport import QOS, BrokerSettings, connect_properties, new_client
 from device.config import config_from_dict
 from device.station import Station, build_station
 
@@ -181,6 +182,49 @@ def run_raw_pub(settings_path: str, topic: str, count: str, size: str) -> None:
     client.loop_stop()
 
 
+def run_watch(settings_path: str, *topics: str) -> None:
+    """Note when each message on ``topics`` passes the broker, until ``STOP``.
+
+    A bystander on a connection of its own (bench/city.py): when it sees a station's lookup
+    and the server's reply, the broker had them then, so a kiosk that gets the reply later
+    lost the time on the broker's way to it. Reconnects at once after a broker restart,
+    with a persistent session so nothing passes unseen while it does.
+    """
+    seen: list[tuple[float, str]] = []
+    lock = threading.Lock()
+    subscribed = threading.Event()
+
+    def on_message(client, userdata, message) -> None:
+        now = time.monotonic()
+        with lock:
+            seen.append((now, message.topic))
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        client.subscribe([(topic, SubscribeOptions(qos=QOS)) for topic in topics])
+
+    with open(settings_path) as handle:
+        spec = json.load(handle)
+    client_id = spec.pop("client_id")
+    for name in ("ca_file", "cert_file", "key_file"):
+        spec[name] = Path(spec[name]) if spec.get(name) else None
+    settings = BrokerSettings(**spec)
+    client = new_client(client_id, settings)
+    client.reconnect_delay_set(0.05, 0.5)
+    client.on_message = on_message
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect(settings.host, settings.port, clean_start=False, properties=connect_properties())
+    client.loop_start()
+    if not subscribed.wait(30):
+        raise SystemExit("the watcher could not subscribe")
+    say("READY")
+    wait_for("STOP")
+    with lock:
+        say({"seen": seen})
+    client.disconnect()
+    client.loop_stop()
+
+
 def main(argv: list[str]) -> None:
     """Dispatch to a role."""
     role, args = argv[0], argv[1:]
@@ -190,6 +234,8 @@ def main(argv: list[str]) -> None:
         run_raw_sub(*args)
     elif role == "raw-pub":
         run_raw_pub(*args)
+    elif role == "watch":
+        run_watch(*args)
     else:
         raise SystemExit(f"unknown role {role!r}")
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from provisioning.cli import main as provision
 from provisioning.cli.watchdog import FIRMWARE_DIR, flash_commands
 from provisioning.harden import VPCD_DRIVER
+from provisioning.units import enable_commands
 from tests.conftest import station_config
 from tests.test_crash import write_station_toml
 
@@ -63,7 +64,7 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
     assert invoke("units", "install", "--role", "server", "--root", str(tmp_path),
                   "--prefix", str(REPO)).exit_code == 0  # fmt: skip
     units = tmp_path / "etc/systemd/system"
-    names = sorted(p.name for p in units.iterdir())
+    names = sorted(p.name for p in units.iterdir() if p.is_file())
     assert names == [
         "dcs-alarms.service",
         "dcs-crl-refresh.service",
@@ -81,6 +82,13 @@ def test_server_units_run_gunicorn_and_each_worker(tmp_path):
     ingest = unit(units / "dcs-ingest@.service")
     assert ingest["Service"]["ExecStart"].endswith("dcs-server ingest --worker-id %i --no-lookups")
     assert ingest["Service"]["Nice"] == "10"  # batch work: behind the broker and lookups
+    assert ingest["Service"]["CPUWeight"] == "10"  # the same where each service is a cgroup
+    # The broker ahead of everything: one thread serves every station (docs/scale.md).
+    broker = unit(units / "mosquitto.service.d/dcs-priority.conf")["Service"]
+    assert (broker["Nice"], broker["CPUWeight"]) == ("-10", "1000")
+    assert [p.name for p in units.iterdir() if p.is_dir()] == ["mosquitto.service.d"]
+    [enable] = enable_commands("server")
+    assert not [name for name in enable if "mosquitto" in name]  # a drop-in is not enabled
     # Its lookups in a process of their own, started with it (an upgraded server too).
     assert "dcs-lookup@%i.service" in ingest["Unit"]["Wants"].split()
     lookup = unit(units / "dcs-lookup@.service")["Service"]
@@ -138,7 +146,11 @@ def test_systemd_accepts_every_unit(tmp_path):
     for role in ("station", "server"):
         assert invoke("units", "install", "--role", role, "--root", str(tmp_path),
                       "--prefix", str(prefix)).exit_code == 0  # fmt: skip
-    files = [str(p) for p in (tmp_path / "etc/systemd/system").iterdir() if "@" not in p.name]
+    files = [
+        str(p)
+        for p in (tmp_path / "etc/systemd/system").iterdir()
+        if "@" not in p.name and p.is_file()  # not the broker's drop-in directory
+    ]
     checked = subprocess.run(
         ["systemd-analyze", "verify", *files], capture_output=True, text=True, timeout=60
     )
