@@ -10,8 +10,6 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import paho.mqtt.client as mqtt
 import peewee
@@ -21,19 +19,11 @@ from contract import (
     MAX_PAYLOAD_BYTES,
     AckItem,
     Channel,
-    CommandResult,
-    ContractError,
-    DiagnosticsPart,
-    Heartbeat,
-    Presence,
-    SchemaError,
-    decode,
     fleet_filter,
-    parse_station_topic,
     shared_filter,
     station_topic,
 )
-from contract.batch import Refused, ack_payloads, decode_transactions
+from contract.batch import ack_payloads
 from contract.failpoints import hit
 from contract.transport import (
     INGEST,
@@ -52,15 +42,11 @@ from sync_server.budgets import StationBudgets
 from sync_server.dashboard.rejections import raise_rejected
 from sync_server.db import utc_now
 from sync_server.ingest.apply import Received, apply_batch
-from sync_server.ingest.heartbeats import (
-    ReceivedBeat,
-    ReceivedPresence,
-    store_heartbeats,
-    store_presences,
-)
+from sync_server.ingest.decode import Decoded, Decoder, Inbound, Oversized, size_of
+from sync_server.ingest.heartbeats import store_heartbeats, store_presences
 from sync_server.ingest.lookup import LookupResponder
 from sync_server.ingest.lookup_connection import LookupConnection
-from sync_server.ingest.refusals import digest, record_oversized, record_refusal
+from sync_server.ingest.refusals import digest, record_refusal
 from sync_server.ops.beats import Beater
 
 log = logging.getLogger(__name__)
@@ -70,36 +56,6 @@ _STOP = object()
 #: (contract/batch.py) 500 messages could hold 100,000 of them, a commit too long to hold
 #: locks and memory for. 1 MiB is about 1,700 petitions.
 BATCH_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class _Inbound:
-    topic: str
-    payload: bytes
-    received_at: datetime
-    mid: int = 0
-    qos: int = 0
-
-
-@dataclass(frozen=True)
-class _Oversized:
-    """A message refused on arrival for its size: only what the record of it needs."""
-
-    topic: str
-    size: int
-    payload_sha256: str
-    mid: int = 0
-    qos: int = 0
-
-
-@dataclass
-class _Decoded:
-    """A batch of messages and what the apply thread stores of it."""
-
-    batch: list[_Inbound | _Oversized]
-    transactions: list[Received] = field(default_factory=list)
-    beats: list[ReceivedBeat] = field(default_factory=list)
-    presences: list[ReceivedPresence] = field(default_factory=list)
 
 
 class IngestWorker:
@@ -136,6 +92,7 @@ class IngestWorker:
         self._queue_size = queue_size
         self.dropped_telemetry = 0
         self._threads: list[threading.Thread] = []
+        self._decoder = Decoder(self._record, self._send_acks, self._alarm)
         #: Set while the worker is connected and its lookup connection subscribed.
         self.connected = threading.Event()
         self._main_up = False
@@ -270,7 +227,7 @@ class IngestWorker:
 
     def _oversized_lookup(self, topic: str, size: int, payload_sha256: str) -> None:
         # The apply thread records it, as an oversized message of this connection.
-        self._inbox.put(_Oversized(topic, size, payload_sha256))
+        self._inbox.put(Oversized(topic, size, payload_sha256))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         payload = message.payload
@@ -278,7 +235,7 @@ class IngestWorker:
             # Refused before it is queued or decoded: up to the broker's packet limit per
             # message would otherwise sit in the inbox and the lookup queue.
             self._inbox.put(
-                _Oversized(message.topic, len(payload), digest(payload), message.mid, message.qos)
+                Oversized(message.topic, len(payload), digest(payload), message.mid, message.qos)
             )
             return
         if message.topic.endswith("/" + Channel.LOOKUP.value):
@@ -293,7 +250,7 @@ class IngestWorker:
             self.dropped_telemetry += 1
             return
         self._inbox.put(
-            _Inbound(message.topic, message.payload, utc_now(), message.mid, message.qos)
+            Inbound(message.topic, message.payload, utc_now(), message.mid, message.qos)
         )
 
     def _ack(self, mid: int, qos: int) -> None:
@@ -303,12 +260,11 @@ class IngestWorker:
 
     # -- decode and apply threads --------------------------------------------------------
     #
-    # Two stages, so that decoding the next batch overlaps the database's work on this one
-    # (the apply thread waits on the database with the interpreter released): on PostgreSQL
-    # the worker's own time and the database's were spent one after the other
-    # (bench/sync.py). The rare messages that write on their own (refusals, command
-    # results, diagnostics) are written by the decode thread; transactions, presence and
-    # heartbeats by the apply thread, which acks each message to the broker afterwards.
+    # Two stages, so that decoding the next batch (sync_server/ingest/decode.py) overlaps
+    # the database's work on this one (the apply thread waits on the database with the
+    # interpreter released): on PostgreSQL the worker's own time and the database's were
+    # spent one after the other (bench/sync.py). The apply thread stores transactions,
+    # presence and heartbeats, and acks each message to the broker afterwards.
 
     def _decode_loop(self) -> None:
         with self._db.connection_context():
@@ -318,7 +274,7 @@ class IngestWorker:
                     self._decoded.put(_STOP)
                     return
                 batch = [first]
-                size = _size(first)
+                size = size_of(first)
                 stopping = False
                 while len(batch) < self._batch_size and size < BATCH_BYTES:
                     try:
@@ -329,8 +285,8 @@ class IngestWorker:
                         stopping = True
                         break
                     batch.append(item)
-                    size += _size(item)
-                self._decoded.put(self._decode(batch))
+                    size += size_of(item)
+                self._decoded.put(self._decoder.decode(batch))
                 if stopping:
                     self._decoded.put(_STOP)
                     return
@@ -361,41 +317,7 @@ class IngestWorker:
                     for item in decoded.batch:
                         self._ack(item.mid, item.qos)
 
-    def _decode(self, batch: list[_Inbound | _Oversized]) -> _Decoded:
-        decoded = _Decoded(batch)
-        try:
-            for item in batch:
-                self._decode_one(item, decoded)
-        except peewee.DatabaseError:
-            # A command result or diagnostics part could not be stored: none of the batch's
-            # transactions is applied or acked to its station, which sends them again.
-            log.exception("database error; %d messages left for redelivery", len(batch))
-            return _Decoded(batch)
-        return decoded
-
-    def _decode_one(self, item: _Inbound | _Oversized, decoded: _Decoded) -> None:
-        if isinstance(item, _Oversized):
-            self._reject_oversized(item)
-            return
-        try:
-            station_id, channel = parse_station_topic(item.topic)
-        except ContractError as exc:
-            self._reject(item.topic, None, None, str(exc), item.payload)
-            return
-        if channel is Channel.TX:
-            decoded.transactions += self._decode_tx(item, station_id)
-        elif channel is Channel.TELEMETRY:
-            if (beat := self._heartbeat(item, station_id)) is not None:
-                decoded.beats.append(beat)
-        elif channel is Channel.PRESENCE:
-            if (presence := self._presence(item, station_id)) is not None:
-                decoded.presences.append(presence)
-        elif channel is Channel.COMMAND_RESULT:
-            self._command_result(item, station_id)
-        elif channel is Channel.DIAGNOSTICS:
-            self._diagnostics(item, station_id)
-
-    def _store(self, decoded: _Decoded) -> None:
+    def _store(self, decoded: Decoded) -> None:
         if decoded.transactions:
             self._apply(decoded.transactions)
         if decoded.presences:
@@ -404,41 +326,11 @@ class IngestWorker:
             # QoS 0 telemetry: a database error loses these beats, and the next ones replace them.
             store_heartbeats(self._db, decoded.beats)
 
-    def _decode_tx(self, item: _Inbound, station_id: str) -> list[Received]:
-        """The transactions of one ``tx`` message (a single one or a batch), each judged on
-        its own: one bad transaction in a batch never holds back the others."""
-        try:
-            decoded = decode_transactions(item.payload)
-        except ContractError as exc:
-            self._reject(item.topic, station_id, None, str(exc), item.payload)
-            self._alarm(station_id, str(exc))
-            return []
-        received: list[Received] = []
-        refusals: list[AckItem] = []
-        for tx in decoded:
-            if isinstance(tx, Refused):
-                reason = str(tx.error)
-            elif tx.station_id != station_id:
-                reason = "station id in the payload does not match the topic"
-                tx = Refused(SchemaError(reason), tx.tx_id)
-            else:
-                received.append(Received(tx=tx, received_at=item.received_at))
-                continue
-            self._reject(item.topic, station_id, tx.tx_id, reason, item.payload)
-            self._alarm(station_id, reason)
-            if tx.tx_id is not None:
-                # The broker authenticated the topic's station as the sender: tell it, so a
-                # misconfigured station sets the transaction aside instead of retrying forever.
-                refusals.append(AckItem(tx_id=tx.tx_id, outcome="rejected", reason=reason))
-        if refusals:
-            self._send_acks(station_id, refusals)
-        return received
-
     def _apply(self, transactions: list[Received]) -> None:
         acks, rejected = apply_batch(self._db, transactions)
         hit("server.after_apply")
         for received, reason in rejected:
-            self._reject(
+            self._decoder.reject(
                 station_topic(received.tx.station_id, Channel.TX),
                 received.tx.station_id,
                 received.tx.tx_id,
@@ -464,73 +356,6 @@ class IngestWorker:
         for payload in ack_payloads(station_id, items, utc_now()):
             self._client.publish(station_topic(station_id, Channel.ACK), payload, qos=QOS)
 
-    def _heartbeat(self, item: _Inbound, station_id: str) -> ReceivedBeat | None:
-        try:
-            beat = decode(item.payload, Heartbeat)
-        except ContractError as exc:
-            self._reject(item.topic, station_id, None, str(exc), item.payload)
-            return None
-        if beat.station_id != station_id:
-            self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
-            return None
-        return ReceivedBeat(station_id, beat, item.received_at)
-
-    def _presence(self, item: _Inbound, station_id: str) -> ReceivedPresence | None:
-        if not item.payload:
-            return None  # a cleared retained message
-        try:
-            presence = decode(item.payload, Presence)
-        except ContractError as exc:
-            self._reject(item.topic, station_id, None, str(exc), item.payload)
-            return None
-        if presence.station_id != station_id:
-            self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
-            return None
-        return ReceivedPresence(
-            station_id, presence.state, presence.software_version, item.received_at
-        )
-
-    def _command_result(self, item: _Inbound, station_id: str) -> None:
-        try:
-            result = decode(item.payload, CommandResult)
-        except ContractError as exc:
-            self._reject(item.topic, station_id, None, str(exc), item.payload)
-            return
-        if result.station_id != station_id:
-            self._reject(item.topic, station_id, None, "station id mismatch", item.payload)
-            return
-        from sync_server.dashboard.commands import settle
-
-        if not settle(result, item.received_at):
-            log.warning("a result for a command this server did not send, from %s", station_id)
-        log.info("command %s on %s: %s", result.command_id, station_id, result.status)
-
-    def _diagnostics(self, item: _Inbound, station_id: str) -> None:
-        """A part of a diagnostics bundle: kept only if a command of ours asked for it."""
-        from sync_server.diagnostics.receive import DiagnosticsRefused, accept_part
-
-        try:
-            part = decode(item.payload, DiagnosticsPart)
-            outcome = accept_part(part, station_id, item.received_at)
-        except (ContractError, DiagnosticsRefused) as exc:
-            self._reject(item.topic, station_id, None, str(exc), item.payload)
-            return
-        if outcome == "complete":
-            log.info("diagnostics bundle of %s received (command %s)", station_id, part.command_id)
-
-    def _reject_oversized(self, item: _Oversized) -> None:
-        record_oversized(self._record, item.topic, item.size, item.payload_sha256)
-
-    def _reject(
-        self,
-        topic: str,
-        station_id: str | None,
-        tx_id: str | None,
-        reason: str,
-        payload: bytes,
-    ) -> None:
-        self._record(topic, station_id, tx_id, reason, len(payload), digest(payload))
-
     def _record(
         self,
         topic: str,
@@ -553,10 +378,6 @@ def _lookup_identity_exists(broker: BrokerSettings, worker_id: str) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def _size(item: object) -> int:
-    return len(item.payload) if isinstance(item, _Inbound) else 0
 
 
 def counts(items: Iterable[AckItem]) -> dict[str, int]:
