@@ -117,30 +117,27 @@ class IngestWorker:
         self._lookup_connection: LookupConnection | None = None
         self.lookups: LookupResponder | None = None
         self._shared_lookups = False
-        if not lookups and not _lookup_identity_exists(broker, worker_id):
-            # Nothing else can answer them: the lookup process needs that identity too.
-            lookups = True
-        if lookups:
-            try:
-                self._lookup_connection = LookupConnection(
-                    db,
-                    broker,
-                    worker_id=worker_id,
-                    record=self._record,
-                    on_oversized=self._oversized_lookup,
-                    budgets=budgets,
-                    on_change=self._update_connected,
-                )
-                self.lookups = self._lookup_connection.responder
-            except FileNotFoundError:
-                # A deployment upgraded in place, its broker configuration not yet re-issued.
-                log.warning(
-                    "no certificate for %s: live lookups share the ingest's connection and "
-                    "wait behind its backlog (`dcs-provision broker config` issues it)",
-                    server_client_id(LOOKUP, worker_id),
-                )
-                self._shared_lookups = True
-                self.lookups = LookupResponder(db, client, record=self._record, budgets=budgets)
+        if not _lookup_identity_exists(broker, worker_id):
+            # A deployment upgraded in place, its broker configuration not yet re-issued:
+            # nothing else can answer lookups (the lookup process needs that identity too).
+            log.warning(
+                "no certificate for %s: live lookups share the ingest's connection and "
+                "wait behind its backlog (`dcs-provision broker config` issues it)",
+                server_client_id(LOOKUP, worker_id),
+            )
+            self._shared_lookups = True
+            self.lookups = LookupResponder(db, client, record=self._record, budgets=budgets)
+        elif lookups:
+            self._lookup_connection = LookupConnection(
+                db,
+                broker,
+                worker_id=worker_id,
+                record=self._record,
+                on_oversized=self._oversized_lookup,
+                budgets=budgets,
+                on_change=self._update_connected,
+            )
+            self.lookups = self._lookup_connection.responder
 
     # -- lifecycle -----------------------------------------------------------------------
 
