@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -132,6 +133,17 @@ def server_config(database_url: str, broker: LocalBroker) -> dict:
         "REPLICA_SIGNING_KEY_FILE": str(server_signing_key_file()),
         **broker.server_config(),
     }
+
+
+def write_server_toml(path: Path, settings: dict) -> Path:
+    """``settings`` as the server's TOML file, for ``dcs-server`` run as a process
+    (``DCS_SERVER_CONFIG``); unset (``None``) values are left out: TOML has no null."""
+    path.write_text(
+        "".join(
+            f"{key} = {json.dumps(value)}\n" for key, value in settings.items() if value is not None
+        )
+    )
+    return path
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ started with ``--no-lookups`` (docs/scale.md: a busy ingest never holds up a res
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -20,7 +19,7 @@ from sync_server import broker_settings
 from sync_server.audit.models import AuditEvent
 from sync_server.db import database
 from sync_server.ingest.worker import IngestWorker
-from tests.conftest import server_config
+from tests.conftest import server_config, write_server_toml
 from tests.helpers import wait_until
 
 BIN = Path(sys.executable).parent
@@ -37,15 +36,11 @@ def ingest_without_lookups(server_app):
 @pytest.fixture
 def lookup_process(server_app, broker, tmp_path):
     settings = {
+        **server_config(server_app.config["DATABASE_URL"], broker),
         "SECRET_KEY": secrets.token_urlsafe(48),  # the test one is refused outside TESTING
-        **{
-            key: value
-            for key, value in server_config(server_app.config["DATABASE_URL"], broker).items()
-            if key not in ("TESTING", "SECRET_KEY") and value is not None  # TOML has no null
-        },
+        "TESTING": None,
     }
-    config = tmp_path / "server.toml"
-    config.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items()))
+    config = write_server_toml(tmp_path / "server.toml", settings)
     env = {**os.environ, "DCS_SERVER_CONFIG": str(config)}
     with (tmp_path / "lookup.log").open("wb") as log:
         process = subprocess.Popen([BIN / "dcs-server", "lookup"], env=env, stderr=log)

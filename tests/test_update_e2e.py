@@ -23,7 +23,6 @@ fails there, so its health check fails. The tests run in order on the same fleet
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -47,7 +46,12 @@ from provisioning.broker import SERVER_USER, BrokerLimits
 from sync_server import create_app
 from sync_server.db import database
 from sync_server.rollouts.models import Release, Rollout, RolloutJob
-from tests.conftest import server_signing_key_file, session_ca, station_config
+from tests.conftest import (
+    server_signing_key_file,
+    session_ca,
+    station_config,
+    write_server_toml,
+)
 from tests.helpers import wait_until
 from tests.release_fixtures import Releases, station_toml
 
@@ -165,12 +169,9 @@ def fleet(tmp_path_factory, releases: Releases):
         "RELEASES_DIR": str(base / "releases"),
         "ROLLOUT_TICK_S": 0.5,
         "ROLLOUT_RESEND_S": 30,
-        **{k: v for k, v in broker.server_config().items() if v is not None},
+        **broker.server_config(),
     }
-    server_file = base / "server.toml"
-    server_file.write_text(
-        "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
-    )
+    server_file = write_server_toml(base / "server.toml", settings)
     env = {**os.environ, "DCS_SERVER_CONFIG": str(server_file)}
     processes: list[subprocess.Popen] = []
     stations: dict[str, FleetStation] = {}
