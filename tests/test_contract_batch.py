@@ -93,6 +93,22 @@ def test_an_unreadable_batch_is_refused_whole(payload, error):
         decode_transactions(payload)
 
 
+def test_a_batch_in_another_key_order_or_spacing_decodes_the_same():
+    """Ours is read in one pass (``v`` first, compact); any other valid shape takes the
+    checks one by one and must come to the same transactions."""
+    txs = [petition(serial) for serial in range(1, 4)]
+    ours = encode_batch("st-a", [encode(tx) for tx in txs])
+    listed = b", ".join(encode(tx) for tx in txs)
+    reordered = b'{"txs": [' + listed + b'], "station_id": "st-a", "v": 1}'
+    spaced = b'{ "v": 1, "station_id": "st-a", "txs": [' + listed + b"] }"
+    assert decode_transactions(ours) == decode_transactions(reordered) == txs
+    assert decode_transactions(spaced) == txs
+    with pytest.raises(SchemaError):  # present but null: a batch that is not one
+        decode_transactions(b'{"station_id": "st-a", "txs": null, "v": 1}')
+    single = msgspec.json.encode({"tx_id": txs[0].tx_id, **msgspec.to_builtins(txs[0])})
+    assert decode_transactions(single) == [txs[0]]  # no "txs": one bare transaction
+
+
 def test_more_than_the_most_transactions_is_refused():
     encoded = [b"{}"] * (MAX_BATCH + 1)  # small, so the count is what is over
     with pytest.raises(SchemaError, match="txs"):
