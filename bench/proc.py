@@ -111,14 +111,19 @@ def run_stations(spec_path: str) -> None:
 # --- the raw baseline: paho publisher -> broker -> paho subscriber, no database ------------
 
 
-def _raw_client(settings_path: str) -> mqtt.Client:
-    """A paho client from a JSON file of :class:`BrokerSettings` fields and a client id."""
+def _settings(settings_path: str) -> tuple[str, BrokerSettings]:
+    """The client id and :class:`BrokerSettings` of a JSON settings file."""
     with open(settings_path) as handle:
         spec = json.load(handle)
     client_id = spec.pop("client_id")
     for name in ("ca_file", "cert_file", "key_file"):
         spec[name] = Path(spec[name]) if spec.get(name) else None
-    settings = BrokerSettings(**spec)
+    return client_id, BrokerSettings(**spec)
+
+
+def _raw_client(settings_path: str) -> mqtt.Client:
+    """A paho client from a JSON file of :class:`BrokerSettings` fields and a client id."""
+    client_id, settings = _settings(settings_path)
     client = new_client(client_id, settings)
     connected = threading.Event()
     client.on_connect = lambda *args: connected.set()
@@ -202,12 +207,7 @@ def run_watch(settings_path: str, *topics: str) -> None:
     def on_connect(client, userdata, flags, reason_code, properties) -> None:
         client.subscribe([(topic, SubscribeOptions(qos=QOS)) for topic in topics])
 
-    with open(settings_path) as handle:
-        spec = json.load(handle)
-    client_id = spec.pop("client_id")
-    for name in ("ca_file", "cert_file", "key_file"):
-        spec[name] = Path(spec[name]) if spec.get(name) else None
-    settings = BrokerSettings(**spec)
+    client_id, settings = _settings(settings_path)
     client = new_client(client_id, settings)
     client.reconnect_delay_set(0.05, 0.5)
     client.on_message = on_message
