@@ -46,10 +46,15 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 		--quiet -o requirements/station.lock
 
-# Screenshots of every kiosk screen into docs/screens/ (needs pcscd free: not during tests).
+# Screenshots of every kiosk screen into docs/screens/ (needs pcscd free: not during tests),
+# and the screens the browser tests take (without DCS_SCREENS they go to a temp directory).
+SCREEN_TESTS = tests/test_kiosk_accessibility.py tests/test_kiosk_bills.py \
+	tests/test_kiosk_checkups_notices.py tests/test_kiosk_counter.py \
+	tests/test_kiosk_eid_everyone.py tests/test_notices.py tests/test_rollout_pages.py
 screens: setup
 	$(BIN)/python -m tests.kiosk_screens
 	$(BIN)/python -m tests.server_screens
+	DCS_SCREENS=1 $(BIN)/pytest -q -p no:xdist $(SCREEN_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,12 +22,13 @@ from playwright.sync_api import Browser, Page, expect
 from device.config import KioskConfig
 from devtools.cardstack import LocalPcscd
 from tests import screen_checks
+from tests.helpers import screens_dir
 from tests.kiosk_browser import KioskStack, chromium, open_page, wait_for
 from tests.test_kiosk_as_used import osk_key, tap
 
 SHORT_IDLE_S = 10.0
 COUNTDOWN_S = 3.0
-SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
+SCREENS = screens_dir()
 
 
 @pytest.fixture(scope="module")

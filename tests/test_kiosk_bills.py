@@ -22,11 +22,12 @@ from sync_server.bills.management import FeeLine, set_fees
 from sync_server.bills.models import Payment, PaymentItem
 from sync_server.db import database
 from tests.emvco_check import check_payload, walk, zbar
+from tests.helpers import screens_dir
 from tests.kiosk_browser import KioskStack, chromium, open_page, settled_content, wait_for
 from tests.test_kiosk_as_used import tap as tap_here
 from tests.web_browser import serving
 
-SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
+SCREENS = screens_dir()
 SECRET = "kiosk-bank-secret-for-tests"
 BILLER_ID = "010555512345601"
 PERIOD = "2026-11"

@@ -17,6 +17,7 @@ from devtools.cardstack import LocalPcscd
 from sync_server.db import database, utc_now
 from sync_server.operators import sessions
 from sync_server.operators.models import Operator, OperatorSession
+from tests.helpers import screens_dir
 from tests.kiosk_browser import KioskStack, chromium, open_page, settled_content
 from tests.operator_fixtures import create_test_operator
 
@@ -112,7 +113,7 @@ def test_the_card_in_screen_shows_age_and_sex_and_the_officer_reads_the_system_i
     from device.kiosk.views.insured import age_of
     from tests import screen_checks
 
-    screens = Path(__file__).resolve().parents[1] / "docs" / "screens"
+    screens = screens_dir()
     username, password = create_test_operator("officer")
     page = open_page(browser, stack.url + "th/")
     log_in(page, username, password)

@@ -16,9 +16,10 @@ from devtools.cardstack import LocalPcscd
 from devtools.eid_people import FOREIGN_PASSPORT, EidPeople, guardian_index, seed_eid_people
 from sync_server.records.models import IdentityAccount
 from sync_server.sms.models import SentSms
+from tests.helpers import screens_dir
 from tests.kiosk_browser import AS_OF, POPULATION, KioskStack, chromium, open_page, wait_for
 
-SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
+SCREENS = screens_dir()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,12 +16,13 @@ from sync_server.rollouts import service
 from sync_server.rollouts.jobs import Dispatcher
 from sync_server.rollouts.models import Rollout, RolloutJob
 from sync_server.rollouts.targets import Target
+from tests.helpers import screens_dir
 from tests.operator_fixtures import create_test_operator, csrf_token
 from tests.rollout_fixtures import Recorder, put_stations
 from tests.web_browser import headless_chromium, serving
 from tests.web_login import login
 
-SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
+SCREENS = screens_dir()
 
 
 @pytest.fixture
