@@ -9,6 +9,7 @@ tests/test_kiosk_checkups_notices.py.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -265,12 +266,15 @@ def test_control_characters_are_refused_with_a_clear_error(server_app, login_cli
     assert refused.status_code == 422 and "title" in refused.text
     ops = login_client("operations", server_app)
     token = csrf_token(ops.get("/dashboard/notices").text)
-    answer = ops.post(
-        "/dashboard/notices",
-        data={"csrf_token": token, **form(), "body_en": "Lift \x1b[2J closed"},
-    )
-    assert answer.status_code == 303
-    assert "no control characters in en" in ops.get("/dashboard/notices?lang=en").text
+    typed = {**form(), "title_vi": "Tập huấn phòng cháy", "body_en": "Lift \x1b[2J closed"}
+    answer = ops.post("/dashboard/notices?lang=en", data={"csrf_token": token, **typed})
+    assert answer.status_code == 422
+    assert "no control characters in en" in answer.text
+    # The form comes back with what was typed, the field at fault marked.
+    assert 'value="Tập huấn phòng cháy"' in answer.text
+    assert re.search(r'id="body_en"[^>]*aria-invalid="true"', answer.text)  # where it is
+    assert not re.search(r'id="title_en"[^>]*aria-invalid', answer.text)
+    assert f'value="{typed["ends_at"]}"' in answer.text
     with database.connection_context():
         assert PublicNotice.select().count() == 0
 

@@ -83,10 +83,14 @@ def check(draft: Draft) -> Draft:
         raise NoticeError("ends_at", "a notice runs at most a year")
     for language in LANGUAGES:
         title, body = draft.texts.get(language, ("", ""))
+        # The field named is the one to mend (the form marks it).
+        title_ok = bool(title.strip()) and len(title) <= 120
+        at_fault = f"body_{language}" if title_ok else f"title_{language}"
         if not title.strip() or len(title) > 120 or len(body) > 1000:
-            raise NoticeError(f"title_{language}", f"a title (120) and text (1000) in {language}")
+            raise NoticeError(at_fault, f"a title (120) and text (1000) in {language}")
         if _CONTROL.search(title) or _CONTROL_IN_TEXT.search(body):
-            raise NoticeError(f"title_{language}", f"no control characters in {language}")
+            at_fault = f"title_{language}" if _CONTROL.search(title) else f"body_{language}"
+            raise NoticeError(at_fault, f"no control characters in {language}")
     return Draft(
         scope=draft.scope,
         starts_at=draft.starts_at.astimezone(UTC),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from flask import (
@@ -55,6 +56,11 @@ def _when(text: str, default: datetime | None = None) -> datetime:
 @require_role(*ROLES)
 def page() -> str:
     """The notices that have not ended, and the form for a new one."""
+    return _page(request.args, None)
+
+
+def _page(form: Mapping[str, str], error_field: str | None) -> str:
+    """The page; the form holds ``form`` (what was typed, after a refusal)."""
     now = utc_now()
     rows = service.listing(now)
     return render_template(
@@ -62,13 +68,14 @@ def page() -> str:
         rows=rows,
         states={row.notice_id: service.state_of(row, now) for row in rows},
         languages=LANGUAGE_NAMES,
-        form=request.args,
+        form=form,
+        error_field=error_field,
     )
 
 
 @bp.post("/notices")
 @require_role(*ROLES)
-def create() -> Response:
+def create() -> Response | tuple[str, int]:
     """Write the notice, then publish it to its stations."""
     form = request.form
     try:
@@ -87,7 +94,9 @@ def create() -> Response:
     except service.NoticeError as exc:
         flash(gettext("Notice not saved: %(reason)s", reason=exc), "error")
         record_audit("notice.create", outcome="refused")
-        return redirect(url_for("notices.page"), code=303)
+        # The form again with what was typed (three languages of text), the field at fault
+        # marked; a redirect would have lost it all.
+        return _page(form, exc.field), 422
     if _publish(row):
         flash(gettext("Notice published"), "ok")
     else:
