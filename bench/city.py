@@ -36,7 +36,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -47,7 +46,8 @@ from pathlib import Path
 
 import psutil
 
-from bench.common import Row, RssSampler, fmt, mib, print_table
+from bench.city_legs import Leg, legs_line, lookup_legs
+from bench.common import Row, RssSampler, fmt, mib, percentile, print_table
 from bench.sync import (
     BIN,
     RAW_SUB,
@@ -62,7 +62,6 @@ from bench.sync import (
     stop_profilers,
 )
 from contract import Channel, fleet_filter
-from contract.topics import STATIONS
 from devtools.broker import LocalBroker, hand_to_mosquitto_user
 from devtools.net import free_port, wait_for_port
 from devtools.seed import seed_records
@@ -89,86 +88,6 @@ def raise_open_files() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The ``share`` quantile (0-1) of ``values``; 0 when there are none."""
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
-
-
-@dataclass(frozen=True)
-class Leg:
-    """Where one live lookup's time went, from when a bystander saw it pass the broker.
-
-    ``request_seen`` / ``reply_seen``: when the bystander (bench/proc.py ``watch``, a
-    connection of its own) got the request and the reply; ``None`` when it never did.
-    """
-
-    asked: float
-    ended: float
-    status: str
-    request_seen: float | None
-    reply_seen: float | None
-
-    @property
-    def to_broker(self) -> float | None:
-        """Kiosk → broker (→ bystander)."""
-        return None if self.request_seen is None else self.request_seen - self.asked
-
-    @property
-    def through_server(self) -> float | None:
-        """Broker → lookup process → broker: the server's part."""
-        if self.request_seen is None or self.reply_seen is None:
-            return None
-        return self.reply_seen - self.request_seen
-
-    @property
-    def back(self) -> float | None:
-        """Broker → kiosk, for an answered lookup."""
-        if self.reply_seen is None or self.status != "ok":
-            return None
-        return self.ended - self.reply_seen
-
-
-def lookup_legs(asks: list[list], seen: list[list]) -> list[Leg]:
-    """Each prober's lookups beside when the bystander saw its request and reply.
-
-    A prober asks at most twice (``bench.city_lookups.PER_STATION``), so a request is the
-    first one of its station seen from when it was asked, and its reply the first after it.
-    """
-    requests: dict[str, list[float]] = {}
-    replies: dict[str, list[float]] = {}
-    for at, topic in sorted(seen):
-        station = topic.removeprefix(STATIONS + "/").split("/")[0]
-        (replies if topic.endswith("/reply") else requests).setdefault(station, []).append(at)
-    legs = []
-    for station, asked, ended, status in sorted(asks, key=lambda ask: ask[1]):
-        # Clocks are one (monotonic); 10 ms of slack for the prober noting "asked" after
-        # paho already wrote the request.
-        request = next((t for t in requests.get(station, []) if t >= asked - 0.01), None)
-        reply = None
-        if request is not None:
-            requests[station].remove(request)
-            reply = next((t for t in replies.get(station, []) if t >= request), None)
-            if reply is not None:
-                replies[station].remove(reply)
-        legs.append(Leg(asked, ended, status, request, reply))
-    return legs
-
-
-def _legs_line(legs: list[Leg]) -> str:
-    def p(values: list[float], share: float) -> str:
-        return f"{percentile(values, share) * 1000:.0f}" if values else "-"
-
-    parts = []
-    for name in ("to_broker", "through_server", "back"):
-        values = [v for v in (getattr(leg, name) for leg in legs) if v is not None]
-        parts.append(f"{name.replace('_', ' ')} p50/p95 {p(values, 0.5)}/{p(values, 0.95)} ms")
-    return "; ".join(parts)
 
 
 @dataclass
@@ -584,9 +503,9 @@ def report(city: Run, raw: Run, stations: int, backlog: int) -> list[Row]:
         print(f"  lookup process      : {city.lookup_server.split('stopped: ', 1)[-1]}")
     if city.lookup_legs:
         slow = [leg for leg in city.lookup_legs if leg.ended - leg.asked > TARGET_LOOKUP_P95_S]
-        print(f"  lookup legs, all    : {_legs_line(city.lookup_legs)}")
+        print(f"  lookup legs, all    : {legs_line(city.lookup_legs)}")
         over = f"{len(slow)} over {TARGET_LOOKUP_P95_S * 1000:.0f} ms"
-        print(f"  lookup legs, slow   : {over}: {_legs_line(slow)}")
+        print(f"  lookup legs, slow   : {over}: {legs_line(slow)}")
         unseen = sum(1 for leg in slow if leg.reply_seen is None)
         passed = [leg for leg in slow if leg.status != "ok" and leg.reply_seen is not None]
         in_time = sum(1 for leg in passed if leg.reply_seen < leg.ended)

@@ -7,6 +7,7 @@ import platform
 import random
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -217,3 +218,12 @@ class RssSampler:
 def mib(value: float) -> float:
     """Bytes to MiB."""
     return value / 2**20
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` quantile (0-1) of ``values``; 0 when there are none."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]

@@ -22,12 +22,13 @@ KEEPALIVE_S = 30
 SESSION_EXPIRY_S = 7 * 24 * 3600  # a station may stay offline a week without losing its acks
 #: Reconnect delays of the server's workers (paho doubles from the first to the second).
 #: A handful of processes, so no herd to fear: they must be back before the fleet, whose
-#: first reconnect is spread over 0-3 s (SyncConfig.reconnect_spread_s). A worker still
-#: backing off when the stations return leaves its shared subscription without a member,
-#: and Mosquitto drops what the stations publish there until their ack timeout sends it
-#: again (bench/city.py measured a 15 s tail with a 10 s maximum here).
-SERVER_RECONNECT_MIN_S = 0.25
-SERVER_RECONNECT_MAX_S = 1.0
+#: first reconnect waits 0.5 s plus 0-3 s (SyncConfig.reconnect_initial_s and
+#: reconnect_spread_s). A worker still backing off when the stations return leaves its
+#: shared subscription without a member, and Mosquitto drops what the stations publish
+#: there until their ack timeout sends it again (bench/city.py measured a 15 s tail with a
+#: 10 s maximum here, and with 1 s one station in ten waiting for its 60 s ack timeout).
+SERVER_RECONNECT_MIN_S = 0.1
+SERVER_RECONNECT_MAX_S = 0.25
 #: Replies to live requests (records, temporary passwords, codes) are worth nothing once the
 #: kiosk has given up waiting, and must not sit in the broker for a station that went away:
 #: QoS 0 is never queued for a disconnected session (Mosquitto's queue_qos0_messages is off),

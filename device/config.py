@@ -55,9 +55,10 @@ class SyncConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ack_timeout_max_s: Positive = 300.0
     reconnect_initial_s: Positive = 0.5
     reconnect_max_s: Positive = 30.0
-    #: The first reconnect after a lost link waits 0 to this many seconds: a broker restart
-    #: drops the whole fleet at once, and this spreads its return (bench/city.py: 5,000
-    #: stations). Later attempts back off from reconnect_initial_s as before.
+    #: The first reconnect after a lost link waits reconnect_initial_s plus 0 to this many
+    #: seconds: a broker restart drops the whole fleet at once, and this spreads its return
+    #: (bench/city.py: 5,000 stations), after the server's workers are back (backoff.py).
+    #: Later attempts back off from reconnect_initial_s as before.
     reconnect_spread_s: Annotated[float, msgspec.Meta(ge=0, le=300)] = 3.0
     heartbeat_interval_s: Positive = 30.0
     #: How long a live request (lookup, code, tracking) waits for the server's answer before

@@ -10,10 +10,13 @@ class Backoff:
 
     "Full jitter" between ``(1 - jitter)`` and ``1`` times the exponential step spreads a
     fleet's retries after a broker restart instead of hammering it at the same instant.
-    With ``spread``, the first retry instead waits anywhere from 0 to ``spread`` seconds: a
-    whole fleet loses its link at the same instant when the broker restarts, and halving a
-    0.5 s step at most would still bring thousands of TLS handshakes within a quarter second
-    (bench/city.py measures it).
+    With ``spread``, the first retry instead waits ``initial`` plus anywhere from 0 to
+    ``spread`` seconds: a whole fleet loses its link at the same instant when the broker
+    restarts, and halving a 0.5 s step at most would still bring thousands of TLS handshakes
+    within a quarter second (bench/city.py measures it). The ``initial`` floor leaves the
+    server's workers, which retry every quarter second (contract.transport), the time to
+    subscribe again before any station publishes: Mosquitto drops what is published to a
+    shared subscription without members, and the station then waits for its ack timeout.
     """
 
     def __init__(
@@ -42,7 +45,7 @@ class Backoff:
     def delay(self, attempts: int) -> float:
         """The delay before retry number ``attempts + 1`` (no state change)."""
         if attempts == 0 and self.spread:
-            return self._rng.uniform(0, self.spread)
+            return self.initial + self._rng.uniform(0, self.spread)
         step = min(self.maximum, self.initial * self.factor ** min(attempts, 64))
         return step * (1 - self.jitter * self._rng.random())
 
