@@ -110,9 +110,14 @@ def test_the_out_of_service_screen_goes_home_by_itself_when_unlocked(
 ):
     page = open_page(browser, stack.url + "en/", "en", touch=True)
     expect(page.locator(".hero")).to_be_visible()
-    # Locked while the home screen is up: it gives way to the out-of-service screen...
+    # Locked while the home screen is up: it gives way to the out-of-service screen, in the
+    # language of whoever is at it...
     stack.station.service_lock.lock("maintenance")
     expect(page.locator("#out-of-service")).to_be_visible(timeout=10_000)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#out-of-service h1")).to_have_text(
+        "This station is temporarily out of service"
+    )
     # ...and once unlocked, nobody has to touch it: it reloads to the home screen.
     stack.station.service_lock.unlock()
     expect(page.locator(".hero")).to_be_visible(timeout=10_000)

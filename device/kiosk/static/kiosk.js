@@ -64,11 +64,12 @@
     }
   });
   // Operations locked or unlocked the kiosk: the out-of-service screen goes home by itself
-  // once unlocked (nobody has to touch it), and a screen in use gives way to it when locked.
+  // once unlocked (nobody has to touch it), and a screen in use gives way to it when locked,
+  // in the language of whoever is at it (the next resident starts at the default language).
   events.addEventListener("service", (message) => {
     const locked = JSON.parse(message.data).locked;
     if (page === "locked" && !locked) location.replace(body.dataset.home);
-    else if (page !== "locked" && locked) wipe(body.dataset.home);
+    else if (page !== "locked" && locked) wipe(body.dataset.homeHere);
   });
 
   // Public notices: the home screen shows the current ones; reload when they change.
