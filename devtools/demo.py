@@ -379,8 +379,18 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
         )
     open_control(fleet)  # from now on `dcs-demo card insert|pull` works
     for rig in rigs:
-        if not wait_for_port("127.0.0.1", rig.printer_port):
-            console.print(f"[red]the virtual printer of {rig.station_id} did not start")
+        name = f"{rig.station_id}-printer"
+        printer = fleet.processes[name]
+        # A hang guard of 60 s, not a speed check: on a loaded machine (a test run building
+        # releases beside it) importing the printer's libraries took more than the 10 s
+        # this once allowed. A printer that exits is reported at once.
+        if not wait_for_port(
+            "127.0.0.1", rig.printer_port, attempts=1200, alive=lambda p=printer: p.poll() is None
+        ):
+            console.print(
+                f"[red]the virtual printer of {rig.station_id} did not start;"
+                f" see {root / (name + '.log')}"
+            )
             return False
     # The technician's self-test, before the daemon takes the devices.
     first = configs[STATIONS[0]]
@@ -438,7 +448,8 @@ def _run(fleet: Fleet, residents: int, check: bool, stop: threading.Event) -> bo
     console.print(f"SMS to 081-XXX-5678 from OSS-LOCAL: {filing_sms}")
 
     with console.status("waiting for the kiosks and the stations' replicas…"):
-        kiosks_up = all(wait_for_port("127.0.0.1", rig.kiosk_port) for rig in rigs)
+        # 60 s each: a hang guard on a loaded machine, as for the printers above.
+        kiosks_up = all(wait_for_port("127.0.0.1", rig.kiosk_port, attempts=1200) for rig in rigs)
         replicas = {station_id: _wait_replica(config) for station_id, config in configs.items()}
     if not kiosks_up:
         console.print(f"[red]a kiosk did not start; logs in {root}")
