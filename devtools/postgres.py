@@ -79,10 +79,15 @@ class PostgresServer:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        """Fast shutdown by pid (SIGINT to the postmaster), then remove the directory."""
+        """Immediate shutdown by pid (SIGQUIT to the postmaster), then remove the directory.
+
+        Not a fast shutdown: its checkpoint writes and fsyncs every file of every database
+        only to have the directory deleted next (8.7 s against 1.3 s with 80 test databases;
+        17-30 s at the end of a test run, each xdist worker's last test waiting on it).
+        """
         if self.pid is not None:
             try:
-                os.kill(self.pid, signal.SIGINT)
+                os.kill(self.pid, signal.SIGQUIT)
                 for _ in range(600):
                     os.kill(self.pid, 0)
                     time.sleep(0.05)
